@@ -1,0 +1,1 @@
+"""Analysis: curve statistics now; fits, targets, crossovers and costs build on them."""

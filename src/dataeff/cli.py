@@ -1,0 +1,147 @@
+"""The command line: parse flags, call the API, map errors to exit code 2 and one line."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dataeff.errors import DataEffError
+
+app = typer.Typer(
+    name="dataeff",
+    help="Measure how many labelled examples each kind of classifier needs on your data.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+
+
+def _friendly(command):
+    """Turn DataEffError into 'error: ...' and exit 2; Ctrl-C into a resume hint."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DataEffError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            _err("interrupted: finished cells are saved; run the same command again to resume.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+@_friendly
+def datasets() -> None:
+    """List the built-in datasets: name, rows, columns, target, classes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataeff.data.builtin import BUILTINS, load_builtin
+
+    table = Table(title="Built-in datasets (use with --data NAME)")
+    for column in ("name", "rows", "columns", "target", "classes", "about"):
+        table.add_column(column, overflow="fold")
+    for name, spec in BUILTINS.items():
+        ds = load_builtin(name)
+        shares = ds.y.value_counts(normalize=True)
+        classes = ", ".join(f"{c} {shares[c]:.0%}" for c in ds.classes)
+        table.add_row(name, str(ds.n_rows), str(ds.X.shape[1]), ds.target, classes, spec.description)
+    Console().print(table)
+
+
+@app.command()
+@_friendly
+def learners() -> None:
+    """List the available learners with one line each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataeff.learners.base import available_learners
+
+    table = Table(title="Learners (use with --learners a,b,c)")
+    table.add_column("name")
+    table.add_column("what it is", overflow="fold")
+    for name, summary in available_learners().items():
+        table.add_row(name, summary)
+    table.add_row("<import path>", "Any scikit-learn classifier by import path, e.g. sklearn.svm.SVC.")
+    Console().print(table)
+
+
+@app.command()
+@_friendly
+def run(
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Built-in name or file (CSV, Parquet, JSONL, SQLite, DuckDB). Default: churn.")] = None,
+    target: Annotated[str | None, typer.Option(help="Label column (built-ins know theirs).")] = None,
+    table: Annotated[str | None, typer.Option(help="Table to read from a SQLite/DuckDB file.")] = None,
+    query: Annotated[str | None, typer.Option(help="SQL query to read from a SQLite/DuckDB file.")] = None,
+    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Comma-separated learners (see 'dataeff learners').")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Number of seeds (test draws and training orders). Default 5.")] = None,
+    sizes: Annotated[str | None, typer.Option(help="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")] = None,
+    test_rows: Annotated[int | None, typer.Option(help="Held-out test rows per seed. Default: 20% of rows, at most 1000.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Headline metric: roc_auc, accuracy, balanced_accuracy, log_loss, f1_macro.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel cells. Default: all cores.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/<dataset>.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Study TOML; flags override it.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Start over in an --out folder that holds another study.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
+) -> None:
+    """Run a study: learning curves for each learner, written to the run folder."""
+    from dataeff.config import StudyConfig, load_config, parse_sizes
+    from dataeff.study import Study
+
+    base = load_config(config) if config else StudyConfig()
+    overrides = dict(source=data, target=target, table=table, query=query, seeds=seeds, test_rows=test_rows,
+                     metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None)
+    if learners is not None:
+        overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
+    if sizes is not None:
+        overrides["sizes"] = parse_sizes(sizes)
+    study = Study(config=base.with_overrides(**overrides))
+    log = (lambda message: None) if quiet else _err
+    result = study.run(progress=not quiet, log=log)
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataeff.report.outputs import curve_pivot
+
+    pivot = curve_pivot(result.curves())
+    table = Table(title=f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)")
+    table.add_column("n_train", justify="right")
+    for learner in pivot.columns:
+        table.add_column(str(learner), justify="right")
+    for n_train, row in pivot.iterrows():
+        table.add_row(str(n_train), *row.tolist())
+    console = Console()
+    console.print(table)
+    cells = result.facts.get("cells", {})
+    failed = int((result.results["status"] != "ok").sum())
+    console.print(f"{cells.get('ok', 0)} cells run, {cells.get('skipped', 0)} resumed from the store, "
+                  f"{failed} failed; {result.facts.get('run_seconds')} s. Outputs in {result.out}/")
+    if failed:
+        console.print(f"[yellow]{failed} cells failed: see the error column of {result.out}/results.csv; "
+                      "rerun the same command to retry them.[/yellow]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The study config: one dataclass, filled from TOML, CLI flags or keyword arguments, validated once."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dataeff.errors import ConfigError, did_you_mean, one_line
+from dataeff.experiment.metrics import DEFAULT_METRIC, check_metric
+
+DEFAULT_DATA = "churn"
+DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
+
+# TOML layout: which keys live in which section.
+SECTIONS = {
+    "data": ["source", "target", "table", "query"],
+    "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
+    "run": ["out", "jobs", "force"],
+}
+
+
+@dataclass
+class StudyConfig:
+    """Everything that defines a study and where it runs.
+
+    Example TOML::
+
+        [data]
+        source = "customers.csv"   # a built-in name or a file; paths are relative to this file
+        target = "churned"
+
+        [study]
+        learners = ["logreg", "xgboost"]
+        seeds = 5
+        sizes = [16, 64, 256, 1024]   # omit for the sqrt(2) anchor schedule
+        test_rows = 1000
+        metric = "roc_auc"
+
+        [run]
+        out = "runs/mine"
+        jobs = 2
+    """
+
+    source: Any = DEFAULT_DATA  # built-in name, file path, or a DataFrame (Python API)
+    target: str | None = None
+    table: str | None = None
+    query: str | None = None
+    learners: list = field(default_factory=lambda: list(DEFAULT_LEARNERS))
+    seeds: int = 5
+    sizes: list[int] | None = None
+    test_rows: int | None = None
+    metric: str = DEFAULT_METRIC
+    out: str | None = None
+    jobs: int | None = None
+    force: bool = False
+
+    def with_overrides(self, **values: Any) -> StudyConfig:
+        """A copy with every non-None value applied (CLI flags over the config file)."""
+        known = {f.name for f in fields(self)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"Unknown setting '{key}'.{did_you_mean(key, known)}")
+        return replace(self, **{k: v for k, v in values.items() if v is not None}).validated()
+
+    def validated(self) -> StudyConfig:
+        """Check types and ranges; raise ConfigError naming the setting and the fix."""
+        _positive_int("seeds", self.seeds)
+        if self.jobs is not None:
+            _positive_int("jobs", self.jobs)
+        if self.test_rows is not None:
+            _positive_int("test_rows", self.test_rows)
+        if self.sizes is not None:
+            if isinstance(self.sizes, (str, bytes)) or not isinstance(self.sizes, (list, tuple)) or not self.sizes:
+                raise ConfigError(f"The 'sizes' setting must be a list of positive integers. Got {self.sizes!r} instead.")
+            for size in self.sizes:
+                _positive_int("sizes", size, item=True)
+        if isinstance(self.learners, str):
+            self.learners = [part for part in self.learners.split(",") if part.strip()]
+        if not isinstance(self.learners, (list, tuple)) or not self.learners:
+            raise ConfigError(f"The 'learners' setting must be a non-empty list. Got {self.learners!r} instead.")
+        check_metric(self.metric)
+        for name in ("target", "table", "query", "out"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, Path)):
+                raise ConfigError(f"The '{name}' setting must be a string. Got {value!r} instead.")
+        if not isinstance(self.force, bool):
+            raise ConfigError(f"The 'force' setting must be true or false. Got {self.force!r} instead.")
+        return self
+
+
+def _positive_int(name: str, value: Any, item: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        what = f"every entry of '{name}'" if item else f"the '{name}' setting"
+        raise ConfigError(f"{what[0].upper() + what[1:]} must be a positive integer. Got {value!r} instead.")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'8,16,32' -> [8, 16, 32], with a clear error for anything else."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--sizes must be comma-separated positive integers like 8,16,32. Got '{text}'.") from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise ConfigError(f"--sizes must be comma-separated positive integers like 8,16,32. Got '{text}'.")
+    return sizes
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read a study TOML; relative file paths in it are taken relative to the TOML's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: {path}. Check the --config path.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
+    values: dict[str, Any] = {}
+    for section, content in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"Unknown section [{section}] in {path.name}.{did_you_mean(section, SECTIONS)} "
+                f"Sections: {', '.join(f'[{s}]' for s in SECTIONS)}."
+            )
+        if not isinstance(content, dict):
+            raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")
+        for key, value in content.items():
+            if key not in SECTIONS[section]:
+                raise ConfigError(
+                    f"Unknown key '{key}' in [{section}] of {path.name}.{did_you_mean(key, SECTIONS[section])} "
+                    f"Keys there: {', '.join(SECTIONS[section])}."
+                )
+            values[key] = value
+    base = path.parent
+    source = values.get("source")
+    if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
+        values["source"] = str(base / source)
+    if isinstance(values.get("out"), str) and not Path(values["out"]).is_absolute():
+        values["out"] = str(base / values["out"])
+    return StudyConfig().with_overrides(**values)

@@ -1,0 +1,129 @@
+"""The Dataset: features, readable string labels, and an optional fixed test split."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dataeff.errors import DataError, did_you_mean
+
+
+@dataclass
+class Dataset:
+    """A classification table ready for planning.
+
+    Attributes
+    ----------
+    name : str
+        Short name shown in outputs (built-in name or file name).
+    X : DataFrame
+        Feature columns, index 0..n-1.
+    y : Series
+        Labels as readable strings (they become LLM answer words later).
+    target : str
+        Name of the label column in the source.
+    test_mask : ndarray of bool or None
+        Rows of the dataset's own test split; None when the plan draws test rows.
+    notes : list of str
+        What was done to the data on the way in (dropped rows, ...), reported to the user.
+    """
+
+    name: str
+    X: pd.DataFrame
+    y: pd.Series
+    target: str
+    test_mask: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(self.y.unique().tolist())
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    def fingerprint(self) -> str:
+        """Content hash of features, labels and split: a run folder belongs to one dataset."""
+        digest = hashlib.sha256()
+        try:
+            hashed = pd.util.hash_pandas_object(self.X, index=False).to_numpy()
+            digest.update(hashed.tobytes())
+        except TypeError:  # unhashable cells (lists from JSON): fall back to text
+            digest.update(self.X.to_csv(index=False).encode())
+        digest.update(repr(list(self.X.columns)).encode())
+        digest.update("\x1f".join(self.y.tolist()).encode())
+        if self.test_mask is not None:
+            digest.update(np.asarray(self.test_mask, dtype=bool).tobytes())
+        return digest.hexdigest()[:16]
+
+
+def _labels_as_strings(y: pd.Series) -> pd.Series:
+    """Readable labels: 1.0 -> '1', True -> 'True', strings stripped of nothing."""
+    if pd.api.types.is_bool_dtype(y):
+        return y.map(str)
+    if pd.api.types.is_float_dtype(y):
+        values = y.to_numpy(dtype=float)
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            return pd.Series(values.astype(np.int64), index=y.index).map(str)
+    return y.map(str)
+
+
+def prepare_dataset(
+    frame: pd.DataFrame,
+    target: str | None,
+    name: str,
+    *,
+    test_mask: np.ndarray | None = None,
+    drop: tuple[str, ...] = (),
+    description: str = "",
+) -> Dataset:
+    """Split a DataFrame into features and string labels, with the checks a user needs.
+
+    Rows with a missing target are dropped and counted in ``notes``; a target with fewer
+    than two classes is refused.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, a file path or a built-in name; got {type(frame).__name__}.")
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise DataError(f"{name} has no rows or no columns; point --data at a table with a header and data rows.")
+    if target is None:
+        raise DataError(f"No target column given for {name}; pass --target COLUMN (columns: {_preview(frame.columns)}).")
+    dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if dupes:
+        raise DataError(f"{name} has duplicate column names {dupes}; rename them so each column is unique.")
+    if target not in frame.columns:
+        raise DataError(
+            f"Target column '{target}' is not in {name}.{did_you_mean(target, map(str, frame.columns))}"
+            f" Columns: {_preview(frame.columns)}."
+        )
+    notes: list[str] = []
+    missing = frame[target].isna().to_numpy()
+    if missing.all():
+        raise DataError(f"Target column '{target}' in {name} has no values; choose a labelled column with --target.")
+    if missing.any():
+        notes.append(f"dropped {int(missing.sum())} rows with a missing '{target}'")
+        frame = frame.loc[~missing]
+        if test_mask is not None:
+            test_mask = np.asarray(test_mask, dtype=bool)[~missing]
+    frame = frame.reset_index(drop=True)
+    y = _labels_as_strings(frame[target]).rename(target)
+    if y.nunique() < 2:
+        raise DataError(
+            f"Target column '{target}' in {name} has a single class ('{y.iloc[0]}'); "
+            "a classifier needs at least two classes: choose another --target."
+        )
+    X = frame.drop(columns=[target, *[c for c in drop if c in frame.columns]])
+    if X.shape[1] == 0:
+        raise DataError(f"{name} has no feature columns besides the target '{target}'; add feature columns.")
+    return Dataset(name=name, X=X, y=y, target=target, test_mask=test_mask, notes=notes, description=description)
+
+
+def _preview(columns, limit: int = 12) -> str:
+    names = [str(c) for c in columns]
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -1,0 +1,80 @@
+"""The run folder: checked before any work, claimed for one study, refused to another."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from dataeff.errors import RunFolderError
+from dataeff.experiment.store import STORE_NAME
+
+#: Files dataeff writes into a run folder; --force removes only these.
+OWNED = [STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "results.csv", "summary.md", "summary.json",
+         "curves.png", "report.html"]
+
+
+def check_folder(out: Path, fingerprint: str, force: bool) -> str:
+    """Say what to do with ``out`` without touching it: 'new', 'resume' or 'restart'.
+
+    Raises RunFolderError when the folder belongs to another study (without --force),
+    holds files that are not dataeff's, or cannot be written.
+    """
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} is a file; give a folder path.")
+    parent = out if out.exists() else _existing_parent(out)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFolderError(f"Cannot write to {parent}; choose an --out folder you can write to.")
+    if not out.exists():
+        return "new"
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return "new"
+    if STORE_NAME not in entries:
+        foreign = sorted(entries - set(OWNED))
+        if foreign:
+            raise RunFolderError(
+                f"--out {out} holds files that are not a dataeff run ({', '.join(foreign[:3])}); "
+                "choose an empty or new folder."
+            )
+        return "restart"
+    stored = _stored_fingerprint(out / STORE_NAME)
+    if stored == fingerprint:
+        return "resume"
+    if force:
+        return "restart"
+    raise RunFolderError(
+        f"--out {out} holds a different study (other data, learners, seeds, sizes or test rows); "
+        "choose another --out, or add --force to start over there."
+    )
+
+
+def clear_owned(out: Path) -> None:
+    """Remove dataeff's own files from ``out`` (for --force), leaving anything else alone."""
+    for name in OWNED:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def _stored_fingerprint(path: Path) -> str | None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # unreadable or foreign store: treated as another study
+    return row[0] if row else None
+
+
+def _existing_parent(path: Path) -> Path:
+    path = path.absolute()
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path("/")

@@ -1,0 +1,148 @@
+"""Run cells in parallel (joblib), record each as it finishes, skip finished cells on rerun."""
+
+from __future__ import annotations
+
+import os
+import traceback
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from dataeff.data.dataset import Dataset
+from dataeff.errors import one_line
+from dataeff.experiment.metrics import align_proba, score
+from dataeff.experiment.plan import Cell, Plan
+from dataeff.experiment.store import Store
+from dataeff.learners.base import LearnerSpec
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.Series,
+             X_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
+    """Fit and score one cell; a failure becomes a recorded row with its traceback, not a crash."""
+    row: dict = {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed, "n_test": len(y_test)}
+    try:
+        with _one_thread(), warnings.catch_warnings():
+            # Convergence and tiny-sample warnings are expected across a size sweep.
+            warnings.simplefilter("ignore")
+            learner = spec.build(random_state=cell.seed)
+            learner.fit(X_train, y_train)
+            proba = align_proba(learner.predict_proba(X_test), learner.classes_, classes)
+            row.update(score(y_test.to_numpy(), proba, classes))
+            row.update(learner.cost())
+        row.update(status="ok", error=None, traceback=None)
+    except Exception as exc:  # noqa: BLE001 - any learner failure is data for the user
+        row.update(status="failed", error=f"{type(exc).__name__}: {one_line(exc)}",
+                   traceback=traceback.format_exc())
+    return row
+
+
+def _one_thread():
+    """BLAS/OpenMP limited to one thread per cell: cells run in parallel, and a fixed thread
+    count keeps numbers identical between a resumed run and an uninterrupted one (the MLP
+    pins torch's own threads the same way)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _tasks(cells: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> Iterator:
+    from joblib import delayed
+
+    for cell in cells:
+        split = plan.splits[cell.seed]
+        train = split.train_index(cell.n_train)
+        yield delayed(run_cell)(
+            specs[cell.learner], cell,
+            dataset.X.iloc[train], dataset.y.iloc[train],
+            dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
+        )
+
+
+def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[LearnerSpec], store: Store,
+              *, jobs: int | None = None, progress: bool = True) -> dict[str, int]:
+    """Run every cell the store has not finished; return counts of ok, failed and skipped cells."""
+    from joblib import Parallel
+
+    done = store.finished_keys()
+    todo = [c for c in cells if (c.learner, c.n_train, c.seed) not in done]
+    # Largest fits first: long tasks start early, so the last minutes are not one straggler.
+    todo.sort(key=lambda c: (-c.n_train, c.learner, c.seed))
+    counts = {"ok": 0, "failed": 0, "skipped": len(cells) - len(todo)}
+    if not todo:
+        return counts
+    by_name = {s.name: s for s in specs}
+    jobs = jobs or default_jobs()
+    with _progress(progress, len(cells), counts["skipped"]) as advance:
+        parallel = Parallel(n_jobs=min(jobs, len(todo)), return_as="generator_unordered", batch_size=1)
+        for row in parallel(_tasks(todo, dataset, plan, by_name)):
+            store.write_cell(row)
+            counts[row["status"]] += 1
+            advance(row)
+    return counts
+
+
+class _progress:
+    """Progress on stderr: a rich bar (cells done, ETA) on a terminal, a line every ~10%
+    of the cells in a log (CI, nohup), nothing when disabled."""
+
+    def __init__(self, enabled: bool, total: int, already: int):
+        self.enabled, self.total, self.already = enabled, total, already
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda row: None
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+        if not console.is_terminal:
+            return self._log_lines(console)
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._bar = Progress(TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                             TimeRemainingColumn(), console=console)
+        self._bar.__enter__()
+        self._task = self._bar.add_task("cells", total=self.total, completed=self.already, last="")
+
+        def advance(row: dict) -> None:
+            mark = "" if row["status"] == "ok" else " [red]failed[/red]"
+            self._bar.update(self._task, advance=1, last=f"{row['learner']} n={row['n_train']}{mark}")
+
+        return advance
+
+    def _log_lines(self, console):
+        import time
+
+        start, state = time.monotonic(), {"done": self.already, "new": 0}
+        step = max(1, (self.total - self.already) // 10)
+
+        def advance(row: dict) -> None:
+            state["done"] += 1
+            state["new"] += 1
+            if state["new"] % step and state["done"] != self.total:
+                return
+            elapsed = time.monotonic() - start
+            eta = elapsed / state["new"] * (self.total - state["done"])
+            console.print(f"cells {state['done']}/{self.total} ({state['done'] / self.total:.0%}), "
+                          f"{elapsed:.0f} s elapsed, ETA {eta:.0f} s", markup=False)
+
+        return advance
+
+    def __exit__(self, *exc):
+        if self.enabled and hasattr(self, "_bar"):
+            self._bar.__exit__(*exc)
+        return False
+
+
+def results_frame(store: Store) -> pd.DataFrame:
+    """The store's cells as the documented results table."""
+    frame = store.cells()
+    frame["n_train"] = frame["n_train"].astype(np.int64)
+    return frame

@@ -1,0 +1,112 @@
+"""SQLite run store: one row per cell, schema versioned by migrations, crash-safe commits."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from dataeff.errors import RunFolderError, one_line
+from dataeff.experiment.metrics import METRICS
+
+STORE_NAME = "store.sqlite"
+CELL_COLUMNS = ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds", "predict_seconds",
+                "tokens", *METRICS]
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    metric_columns = ", ".join(f"{m} REAL" for m in METRICS)
+    conn.execute(
+        f"""CREATE TABLE cells (
+            learner TEXT NOT NULL, n_train INTEGER NOT NULL, seed INTEGER NOT NULL,
+            n_test INTEGER, status TEXT NOT NULL, error TEXT, traceback TEXT,
+            fit_seconds REAL, predict_seconds REAL, tokens REAL, {metric_columns},
+            finished_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (learner, n_train, seed))"""
+    )
+
+
+# Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+
+
+class Store:
+    """The run's cells in ``DIR/store.sqlite``.
+
+    Each finished cell is written in one transaction (insert or replace on the cell's
+    key), so a killed run keeps every cell it finished and never a half-written one.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise RunFolderError(
+                f"{self.path} is not a usable dataeff store ({one_line(exc)}); use --force to start over."
+            ) from None
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RunFolderError(
+                f"{self.path} was written by a newer dataeff (schema {version}); upgrade dataeff to read it."
+            )
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._conn:
+                self._conn.execute("BEGIN")
+                migration(self._conn)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- study identity ---------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, values: dict[str, object]) -> None:
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in values.items()],
+            )
+
+    # -- cells ------------------------------------------------------------------------
+    def write_cell(self, row: dict) -> None:
+        """Record one finished cell (ok or failed) atomically, replacing an earlier attempt."""
+        columns = [c for c in [*CELL_COLUMNS, "traceback"] if c in row]
+        placeholders = ", ".join("?" for _ in columns)
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO cells ({', '.join(columns)}) VALUES ({placeholders})",
+                [row[c] for c in columns],
+            )
+
+    def finished_keys(self) -> set[tuple[str, int, int]]:
+        """Keys of cells that finished ``ok``; failed cells are retried on the next run."""
+        rows = self._conn.execute("SELECT learner, n_train, seed FROM cells WHERE status = 'ok'")
+        return {(r[0], int(r[1]), int(r[2])) for r in rows}
+
+    def cells(self, with_traceback: bool = False) -> pd.DataFrame:
+        columns = CELL_COLUMNS + (["traceback"] if with_traceback else [])
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(columns)} FROM cells ORDER BY learner, n_train, seed", self._conn
+        )
+        return frame

@@ -1,0 +1,1 @@
+"""Report: learning-curve figures and the run's written summaries."""

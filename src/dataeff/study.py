@@ -1,0 +1,235 @@
+"""A study end to end: data in, plan, cells run into the store, outputs written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dataeff.config import StudyConfig
+from dataeff.data.builtin import is_builtin, load_builtin
+from dataeff.data.dataset import Dataset, prepare_dataset
+from dataeff.data.sources import looks_like_path, read_source
+from dataeff.errors import DataError, RunFolderError
+from dataeff.experiment.folder import check_folder, clear_owned
+from dataeff.experiment.plan import Plan, make_plan
+from dataeff.experiment.runner import default_jobs, results_frame, run_cells
+from dataeff.experiment.store import STORE_NAME, Store
+from dataeff.learners.base import LearnerSpec, resolve_learners
+
+
+@dataclass
+class RunResult:
+    """What a finished (or resumed) run gives back.
+
+    Attributes
+    ----------
+    results : DataFrame
+        One row per cell (the columns of results.csv).
+    out : Path
+        The run folder.
+    metric : str
+        The headline metric.
+    facts : dict
+        Dataset, plan and run facts (also in summary.json).
+    """
+
+    results: pd.DataFrame
+    out: Path
+    metric: str
+    facts: dict = field(default_factory=dict)
+
+    def curves(self, metric: str | None = None) -> pd.DataFrame:
+        """Mean and 95% CI per learner and size for ``metric`` (default: the headline)."""
+        from dataeff.analysis.curves import curve_table
+
+        return curve_table(self.results, metric or self.metric)
+
+    def __repr__(self) -> str:
+        ok = int((self.results["status"] == "ok").sum())
+        return f"RunResult(out='{self.out}', cells={len(self.results)}, ok={ok}, metric='{self.metric}')"
+
+
+class Study:
+    """A data-efficiency study: learners × training sizes × seeds on one dataset.
+
+    Parameters mirror the CLI (see ``StudyConfig``); ``data`` is a built-in name, a file
+    path or a DataFrame.
+
+    Examples
+    --------
+    >>> import dataeff
+    >>> study = dataeff.Study(data="churn", learners=["logreg", "xgboost"], seeds=3)  # doctest: +SKIP
+    >>> result = study.run(out="runs/churn")                                          # doctest: +SKIP
+    >>> result.curves().head()                                                         # doctest: +SKIP
+    """
+
+    def __init__(self, data: Any = None, *, config: StudyConfig | None = None, **settings: Any):
+        base = config or StudyConfig()
+        if data is not None:
+            settings["source"] = data
+        self.config = base.with_overrides(**settings)
+
+    # -- preparation: everything here runs before the run folder is touched -------------
+    def load_data(self) -> Dataset:
+        cfg = self.config
+        source = cfg.source
+        if isinstance(source, Dataset):
+            return source
+        if isinstance(source, pd.DataFrame):
+            return prepare_dataset(source, cfg.target, "dataframe")
+        if isinstance(source, Path):
+            source = str(source)
+        if not isinstance(source, str) or not source:
+            raise DataError(f"data must be a built-in name, a file path or a DataFrame; got {source!r}.")
+        if is_builtin(source) and not Path(source).exists():
+            if cfg.table or cfg.query:
+                raise DataError("--table/--query apply to database files, not to built-in datasets; drop them.")
+            dataset = load_builtin(source)
+            if cfg.target and cfg.target != dataset.target:
+                raise DataError(f"Built-in '{source}' has target '{dataset.target}'; drop --target or use it.")
+            return dataset
+        if not looks_like_path(source) and not Path(source).exists():
+            return load_builtin(source)  # raises 'Unknown dataset' with a suggestion
+        frame = read_source(source, table=cfg.table, query=cfg.query)
+        name = Path(source).name + (f":{cfg.table}" if cfg.table else "")
+        return prepare_dataset(frame, cfg.target, name)
+
+    def prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
+        """Load data, draw the plan and resolve learners; raises on any bad input."""
+        specs = resolve_learners(list(self.config.learners))
+        dataset = self.load_data()
+        plan = make_plan(dataset, seeds=self.config.seeds, sizes=self.config.sizes,
+                         test_rows=self.config.test_rows)
+        return dataset, plan, specs
+
+    def fingerprint(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str:
+        """Identity of the study: a run folder holds the cells of exactly one."""
+        identity = {
+            "data": dataset.fingerprint(),
+            "target": dataset.target,
+            "learners": [[s.name, repr(s.target), sorted(s.params.items())] for s in specs],
+            "seeds": plan.seeds,
+            "sizes": plan.sizes,
+            "n_test": plan.n_test,
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    # -- the run ----------------------------------------------------------------------
+    def run(self, out: str | Path | None = None, *, jobs: int | None = None, progress: bool = True,
+            force: bool | None = None, log=None) -> RunResult:
+        """Run every cell not yet finished in ``out`` and write the outputs.
+
+        Rerunning on the same folder resumes: finished cells are skipped, failed ones retried.
+        """
+        log = log or (lambda message: None)
+        cfg = self.config
+        started = time.perf_counter()
+        dataset, plan, specs = self.prepare()
+        out_path = Path(out or cfg.out or Path("runs") / _slug(dataset.name))
+        fingerprint = self.fingerprint(dataset, plan, specs)
+        action = check_folder(out_path, fingerprint, cfg.force if force is None else force)
+        for note in [*dataset.notes, *plan.notes]:
+            log(f"note: {note}")
+        cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+        jobs = jobs or cfg.jobs or default_jobs()
+        log(f"{dataset.name}: {dataset.n_rows} rows, {dataset.X.shape[1]} feature columns, "
+            f"classes {', '.join(plan.classes)}; {plan.n_test} test rows, pool {plan.pool_size}; "
+            f"{len(specs)} learners × {len(plan.sizes)} sizes × {len(plan.seeds)} seeds = {len(cells)} cells "
+            f"on {jobs} jobs -> {out_path}")
+        # Only now, with every input checked, does the folder get touched.
+        try:
+            out_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFolderError(f"Cannot create --out {out_path}: {exc.strerror}; choose another folder.") from None
+        if action == "restart":
+            clear_owned(out_path)
+        elif action == "resume":
+            log("resuming: finished cells in this folder are kept")
+        facts = self._facts(dataset, plan, specs, fingerprint)
+        with Store(out_path / STORE_NAME) as store:
+            store.set_meta({"fingerprint": fingerprint, "facts": facts, "metric": cfg.metric})
+            counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress)
+            results = results_frame(store)
+        facts["run_seconds"] = round(time.perf_counter() - started, 2)
+        facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        facts["cells"] = counts
+        from dataeff.report.outputs import write_outputs
+
+        write_outputs(out_path, results, facts, cfg.metric)
+        return RunResult(results, out_path, cfg.metric, facts)
+
+    def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
+        from importlib.metadata import PackageNotFoundError, version
+
+        versions = {}
+        for package in ("dataeff", "scikit-learn", "skrub", "xgboost", "torch", "pandas", "numpy"):
+            try:
+                versions[package] = version(package)
+            except PackageNotFoundError:
+                pass
+        if "xgboost" not in versions:
+            try:
+                versions["xgboost"] = version("xgboost-cpu")
+            except PackageNotFoundError:
+                pass
+        counts = dataset.y.value_counts()
+        return {
+            "dataset": dataset.name,
+            "data_fingerprint": dataset.fingerprint(),
+            "study_fingerprint": fingerprint,
+            "rows": dataset.n_rows,
+            "columns": int(dataset.X.shape[1]),
+            "target": dataset.target,
+            "classes": plan.classes,
+            "class_counts": {c: int(counts.get(c, 0)) for c in plan.classes},
+            "n_test": plan.n_test,
+            "own_test_split": dataset.test_mask is not None,
+            "pool_size": plan.pool_size,
+            "sizes": plan.sizes,
+            "seeds": plan.seeds,
+            "n_seeds": len(plan.seeds),
+            "learners": [s.name for s in specs],
+            "metric": self.config.metric,
+            "notes": [*dataset.notes, *plan.notes],
+            "python": platform.python_version(),
+            "versions": versions,
+        }
+
+
+def run(data: Any = None, *, out: str | Path | None = None, jobs: int | None = None, progress: bool = True,
+        **settings: Any) -> RunResult:
+    """Run a study and return its results (one row per cell) and run folder.
+
+    Examples
+    --------
+    >>> import dataeff
+    >>> result = dataeff.run(data=df, target="churned", learners=["logreg", "xgboost"],
+    ...                      seeds=5, out="runs/x")                                # doctest: +SKIP
+    >>> result.results.groupby(["learner", "n_train"])["roc_auc"].mean()       # doctest: +SKIP
+    """
+    return Study(data, **settings).run(out, jobs=jobs, progress=progress)
+
+
+def load_run(out: str | Path) -> RunResult:
+    """Read a run folder's store back into a RunResult (no refitting)."""
+    out = Path(out)
+    if not (out / STORE_NAME).is_file():
+        raise RunFolderError(f"{out} is not a dataeff run folder (no {STORE_NAME}); check the path.")
+    with Store(out / STORE_NAME) as store:
+        facts = json.loads(store.get_meta("facts") or "{}")
+        metric = store.get_meta("metric") or "roc_auc"
+        results = results_frame(store)
+    return RunResult(results, out, metric, facts)
+
+
+def _slug(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.rsplit(".", 1)[0])
+    return keep.strip("-") or "run"

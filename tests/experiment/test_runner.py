@@ -1,0 +1,90 @@
+import numpy as np
+import pandas as pd
+
+from dataeff.data.dataset import prepare_dataset
+from dataeff.experiment.plan import make_plan
+from dataeff.experiment.runner import run_cells
+from dataeff.experiment.store import Store
+from dataeff.learners.base import Learner, LearnerSpec, resolve_learners
+from tests.conftest import make_messy_frame
+
+
+class FailsAtSixteen(Learner):
+    """Breaks on one size, to show a failed cell is recorded and the sweep goes on."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        if len(X) == 16:
+            raise RuntimeError("cannot fit sixteen rows")
+        self._p = np.full(len(self.classes_), 1 / len(self.classes_))
+
+    def _predict_proba(self, X):
+        return np.tile(self._p, (len(X), 1))
+
+
+def _setup(tmp_path, learners):
+    ds = prepare_dataset(make_messy_frame(300), "churned", "messy")
+    plan = make_plan(ds, seeds=2, sizes=[8, 16, 64])
+    specs = resolve_learners(learners)
+    cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+    return ds, plan, specs, cells, Store(tmp_path / "store.sqlite")
+
+
+def test_a_failing_cell_is_recorded_with_its_traceback_and_the_run_goes_on(tmp_path):
+    ds, plan, specs, cells, store = _setup(tmp_path, ["logreg", FailsAtSixteen()])
+    counts = run_cells(cells, ds, plan, specs, store, jobs=1, progress=False)
+    assert counts == {"ok": 10, "failed": 2, "skipped": 0}
+    failed = store.cells(with_traceback=True).query("status == 'failed'")
+    assert set(failed["n_train"]) == {16} and set(failed["learner"]) == {"failsatsixteen"}
+    assert failed["error"].str.contains("RuntimeError: cannot fit sixteen rows").all()
+    assert failed["traceback"].str.contains("Traceback").all()
+
+
+def test_rerun_skips_finished_cells_and_retries_failed_ones(tmp_path):
+    ds, plan, specs, cells, store = _setup(tmp_path, ["majority", FailsAtSixteen()])
+    run_cells(cells, ds, plan, specs, store, jobs=1, progress=False)
+    counts = run_cells(cells, ds, plan, specs, store, jobs=1, progress=False)
+    assert counts == {"ok": 0, "failed": 2, "skipped": 10}
+    assert len(store.cells()) == len(cells)
+
+
+def test_parallel_and_serial_runs_give_identical_numbers(tmp_path):
+    ds, plan, specs, cells, serial = _setup(tmp_path, ["logreg", "xgboost"])
+    run_cells(cells, ds, plan, specs, serial, jobs=1, progress=False)
+    parallel = Store(tmp_path / "parallel.sqlite")
+    run_cells(cells, ds, plan, specs, parallel, jobs=2, progress=False)
+    metrics = ["accuracy", "roc_auc", "log_loss"]
+    pd.testing.assert_frame_equal(serial.cells()[metrics], parallel.cells()[metrics])
+
+
+class RecordsRows(Learner):
+    """Notes which rows it trains and predicts on (class-level: each cell gets a copy)."""
+
+    seen: list = []
+
+    def __init__(self, tag="a", random_state=0):
+        self.tag, self.random_state = tag, random_state
+
+    def _fit(self, X, y):
+        self._train = frozenset(X.index)
+
+    def _predict_proba(self, X):
+        RecordsRows.seen.append((self.tag, self.random_state, self._train, frozenset(X.index)))
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def test_every_learner_is_scored_on_the_same_test_rows_and_nested_train_rows(tmp_path):
+    RecordsRows.seen.clear()
+    a = LearnerSpec("a", RecordsRows("a"))
+    b = LearnerSpec("b", RecordsRows("b"))
+    ds, plan, specs, cells, store = _setup(tmp_path, [a, b])
+    run_cells(cells, ds, plan, specs, store, jobs=1, progress=False)
+    for seed in plan.seeds:
+        rows = [r for r in RecordsRows.seen if r[1] == seed]
+        assert len({r[3] for r in rows}) == 1  # one test set per seed, whatever the learner
+        assert {len(r[2]) for r in rows} == {8, 16, 64}
+        trains = sorted({r[2] for r in rows}, key=len)
+        assert trains[0] < trains[1] < trains[2]  # nested
+        assert not trains[2] & next(iter({r[3] for r in rows}))
