@@ -121,7 +121,7 @@ def _print_summary(result) -> None:
 
     from dataeff.report.outputs import curve_pivot
 
-    pivot = curve_pivot(result.curves())
+    pivot = curve_pivot(result.curves(), result.facts.get("learners"))
     table = Table(title=f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)")
     table.add_column("n_train", justify="right")
     for learner in pivot.columns:

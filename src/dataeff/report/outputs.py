@@ -26,7 +26,8 @@ def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str) ->
     }
     if len(curves):
         paths["curves"] = _atomic(out / "curves.png", lambda p: plot_curves(
-            curves, metric, Path(p), title=f"{facts.get('dataset', '')}: {metric} vs labelled examples"), suffix=".png")
+            curves, metric, Path(p), title=f"{facts.get('dataset', '')}: {metric} vs labelled examples",
+            order=facts.get("learners")), suffix=".png")
     return paths
 
 
@@ -62,7 +63,7 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     for note in facts.get("notes", []):
         lines.append(f"- note: {note}")
     lines += ["", f"## {metric} (mean ± 95% CI half-width over seeds)", ""]
-    table = curve_pivot(curves)
+    table = curve_pivot(curves, facts.get("learners"))
     if table.empty:
         lines.append("No cell finished.")
     else:
@@ -79,13 +80,14 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     return "\n".join(lines) + "\n"
 
 
-def curve_pivot(curves: pd.DataFrame) -> pd.DataFrame:
-    """Sizes down, learners across, 'mean ± half-width' cells ('' where not measured)."""
+def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
+    """Sizes down, learners across (in the study's order), 'mean ± half-width' cells."""
     if curves.empty:
         return pd.DataFrame()
     text = curves.assign(cell=[format_estimate(m, lo, hi) for m, lo, hi in
                                zip(curves["mean"], curves["ci_low"], curves["ci_high"])])
-    order = list(dict.fromkeys(curves["learner"]))
+    present = set(curves["learner"])
+    order = [name for name in (order or []) if name in present] + sorted(present - set(order or []))
     return text.pivot(index="n_train", columns="learner", values="cell")[order].fillna("")
 
 
