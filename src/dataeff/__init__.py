@@ -1,10 +1,10 @@
 """dataeff: how many labelled examples does each kind of model need on your data?
 
-Public API: :class:`Study`, :func:`run`, :func:`load_run`.
+Public API: :class:`Study`, :func:`run`, :func:`analyze`, :func:`load_run`.
 """
 
 from dataeff.errors import DataEffError
-from dataeff.study import RunResult, Study, load_run, run
+from dataeff.study import RunResult, Study, analyze, load_run, run
 
 __version__ = "0.1.0"
-__all__ = ["DataEffError", "RunResult", "Study", "load_run", "run", "__version__"]
+__all__ = ["DataEffError", "RunResult", "Study", "analyze", "load_run", "run", "__version__"]

@@ -97,14 +97,22 @@ def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Study TOML; flags override it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start over in an --out folder that holds another study.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
+    score_target: Annotated[str | None, typer.Option("--score-target", help="Target for 'labels needed': a score (0.85) or a share of the ceiling (95%, default).")] = None,
+    label_cost: Annotated[float | None, typer.Option(help="Cost of one label (default 0.50).")] = None,
+    predictions: Annotated[float | None, typer.Option(help="Predictions served per month (default 1e6).")] = None,
+    token_price: Annotated[float | None, typer.Option(help="Price per million LLM tokens (default 0).")] = None,
+    compute_price: Annotated[float | None, typer.Option(help="Price per CPU hour (default 0.10).")] = None,
+    open_report: Annotated[bool, typer.Option("--open", help="Open report.html in a browser when done.")] = False,
 ) -> None:
-    """Run a study: learning curves for each learner, written to the run folder."""
+    """Run a study: learning curves for each learner, the answers, written to the run folder."""
     from dataeff.config import StudyConfig, load_config, parse_sizes
     from dataeff.study import Study
 
     base = load_config(config) if config else StudyConfig()
     overrides = dict(source=data, target=target, table=table, query=query, seeds=seeds, test_rows=test_rows,
-                     metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None)
+                     metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
+                     score_target=score_target, label_cost=label_cost, predictions=predictions,
+                     token_price=token_price, compute_price=compute_price)
     if learners is not None:
         overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
     if sizes is not None:
@@ -113,6 +121,70 @@ def run(
     log = (lambda message: None) if quiet else _err
     result = study.run(progress=not quiet, log=log)
     _print_summary(result)
+    _print_answers(result)
+    if open_report:
+        _open(result.out / "report.html")
+
+
+@app.command()
+@_friendly
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'dataeff run'.")],
+    open_report: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+) -> None:
+    """Rebuild report.html and curves.png from a run folder's store (no refitting)."""
+    from dataeff.study import report as build
+
+    path = build(run_dir)
+    print(f"Report: {path}")
+    if open_report:
+        _open(path)
+
+
+def _open(path: Path) -> None:
+    import webbrowser
+
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        _err(f"note: no browser found here; open {path} yourself.")
+        return
+    browser.open(path.resolve().as_uri())
+
+
+@app.command()
+@_friendly
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'dataeff run'.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="A score (0.85) or a share of the ceiling (95%).")] = "95%",
+    metric: Annotated[str | None, typer.Option(help="Analyse this metric instead of the run's headline.")] = None,
+    label_cost: Annotated[float, typer.Option(help="Cost of one label.")] = 0.50,
+    predictions: Annotated[float, typer.Option(help="Predictions served per month.")] = 1e6,
+    token_price: Annotated[float, typer.Option(help="Price per million LLM tokens.")] = 0.0,
+    compute_price: Annotated[float, typer.Option(help="Price per CPU hour.")] = 0.10,
+) -> None:
+    """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
+    from dataeff.config import StudyConfig
+    from dataeff.study import analyze as run_analysis
+
+    config = StudyConfig().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
+                                          token_price=token_price, compute_price=compute_price)
+    result = run_analysis(run_dir, target=config.score_target, prices=config.prices(), metric=metric)
+    _print_answers(result)
+
+
+def _print_answers(result) -> None:
+    from rich.console import Console
+
+    from dataeff.report.answers import sentences
+
+    console = Console(highlight=False)
+    said = sentences(result.analysis, result.facts)
+    if said:
+        console.print("[bold]Answers[/bold]")
+        for sentence in said:
+            console.print(f"- {sentence}", markup=False)
+    console.print(f"Details: {result.out}/summary.md, report: {result.out}/report.html", markup=False)
 
 
 def _print_summary(result) -> None:

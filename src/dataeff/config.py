@@ -18,7 +18,10 @@ SECTIONS = {
     "data": ["source", "target", "table", "query"],
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force"],
+    "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
 }
+# TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
+RENAMED = {("analysis", "target"): "score_target"}
 
 
 @dataclass
@@ -41,6 +44,13 @@ class StudyConfig:
         [run]
         out = "runs/mine"
         jobs = 2
+
+        [analysis]
+        target = "95%"        # or a score such as 0.85
+        label_cost = 0.50     # per label
+        predictions = 1e6     # per month
+        token_price = 0.0     # per million tokens
+        compute_price = 0.10  # per CPU hour
     """
 
     source: Any = DEFAULT_DATA  # built-in name, file path, or a DataFrame (Python API)
@@ -55,6 +65,12 @@ class StudyConfig:
     out: str | None = None
     jobs: int | None = None
     force: bool = False
+    # the answers: a score target (0.85) or a share of the ceiling (95%), and prices
+    score_target: str = "95%"
+    label_cost: float = 0.50
+    predictions: float = 1e6
+    token_price: float = 0.0
+    compute_price: float = 0.10
 
     def with_overrides(self, **values: Any) -> StudyConfig:
         """A copy with every non-None value applied (CLI flags over the config file)."""
@@ -87,7 +103,21 @@ class StudyConfig:
                 raise ConfigError(f"The '{name}' setting must be a string. Got {value!r} instead.")
         if not isinstance(self.force, bool):
             raise ConfigError(f"The 'force' setting must be true or false. Got {self.force!r} instead.")
+        for name in ("label_cost", "predictions", "token_price", "compute_price"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"The '{name}' setting must be a number >= 0. Got {value!r} instead.")
+        from dataeff.analysis.summary import parse_target
+
+        parse_target(self.score_target)
+        self.score_target = str(self.score_target)
         return self
+
+    def prices(self):
+        from dataeff.analysis.efficiency import Prices
+
+        return Prices(float(self.label_cost), float(self.predictions), float(self.token_price),
+                      float(self.compute_price))
 
 
 def _positive_int(name: str, value: Any, item: bool = False) -> None:
@@ -131,7 +161,7 @@ def load_config(path: str | Path) -> StudyConfig:
                     f"Unknown key '{key}' in [{section}] of {path.name}.{did_you_mean(key, SECTIONS[section])} "
                     f"Keys there: {', '.join(SECTIONS[section])}."
                 )
-            values[key] = value
+            values[RENAMED.get((section, key), key)] = value
     base = path.parent
     source = values.get("source")
     if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():

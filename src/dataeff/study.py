@@ -45,6 +45,7 @@ class RunResult:
     out: Path
     metric: str
     facts: dict = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)
 
     def curves(self, metric: str | None = None) -> pd.DataFrame:
         """Mean and 95% CI per learner and size for ``metric`` (default: the headline)."""
@@ -161,10 +162,12 @@ class Study:
         facts["run_seconds"] = round(time.perf_counter() - started, 2)
         facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         facts["cells"] = counts
-        from dataeff.report.outputs import write_outputs
-
-        write_outputs(out_path, results, facts, cfg.metric)
-        return RunResult(results, out_path, cfg.metric, facts)
+        store_path = out_path / STORE_NAME
+        with Store(store_path) as store:
+            store.set_meta({"facts": facts})
+        result = RunResult(results, out_path, cfg.metric, facts)
+        log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
+        return analyze(result, target=cfg.score_target, prices=cfg.prices())
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
         from importlib.metadata import PackageNotFoundError, version
@@ -197,6 +200,7 @@ class Study:
             "seeds": plan.seeds,
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
+            "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.config.metric,
             "notes": [*dataset.notes, *plan.notes],
             "python": platform.python_version(),
@@ -226,8 +230,67 @@ def load_run(out: str | Path) -> RunResult:
     with Store(out / STORE_NAME) as store:
         facts = json.loads(store.get_meta("facts") or "{}")
         metric = store.get_meta("metric") or "roc_auc"
+        analysis = json.loads(store.get_meta("analysis") or "{}")
         results = results_frame(store)
-    return RunResult(results, out, metric, facts)
+    return RunResult(results, out, metric, facts, analysis)
+
+
+def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, metric: str | None = None,
+            write: bool = True) -> RunResult:
+    """Compute the answers for a run and (by default) rewrite its summary files.
+
+    Parameters
+    ----------
+    run_or_dir : RunResult or path
+        A finished run, or its folder (read from the store, no refitting).
+    target : str or float
+        A score (0.85) or a share of the data's ceiling ('95%').
+    prices : dataeff.analysis.efficiency.Prices, optional
+        Label, token and compute prices, and predictions per month.
+    metric : str, optional
+        Analyse another metric than the run's headline.
+
+    Examples
+    --------
+    >>> result = dataeff.analyze("runs/churn", target="90%")          # doctest: +SKIP
+    >>> result.analysis["learners"]["xgboost"]["labels_to_target"]    # doctest: +SKIP
+    """
+    from dataeff.analysis.summary import analyze as compute
+    from dataeff.experiment.metrics import check_metric
+    from dataeff.report.outputs import write_outputs
+
+    result = run_or_dir if isinstance(run_or_dir, RunResult) else load_run(run_or_dir)
+    metric = check_metric(metric) if metric else result.metric
+    result.metric = metric
+    # JSON-ready at once (NaN and infinity become null), so the report drawn now and the one
+    # 'dataeff report' draws later from the stored copy are the same.
+    result.analysis = _json_ready(compute(result.results, metric, target=target, prices=prices,
+                                          order=result.facts.get("learners")))
+    if write:
+        # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
+        with Store(result.out / STORE_NAME) as store:
+            store.set_meta({"analysis": json.dumps(_json_ready(result.analysis)), "metric": metric})
+        write_outputs(result.out, result.results, result.facts, metric, result.analysis)
+    return result
+
+
+def report(out: str | Path) -> Path:
+    """Rebuild report.html (and curves.png) of a run folder from its store: no refitting, and
+    the answers as the last analysis left them."""
+    from dataeff.report.html import write_report
+    from dataeff.report.outputs import write_png
+
+    result = load_run(out)
+    if not result.analysis:
+        result = analyze(result)
+    write_png(result.out, result.results, result.facts, result.metric, result.analysis)
+    return write_report(result.out / "report.html", result.results, result.facts, result.metric, result.analysis)
+
+
+def _json_ready(value):
+    from dataeff.report.outputs import _finite, _json_default
+
+    return json.loads(json.dumps(_finite(value), default=_json_default))
 
 
 def _slug(name: str) -> str:

@@ -163,3 +163,41 @@ def test_churn_quality_bar_xgboost_beats_090_and_majority_is_05(tmp_path):
     assert largest["n_train"].iloc[0] == 4000
     assert largest.query("learner == 'xgboost'")["roc_auc"].mean() >= 0.90
     assert (results.query("learner == 'majority'")["roc_auc"] == 0.5).all()
+
+
+def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
+    from dataeff import load_run
+
+    frame = make_messy_frame(500)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "run"
+    first = dataeff("run", "--data", tmp_path / "c.csv", "--target", "churned", "--learners",
+                    "majority,logreg,xgboost", "--seeds", 3, "--sizes", "8,16,32,64,128,256,400", "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert "Answers" in first.stdout and "ceiling" in first.stdout
+    cells_before = _cells_with_timestamps(out)
+    result = dataeff("analyze", out, "--target", "0.7", "--label-cost", "2")
+    assert result.returncode == 0, result.stderr
+    assert "To reach roc_auc 0.700" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"]["value"] == 0.7 and summary["prices"]["label_cost"] == 2.0
+    for name in ("logreg", "xgboost"):
+        assert "labels_to_target" in summary["learners"][name] and "fit" in summary["learners"][name]
+    assert summary["ceiling"]["learner"] in ("logreg", "xgboost")
+    assert "## Answers" in (out / "summary.md").read_text()
+    assert _cells_with_timestamps(out) == cells_before  # nothing refitted: every cell as it was
+    loaded = load_run(out)
+    assert len(loaded.results) == 3 * 7 * 3
+    bad = dataeff("analyze", out, "--target", "95")
+    assert bad.returncode == 0  # 95 is an absolute score: nothing reaches it, which is an answer
+    wrong = dataeff("analyze", out, "--target", "ninety")
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: --target must be")
+    missing = dataeff("analyze", tmp_path / "nothing")
+    assert missing.returncode == 2 and "not a dataeff run folder" in missing.stderr
+
+
+def _cells_with_timestamps(out):
+    import sqlite3
+
+    with sqlite3.connect(out / "store.sqlite") as conn:
+        return conn.execute("SELECT * FROM cells ORDER BY learner, n_train, seed").fetchall()

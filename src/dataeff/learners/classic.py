@@ -52,11 +52,11 @@ class SklearnLearner(Learner):
         # Integer codes keep xgboost (which refuses string labels) and sklearn alike.
         self._encoder = LabelEncoder().fit(self.classes_)
         self._featurizer = features_for(self.features, estimator, self.random_state)
-        Z = self._featurizer.fit_transform(X, y)
+        Z = _plain_names(self._featurizer.fit_transform(X, y))
         self._model = estimator.fit(Z, self._encoder.transform(y))
 
     def _predict_proba(self, X):
-        Z = self._featurizer.transform(X)
+        Z = _plain_names(self._featurizer.transform(X))
         if hasattr(self._model, "predict_proba"):
             return self._model.predict_proba(Z)
         scores = np.asarray(self._model.decision_function(Z), float)
@@ -64,6 +64,14 @@ class SklearnLearner(Learner):
             p = expit(scores)
             return np.column_stack([1 - p, p])
         return softmax(scores, axis=1)
+
+
+def _plain_names(Z):
+    """Feature columns renamed f0, f1, ...: user column names reach the encoded names, and
+    XGBoost refuses names holding '[', ']' or '<' (seen with a column named '<script>')."""
+    if isinstance(Z, pd.DataFrame):
+        Z = Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
+    return Z
 
 
 def majority(random_state: int = 0) -> Learner:

@@ -15,24 +15,47 @@ from dataeff.experiment.store import CELL_COLUMNS
 from dataeff.report.plots import plot_curves
 
 
-def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str) -> dict[str, Path]:
-    """results.csv, summary.md, summary.json and curves.png from the store's cells."""
+def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
+                  analysis: dict | None = None) -> dict[str, Path]:
+    """results.csv, summary.md, summary.json and curves.png from the store's cells and the analysis."""
+    analysis = analysis or {}
     curves = curve_table(results, metric)
+    summary = _finite(summary_dict(results, facts, metric, analysis))
+    markdown = summary_markdown(curves, results, facts, metric, analysis)
     paths = {
         "results": _atomic(out / "results.csv", lambda p: results[CELL_COLUMNS].to_csv(p, index=False)),
-        "summary_md": _atomic(out / "summary.md", lambda p: Path(p).write_text(summary_markdown(curves, results, facts, metric), encoding="utf-8")),
+        "summary_md": _atomic(out / "summary.md", lambda p: Path(p).write_text(markdown, encoding="utf-8")),
         "summary_json": _atomic(out / "summary.json", lambda p: Path(p).write_text(
-            json.dumps(_finite(summary_dict(results, facts, metric)), indent=2, default=_json_default), encoding="utf-8")),
+            json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")),
     }
-    if len(curves):
-        paths["curves"] = _atomic(out / "curves.png", lambda p: plot_curves(
-            curves, metric, Path(p), title=f"{facts.get('dataset', '')}: {metric} vs labelled examples",
-            order=facts.get("learners")), suffix=".png")
+    png = write_png(out, results, facts, metric, analysis)
+    if png:
+        paths["curves"] = png
+    from dataeff.report.html import write_report
+
+    paths["report"] = write_report(out / "report.html", results, facts, metric, analysis)
     return paths
 
 
-def summary_dict(results: pd.DataFrame, facts: dict, metric: str) -> dict:
-    """summary.json: run facts, and per learner the curve of every metric (mean, CI, seeds)."""
+def write_png(out: Path, results: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> Path | None:
+    """curves.png: the same chart as the report's, for slides."""
+    curves = curve_table(results, metric)
+    if curves.empty:
+        return None
+    return _atomic(out / "curves.png", lambda p: plot_curves(
+        curves, metric, Path(p), title=f"{facts.get('dataset', '')}: {metric} vs labelled examples",
+        order=facts.get("learners"), analysis=analysis), suffix=".png")
+
+
+ANALYSIS_KEYS = ("target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
+                 "prices")
+LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "labels_to_target", "rule_of_thumb", "cost")
+
+
+def summary_dict(results: pd.DataFrame, facts: dict, metric: str, analysis: dict | None = None) -> dict:
+    """summary.json: run facts, per learner the curve of every metric (mean, CI, seeds) and the
+    headline metric's fit, asymptote, labels to target and cost; then ceiling, crossovers,
+    prompt worth, data advantage and the cheapest route (keys documented in the README)."""
     from dataeff.experiment.metrics import METRICS
 
     learners: dict = {}
@@ -41,20 +64,49 @@ def summary_dict(results: pd.DataFrame, facts: dict, metric: str) -> dict:
             entry = learners.setdefault(row.learner, {"curve": {}})
             point = entry["curve"].setdefault(str(row.n_train), {"n_seeds": row.n_seeds})
             point[name] = {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high}
+    analysis = analysis or {}
+    for name, entry in analysis.get("learners", {}).items():
+        learners.setdefault(name, {"curve": {}}).update({k: entry.get(k) for k in LEARNER_KEYS})
     failed = results[results["status"] != "ok"]
-    return {
-        "schema": 1,
+    summary = {
+        "schema": 2,
         "facts": facts,
         "headline_metric": metric,
         "learners": learners,
         "cells": {"total": int(len(results)), "ok": int((results["status"] == "ok").sum()),
                   "failed": int(len(failed))},
     }
+    summary.update({k: analysis.get(k) for k in ANALYSIS_KEYS if k in analysis})
+    return summary
 
 
-def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, metric: str) -> str:
-    """summary.md: the headline metric per learner at each size, mean ± 95% CI half-width."""
+def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, metric: str,
+                     analysis: dict | None = None) -> str:
+    """summary.md: the answers in sentences, then the tables, then the curves."""
+    from dataeff.report import answers
+
+    analysis = analysis or {}
     lines = [f"# dataeff: {facts.get('dataset', '')}", ""]
+    said = answers.sentences(analysis, facts) if analysis else []
+    if said:
+        lines += ["## Answers", ""] + [f"- {s}" for s in said] + [""]
+        target = analysis.get("target") or {}
+        lines += _md_table(f"Labels to reach {metric} {answers.score(target.get('value'))} vs the rule of thumb",
+                           ["learner", "asymptote [95% CI] (fit)", "labels to target [95% CI]", "from", "rule of thumb"],
+                           answers.target_rows(analysis))
+        lines += _md_table("Crossovers (paired over seeds)",
+                           ["winner", "overtakes", "at n [95% CI]", "which", "resamples with it",
+                            "lead at largest n [95% CI]", "significant"], answers.crossover_rows(analysis))
+        lines += _md_table(f"Data advantage vs {analysis.get('reference')} (Le Scao & Rush 2021)",
+                           ["learner", "reference", "reference labels to match its first point",
+                            "labels saved over the shared score window"], answers.advantage_rows(analysis))
+        prices = analysis.get("prices", {})
+        lines += _md_table(
+            f"Cost to reach the target (label ${prices.get('label_cost')}, {prices.get('predictions', 0):,.0f} "
+            f"predictions a month, ${prices.get('token_price')} per million tokens, "
+            f"${prices.get('compute_price')} per CPU hour)",
+            ["learner", "labels", "labelling", "training compute", "serving a month", "first month"],
+            answers.cost_rows(analysis))
     lines.append(
         f"Target `{facts.get('target')}`, classes {', '.join(facts.get('classes', []))}; "
         f"{facts.get('n_test')} test rows per seed, {facts.get('n_seeds')} seeds, "
@@ -80,6 +132,14 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     return "\n".join(lines) + "\n"
 
 
+def _md_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return []
+    out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
 def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
     """Sizes down, learners across (in the study's order), 'mean ± half-width' cells."""
     if curves.empty:
@@ -94,6 +154,9 @@ def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.Data
 def _atomic(path: Path, write, suffix: str | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -9,8 +9,9 @@ import pandas as pd
 
 
 def plot_curves(curves: pd.DataFrame, metric: str, path: Path, title: str = "",
-                order: list[str] | None = None) -> Path:
-    """Draw one line per learner (in ``order``) with its CI band and markers at measured sizes."""
+                order: list[str] | None = None, analysis: dict | None = None) -> Path:
+    """One line per learner (in ``order``) with its 95% band and markers at measured sizes;
+    the fitted curve dashed where it extrapolates, and the data's ceiling as a band."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display here, and none needed for a file
@@ -26,6 +27,15 @@ def plot_curves(curves: pd.DataFrame, metric: str, path: Path, title: str = "",
         band = np.isfinite(group["ci_low"]) & np.isfinite(group["ci_high"])
         ax.fill_between(x[band], group["ci_low"][band], group["ci_high"][band], color=line.get_color(),
                         alpha=0.18, linewidth=0)
+        _dashed_extrapolation(ax, (analysis or {}).get("learners", {}).get(learner), x.max(), metric,
+                              line.get_color())
+    ceil = (analysis or {}).get("ceiling") or {}
+    if ceil.get("value") is not None:
+        low, high = ceil["ci"]
+        if low is not None and high is not None:
+            ax.axhspan(low, high, color="grey", alpha=0.12, linewidth=0)
+        ax.axhline(ceil["value"], color="grey", linestyle=":", linewidth=1.2,
+                   label=f"ceiling {ceil['value']:.3f}")
     if has_zero:
         # n = 0 (zero-shot) must stay on a log axis: linear up to 1, log beyond.
         ax.set_xscale("symlog", linthresh=1)
@@ -47,3 +57,21 @@ def plot_curves(curves: pd.DataFrame, metric: str, path: Path, title: str = "",
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _dashed_extrapolation(ax, entry: dict | None, n_max: float, metric: str, color) -> None:
+    """The fitted curve beyond the largest measured size, dashed, out to 2x (or to where the
+    target is reached, if that is further and extrapolated)."""
+    if not entry or not entry.get("fit"):
+        return
+    from dataeff.analysis.curves import Fit
+    from dataeff.experiment.metrics import METRICS
+
+    fit = Fit.from_dict(entry["fit"])
+    end = 2 * n_max
+    need = entry.get("labels_to_target") or {}
+    if need.get("how") == "extrapolated" and need.get("n"):
+        end = min(max(end, 1.2 * need["n"]), 20 * n_max)
+    n = np.geomspace(n_max, end, 40)
+    y = fit.predict(n) * (1 if METRICS[metric] else -1)
+    ax.plot(n, y, linestyle="--", linewidth=1.4, color=color, alpha=0.9)
