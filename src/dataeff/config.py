@@ -15,7 +15,7 @@ DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
 
 # TOML layout: which keys live in which section.
 SECTIONS = {
-    "data": ["source", "target", "table", "query"],
+    "data": ["source", "target", "table", "query", "entity", "entity_table", "key", "cutoff", "relations"],
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
@@ -54,6 +54,7 @@ class StudyConfig:
     """
 
     source: Any = DEFAULT_DATA  # built-in name, file path, or a DataFrame (Python API)
+    flattening: Any = None  # a relations.Flattening: entity table + related tables (from [data])
     target: str | None = None
     table: str | None = None
     query: str | None = None
@@ -147,6 +148,7 @@ def load_config(path: str | Path) -> StudyConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
     values: dict[str, Any] = {}
+    relational = {}
     for section, content in raw.items():
         if section not in SECTIONS:
             raise ConfigError(
@@ -161,8 +163,19 @@ def load_config(path: str | Path) -> StudyConfig:
                     f"Unknown key '{key}' in [{section}] of {path.name}.{did_you_mean(key, SECTIONS[section])} "
                     f"Keys there: {', '.join(SECTIONS[section])}."
                 )
+            if section == "data" and key in ("entity", "entity_table", "key", "cutoff", "relations"):
+                relational[key] = value
+                continue
             values[RENAMED.get((section, key), key)] = value
     base = path.parent
+    if relational:
+        from dataeff.data.relations import parse_declaration
+
+        if "source" in values:
+            raise ConfigError(f"[data] in {path.name} has both 'source' and 'entity'; an entity table with "
+                              "relations replaces 'source': keep one.")
+        values["flattening"] = parse_declaration(relational, base)
+        values["source"] = Path(values["flattening"].entity).name
     source = values.get("source")
     if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
         values["source"] = str(base / source)

@@ -82,6 +82,11 @@ class Study:
     def load_data(self) -> Dataset:
         cfg = self.config
         source = cfg.source
+        if cfg.flattening is not None:
+            from dataeff.data.relations import flatten
+
+            decl = cfg.flattening
+            return prepare_dataset(flatten(decl), cfg.target, Path(decl.entity).stem, drop=(decl.key,))
         if isinstance(source, Dataset):
             return source
         if isinstance(source, pd.DataFrame):
@@ -203,6 +208,7 @@ class Study:
             "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.config.metric,
             "notes": [*dataset.notes, *plan.notes],
+            "known_ceiling": dataset.truth,
             "python": platform.python_version(),
             "versions": versions,
         }

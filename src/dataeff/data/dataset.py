@@ -38,6 +38,7 @@ class Dataset:
     test_mask: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     description: str = ""
+    truth: dict | None = None  # known Bayes-optimal scores (synthetic data only)
 
     @property
     def classes(self) -> list[str]:

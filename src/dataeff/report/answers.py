@@ -62,7 +62,13 @@ def sentences(analysis: dict, facts: dict) -> list[str]:
     dataset = facts.get("dataset", "this data")
     ceil = analysis.get("ceiling") or {}
     learners = analysis.get("learners", {})
-    if ceil.get("value") is not None:
+    if ceil.get("value") is not None and ceil.get("from") == "measured":
+        out.append(
+            f"On {dataset}, the best measured {metric} is {score(ceil['value'])} {interval(ceil['ci'], score)} "
+            f"({ceil['learner']} at n = {size(ceil['best_measured_n'])}); no fitted curve levels off above it, "
+            "so take it as the data's ceiling so far (a lower bound)."
+        )
+    elif ceil.get("value") is not None:
         gap = ceil.get("gap") or 0.0
         half = ((ceil["ci"][1] or 0) - (ceil["ci"][0] or 0)) / 2 if None not in ceil.get("ci", [None]) else 0
         where = ("at the ceiling, within noise" if gap <= max(half, 0.005)
@@ -77,6 +83,13 @@ def sentences(analysis: dict, facts: dict) -> list[str]:
             f"On {dataset}, no learner has levelled off by the largest size, so the ceiling for {metric} "
             f"is at least {score(ceil.get('best_measured'))} (best measured, {ceil.get('best_measured_learner')})."
         )
+    known = facts.get("known_ceiling") or {}
+    truth = known.get(f"bayes_{metric}")
+    if truth is not None:
+        estimate = ceil.get("value")
+        versus = f"; the estimate is off by {score(abs(estimate - truth))}" if estimate is not None else ""
+        out.append(f"This data is synthetic: its true (Bayes-optimal) {metric} is {score(truth)}{versus}. "
+                   "No learner can beat it except by luck of the test rows.")
     rising = ceil.get("still_rising") or []
     if rising:
         out.append(f"Still rising at the largest size: {', '.join(rising)}; more labels may lift "

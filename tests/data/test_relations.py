@@ -1,0 +1,139 @@
+"""Flattening related tables: every aggregation, windows, filters, and point-in-time correctness."""
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dataeff.config import load_config
+from dataeff.data.relations import Feature, Flattening, Relation, flatten
+from dataeff.errors import ConfigError, DataError
+
+CUSTOMERS = pd.DataFrame({
+    "customer_id": [1, 2, 3],
+    "snapshot_date": ["2024-06-30", "2024-06-30", "2024-01-01"],  # timestamps stored as text
+    "churned": ["yes", "no", "no"],
+})
+PURCHASES = pd.DataFrame({
+    "customer_id": ["1", "1", "1", "2", "3", "3"],  # the key as text: sources disagree on types
+    "purchased_at": pd.to_datetime(["2024-05-01", "2024-02-15", "2023-01-01", "2024-07-01", "2023-12-01",
+                                    "2024-02-01"]),
+    "category": ["food", "toys", "food", "food", "toys", "food"],
+    "amount": [10.0, 25.0, 20.0, 30.0, 5.0, 7.0],
+})
+ALL = [
+    Feature("HasFood6m", "exists", where="category = 'food'", window="180d"),
+    Feature("Spend90d", "sum", column="amount", window="90d"),
+    Feature("Purchases", "count"),
+    Feature("MeanAmount", "mean", column="amount"),
+    Feature("MinAmount", "min", column="amount"),
+    Feature("MaxAmount", "max", column="amount"),
+    Feature("Last", "last", column="amount"),
+    Feature("First", "first", column="amount"),
+    Feature("Categories", "n_distinct", column="category"),
+    Feature("DaysSince", "days_since_last"),
+]
+
+
+def _flat(purchases=PURCHASES, features=ALL):
+    decl = Flattening("customers", "customer_id", "snapshot_date",
+                      relations=[Relation("purchases", "customer_id", "purchased_at", features=features)])
+    return flatten(decl, {"customers": CUSTOMERS, "purchases": purchases})
+
+
+def test_every_aggregation_matches_a_hand_computation():
+    flat = _flat().set_index("customer_id")
+    # customer 1 at 2024-06-30: purchases on 05-01 (food 10), 02-15 (toys 25), 2023-01-01 (food 20)
+    one = flat.loc[1]
+    assert one["HasFood6m"] == 1 and one["Spend90d"] == 10.0 and one["Purchases"] == 3
+    assert one["MeanAmount"] == pytest.approx(55 / 3) and one["MinAmount"] == 10 and one["MaxAmount"] == 25
+    assert one["Last"] == 10.0 and one["First"] == 20.0 and one["Categories"] == 2
+    assert one["DaysSince"] == pytest.approx(60.0)
+    # customer 2's only purchase is after its cutoff: as if it had none
+    two = flat.loc[2]
+    assert two["Purchases"] == 0 and two["HasFood6m"] == 0 and two["Spend90d"] == 0.0
+    assert np.isnan(two["Last"]) and np.isnan(two["DaysSince"]) and np.isnan(two["MeanAmount"])
+    # customer 3 at 2024-01-01 sees only the 2023-12-01 purchase
+    three = flat.loc[3]
+    assert three["Purchases"] == 1 and three["Last"] == 5.0 and three["HasFood6m"] == 0
+    assert list(flat.columns[:2]) == ["snapshot_date", "churned"]  # entity columns kept, in order
+
+
+def test_moving_one_purchase_past_the_cutoff_changes_exactly_the_features_it_should():
+    before = _flat()
+    moved = PURCHASES.copy()
+    moved.loc[0, "purchased_at"] = pd.Timestamp("2024-07-15")  # customer 1's food purchase, now after cutoff
+    after = _flat(moved)
+    changed = {c for c in before.columns if not before[c].equals(after[c])}
+    assert changed == {"HasFood6m", "Spend90d", "Purchases", "MeanAmount", "MinAmount", "Last", "DaysSince"}
+    row_before, row_after = before.iloc[0], after.iloc[0]
+    assert row_after["Purchases"] == row_before["Purchases"] - 1
+    assert row_after["Last"] == 25.0 and row_after["DaysSince"] == pytest.approx(136.0)
+    pd.testing.assert_frame_equal(before.iloc[1:], after.iloc[1:])  # other customers untouched
+
+
+def test_no_feature_reads_the_future_on_random_data():
+    rng = np.random.default_rng(0)
+    customers = pd.DataFrame({"customer_id": range(200),
+                              "snapshot_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 200), "D")})
+    past = pd.DataFrame({"customer_id": rng.integers(0, 200, 3000),
+                         "purchased_at": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1000, 3000), "D"),
+                         "category": rng.choice(["food", "toys"], 3000), "amount": rng.random(3000)})
+    past = past.merge(customers, on="customer_id")
+    past = past[past["purchased_at"] <= past["snapshot_date"]].drop(columns="snapshot_date")
+    future = past.sample(500, random_state=0).assign(purchased_at=pd.Timestamp("2030-01-01"), amount=1e6)
+    decl = Flattening("c", "customer_id", "snapshot_date",
+                      relations=[Relation("p", "customer_id", "purchased_at", features=ALL)])
+    without = flatten(decl, {"c": customers, "p": past})
+    with_future = flatten(decl, {"c": customers, "p": pd.concat([past, future])})
+    pd.testing.assert_frame_equal(without, with_future)
+
+
+def test_toml_declaration_with_sqlite_sources(tmp_path):
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as conn:
+        CUSTOMERS.to_sql("customers", conn, index=False)
+        PURCHASES.to_sql("purchases", conn, index=False)
+    (tmp_path / "study.toml").write_text(
+        '[data]\nentity = "crm.sqlite"\nentity_table = "customers"\nkey = "customer_id"\ntarget = "churned"\n'
+        'cutoff = "snapshot_date"\n\n[[data.relations]]\ntable = "purchases"\nsource = "crm.sqlite"\n'
+        'key = "customer_id"\ntime = "purchased_at"\nfeatures = [\n'
+        '  { name = "HasPurchasedFoodLast6Months", agg = "exists", where = "category = \'food\'", window = "180d" },\n'
+        '  { name = "Purchases", agg = "count" },\n]\n')
+    cfg = load_config(tmp_path / "study.toml")
+    flat = flatten(cfg.flattening).set_index("customer_id")
+    assert flat["HasPurchasedFoodLast6Months"].tolist() == [1, 0, 0]
+    assert flat["Purchases"].tolist() == [3, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ('{ name = "X", agg = "sume", column = "amount" }', "Did you mean 'sum'"),
+        ('{ name = "X", agg = "sum" }', "needs a 'column'"),
+        ('{ name = "X", agg = "count", window = "6 months" }', "Window '6 months' is not understood"),
+        ('{ agg = "count" }', "needs a 'name' and an 'agg'"),
+    ],
+)
+def test_bad_declarations_name_the_fix(tmp_path, features, message):
+    (tmp_path / "study.toml").write_text(
+        '[data]\nentity = "c.parquet"\nkey = "customer_id"\ntarget = "churned"\ncutoff = "snapshot_date"\n'
+        f'[[data.relations]]\ntable = "p.parquet"\nkey = "customer_id"\ntime = "t"\nfeatures = [{features}]\n')
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "study.toml")
+
+
+def test_postgres_sources_are_refused_with_a_way_out(tmp_path):
+    (tmp_path / "study.toml").write_text(
+        '[data]\nentity = "postgresql://db/crm"\nkey = "id"\ntarget = "y"\n'
+        '[[data.relations]]\ntable = "p.parquet"\nkey = "id"\nfeatures = [{ name = "n", agg = "count" }]\n')
+    with pytest.raises(ConfigError, match="export the tables to Parquet or SQLite"):
+        load_config(tmp_path / "study.toml")
+
+
+def test_unknown_columns_and_bad_sql_are_data_errors():
+    with pytest.raises(DataError, match="Column 'amt' is not in purchases"):
+        _flat(features=[Feature("S", "sum", column="amt")])
+    with pytest.raises(DataError, match="Flattening the related tables failed"):
+        _flat(features=[Feature("S", "count", where="categoryy = 'food'")])
