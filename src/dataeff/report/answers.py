@@ -166,12 +166,17 @@ def target_rows(analysis: dict) -> list[list[str]]:
 
 
 def crossover_rows(analysis: dict) -> list[list[str]]:
+    """The last crossing of each pair (earlier ones counted): winner, loser, n [CI], earlier
+    sign changes, share of resamples with it, lead at the largest size [CI], significant."""
+    crossings = analysis.get("crossovers", [])
     rows = []
-    for c in analysis.get("crossovers", []):
+    for c in crossings:
+        if not c["final"]:
+            continue
+        earlier = sum(1 for o in crossings if not o["final"] and {o["winner"], o["loser"]} == {c["winner"], c["loser"]})
         low = (c.get("lead_ci") or [None])[0]
-        rows.append([c["winner"], c["loser"], f"{labels(c['n'])} {interval(c['ci'])}",
-                     "final" if c["final"] else "earlier", f"{c['support']:.0%}",
-                     f"{score(c['lead_at_largest'])} {interval(c['lead_ci'], score)}",
+        rows.append([c["winner"], c["loser"], f"{labels(c['n'])} {interval(c['ci'])}", str(earlier),
+                     f"{c['support']:.0%}", f"{score(c['lead_at_largest'])} {interval(c['lead_ci'], score)}",
                      "yes" if low is not None and low > 0 else "no"])
     return rows
 

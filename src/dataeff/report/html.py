@@ -43,7 +43,7 @@ def render_report(results: pd.DataFrame, facts: dict, metric: str, analysis: dic
         sentences=answers.sentences(analysis, facts) if analysis else [],
         target_value=answers.score(target.get("value")),
         target_rows=answers.target_rows(analysis) if analysis else [],
-        crossover_rows=[r for r in answers.crossover_rows(analysis) if r[3] == "final"] if analysis else [],
+        crossover_rows=answers.crossover_rows(analysis) if analysis else [],
         advantage_rows=answers.advantage_rows(analysis) if analysis else [],
         cost_rows=_cost_rows(results, order, analysis),
         prices_note=(f"Prices: ${prices.get('label_cost')} per label, {prices.get('predictions', 0):,.0f} "

@@ -95,8 +95,9 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
                            ["learner", "asymptote [95% CI] (fit)", "labels to target [95% CI]", "from", "rule of thumb"],
                            answers.target_rows(analysis))
         lines += _md_table("Crossovers (paired over seeds)",
-                           ["winner", "overtakes", "at n [95% CI]", "which", "resamples with it",
-                            "lead at largest n [95% CI]", "significant"], answers.crossover_rows(analysis))
+                           ["winner", "overtakes", "last at n [95% CI]", "earlier sign changes",
+                            "resamples with it", "lead at largest n [95% CI]", "significant"],
+                           answers.crossover_rows(analysis))
         lines += _md_table(f"Data advantage vs {analysis.get('reference')} (Le Scao & Rush 2021)",
                            ["learner", "reference", "reference labels to match its first point",
                             "labels saved over the shared score window"], answers.advantage_rows(analysis))
