@@ -103,8 +103,17 @@ def run(
     token_price: Annotated[float | None, typer.Option(help="Price per million LLM tokens (default 0).")] = None,
     compute_price: Annotated[float | None, typer.Option(help="Price per CPU hour (default 0.10).")] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open report.html in a browser when done.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where LLM answers are cached (default ~/.cache/dataeff).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for prompts it has answered.")] = False,
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder."""
+    import os
+
+    # Environment, so worker processes see it too.
+    if cache_dir is not None:
+        os.environ["DATAEFF_CACHE_DIR"] = str(cache_dir)
+    if no_cache:
+        os.environ["DATAEFF_NO_CACHE"] = "1"
     from dataeff.config import StudyConfig, load_config, parse_sizes
     from dataeff.study import Study
 

@@ -22,7 +22,8 @@ from dataeff.experiment.folder import check_folder, clear_owned
 from dataeff.experiment.plan import Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
 from dataeff.experiment.store import STORE_NAME, Store
-from dataeff.learners.base import LearnerSpec, resolve_learners
+from dataeff.learners.base import LearnerSpec, is_llm_spec, resolve_learners
+from dataeff.learners.llm.cache import default_cache_dir
 
 
 @dataclass
@@ -114,6 +115,13 @@ class Study:
         dataset = self.load_data()
         plan = make_plan(dataset, seeds=self.config.seeds, sizes=self.config.sizes,
                          test_rows=self.config.test_rows)
+        if any(is_llm_spec(s) for s in specs):
+            from dataclasses import replace
+
+            from dataeff.learners.llm.prompting import Task
+
+            task = Task.for_dataset(dataset.name, dataset.target, plan.classes)
+            specs = [replace(s, params={**s.params, "task": task}) if is_llm_spec(s) else s for s in specs]
         return dataset, plan, specs
 
     def fingerprint(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str:
@@ -121,7 +129,7 @@ class Study:
         identity = {
             "data": dataset.fingerprint(),
             "target": dataset.target,
-            "learners": [[s.name, repr(s.target), sorted(s.params.items())] for s in specs],
+            "learners": [[s.name, repr(s.target), sorted((k, repr(v)) for k, v in s.params.items())] for s in specs],
             "seeds": plan.seeds,
             "sizes": plan.sizes,
             "n_test": plan.n_test,
@@ -164,6 +172,11 @@ class Study:
             store.set_meta({"fingerprint": fingerprint, "facts": facts, "metric": cfg.metric})
             counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress)
             results = results_frame(store)
+            usage = store.llm_usage()
+        if usage["llm_cells"]:
+            facts["llm_usage"] = usage
+            log(f"LLM: {usage['model_calls']:,} model calls, {usage['cached_answers']:,} answers from the cache "
+                f"({default_cache_dir()}; --no-cache or DATAEFF_NO_CACHE=1 bypasses it)")
         facts["run_seconds"] = round(time.perf_counter() - started, 2)
         facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         facts["cells"] = counts

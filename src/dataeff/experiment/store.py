@@ -30,8 +30,14 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    # LLM learners: model calls made in the cell, and answers served by the shared cache.
+    conn.execute("ALTER TABLE cells ADD COLUMN llm_calls INTEGER")
+    conn.execute("ALTER TABLE cells ADD COLUMN llm_cached INTEGER")
+
+
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 
 
 class Store:
@@ -90,7 +96,7 @@ class Store:
     # -- cells ------------------------------------------------------------------------
     def write_cell(self, row: dict) -> None:
         """Record one finished cell (ok or failed) atomically, replacing an earlier attempt."""
-        columns = [c for c in [*CELL_COLUMNS, "traceback"] if c in row]
+        columns = [c for c in [*CELL_COLUMNS, "traceback", "llm_calls", "llm_cached"] if c in row]
         placeholders = ", ".join("?" for _ in columns)
         with self._conn:
             self._conn.execute("BEGIN")
@@ -103,6 +109,12 @@ class Store:
         """Keys of cells that finished ``ok``; failed cells are retried on the next run."""
         rows = self._conn.execute("SELECT learner, n_train, seed FROM cells WHERE status = 'ok'")
         return {(r[0], int(r[1]), int(r[2])) for r in rows}
+
+    def llm_usage(self) -> dict[str, int]:
+        """Model calls and cached answers over the run's LLM cells (as last run)."""
+        row = self._conn.execute("SELECT COALESCE(SUM(llm_calls), 0), COALESCE(SUM(llm_cached), 0), "
+                                 "COUNT(llm_calls) FROM cells").fetchone()
+        return {"model_calls": int(row[0]), "cached_answers": int(row[1]), "llm_cells": int(row[2])}
 
     def cells(self, with_traceback: bool = False) -> pd.DataFrame:
         columns = CELL_COLUMNS + (["traceback"] if with_traceback else [])

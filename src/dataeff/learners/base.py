@@ -85,7 +85,20 @@ REGISTRY: dict[str, Alias] = {
                      "XGBoost gradient-boosted trees (hist, 200 rounds) on ordinal-coded features."),
     "mlp": Alias("dataeff.learners.mlp:mlp",
                  "PyTorch MLP (2 hidden layers, dropout, AdamW) with early stopping on an inner split."),
+    "llm-zero": Alias("dataeff.learners.llm.learners:llm_zero",
+                      "Zero-shot LLM (Gemma 3 270M via llama.cpp): the task question per row, answers scored.",
+                      needs_examples=False),
+    "llm-few": Alias("dataeff.learners.llm.learners:llm_few",
+                     "Few-shot LLM: up to 8 labelled rows as demonstrations in the prompt, classes balanced.",
+                     needs_examples=False),
+    "llm-embed": Alias("dataeff.learners.llm.learners:llm_embed",
+                       "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression."),
 }
+
+
+def is_llm_spec(spec: LearnerSpec) -> bool:
+    """LLM learners get the dataset's task (question, verbalizers) before they run."""
+    return isinstance(spec.target, str) and spec.target.startswith("dataeff.learners.llm.")
 
 
 @dataclass(frozen=True)

@@ -7,32 +7,72 @@ High-cardinality strings (zip codes, free text) go through skrub's StringEncoder
 
 from __future__ import annotations
 
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 
-def tree_features(random_state: int = 0) -> Pipeline:
-    import skrub
+class TextAwareVectorizer(TransformerMixin, BaseEstimator):
+    """skrub's TableVectorizer, except that free-text-like string columns always go to the
+    string encoder.
 
-    return make_pipeline(
-        skrub.TableVectorizer(
-            low_cardinality=OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-            high_cardinality=skrub.StringEncoder(random_state=random_state),
-            drop_if_constant=True,
-        )
-    )
+    skrub picks the encoder by the number of distinct values in the rows it sees, so on 8
+    training rows a review column (8 distinct texts) would be one-hot encoded and carry
+    nothing to the test rows (measured: logreg roc_auc 0.50 on fine-foods at n = 8 and 32).
+    A string column whose values are mostly distinct is treated as text at any size.
+    """
+
+    def __init__(self, kind: str = "dense", random_state: int = 0):
+        self.kind = kind
+        self.random_state = random_state
+
+    def _vectorizer(self, X: pd.DataFrame):
+        import skrub
+
+        text = [c for c in X.columns if _looks_like_text(X[c])]
+        params = dict(high_cardinality=skrub.StringEncoder(random_state=self.random_state), drop_if_constant=True)
+        if text:
+            params["specific_transformers"] = [(skrub.StringEncoder(random_state=self.random_state), text)]
+        if self.kind == "tree":
+            params["low_cardinality"] = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        else:
+            params["datetime"] = skrub.DatetimeEncoder(periodic_encoding="spline")
+        return skrub.TableVectorizer(**params)
+
+    def fit(self, X, y=None):
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        self.vectorizer_ = self._vectorizer(X)
+        return self.vectorizer_.fit_transform(X, y)
+
+    def transform(self, X):
+        return self.vectorizer_.transform(X)
+
+
+def _looks_like_text(column: pd.Series) -> bool:
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return False
+    values = column.dropna()
+    if len(values) < 2 or not all(isinstance(v, str) for v in values.head(50)):
+        return False
+    if pd.to_numeric(values, errors="coerce").notna().mean() > 0.9:
+        return False  # numbers stored as text: skrub's cleaner makes them numeric
+    return values.nunique() / len(values) > 0.5 and values.str.len().mean() >= 12
+
+
+def tree_features(random_state: int = 0) -> Pipeline:
+    return make_pipeline(TextAwareVectorizer("tree", random_state))
 
 
 def dense_features(random_state: int = 0) -> Pipeline:
     import skrub
 
     return make_pipeline(
-        skrub.TableVectorizer(
-            high_cardinality=skrub.StringEncoder(random_state=random_state),
-            datetime=skrub.DatetimeEncoder(periodic_encoding="spline"),
-            drop_if_constant=True,
-        ),
+        TextAwareVectorizer("dense", random_state),
         # keep_empty_features: a column all-missing in a tiny subset keeps its slot.
         SimpleImputer(add_indicator=True, keep_empty_features=True),
         skrub.SquashingScaler(max_absolute_value=5),

