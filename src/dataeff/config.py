@@ -19,9 +19,11 @@ SECTIONS = {
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
+    "llm": ["backend", "model", "url"],
 }
 # TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
-RENAMED = {("analysis", "target"): "score_target"}
+RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
+           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url"}
 
 
 @dataclass
@@ -72,6 +74,11 @@ class StudyConfig:
     predictions: float = 1e6
     token_price: float = 0.0
     compute_price: float = 0.10
+    # the LLM behind llm-zero, llm-few, llm-prior: llamacpp (a GGUF file; default Gemma 3 270M)
+    # or openai (an OpenAI-compatible server at llm_url serving llm_model)
+    llm_backend: str = "llamacpp"
+    llm_model: str | None = None
+    llm_url: str | None = None
 
     def with_overrides(self, **values: Any) -> StudyConfig:
         """A copy with every non-None value applied (CLI flags over the config file)."""
@@ -108,11 +115,22 @@ class StudyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"The '{name}' setting must be a number >= 0. Got {value!r} instead.")
+        if self.llm_backend not in ("llamacpp", "openai"):
+            raise ConfigError(f"Unknown LLM backend '{self.llm_backend}'.{did_you_mean(self.llm_backend, ['llamacpp', 'openai'])} "
+                              "Choose llamacpp or openai.")
+        if self.llm_backend == "openai" and not (self.llm_url and self.llm_model):
+            raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
         from dataeff.analysis.summary import parse_target
 
         parse_target(self.score_target)
         self.score_target = str(self.score_target)
         return self
+
+    def llm_params(self) -> dict:
+        """What LLM learners get: the backend alias and the model (a GGUF path, or URL::name)."""
+        if self.llm_backend == "openai":
+            return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}"}
+        return {"backend": "llamacpp", "model": self.llm_model}
 
     def prices(self):
         from dataeff.analysis.efficiency import Prices

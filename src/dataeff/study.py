@@ -121,7 +121,15 @@ class Study:
             from dataeff.learners.llm.prompting import Task
 
             task = Task.for_dataset(dataset.name, dataset.target, plan.classes)
-            specs = [replace(s, params={**s.params, "task": task}) if is_llm_spec(s) else s for s in specs]
+            llm = self.config.llm_params()
+
+            def configured(spec):
+                params = {**spec.params, "task": task}
+                if not spec.target.endswith(":llm_embed"):  # the embedder is its own model
+                    params.update({k: v for k, v in llm.items() if v is not None})
+                return replace(spec, params=params)
+
+            specs = [configured(s) if is_llm_spec(s) else s for s in specs]
         return dataset, plan, specs
 
     def fingerprint(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str:

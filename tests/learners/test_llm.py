@@ -93,12 +93,13 @@ def test_prompt_injection_in_a_row_cannot_change_the_answer_set():
 
 def test_llm_learners_run_in_a_study_and_a_new_folder_costs_no_model_calls(tmp_path):
     frame = dataeff.data.builtin.load_builtin("fine-foods")
-    kwargs = dict(learners=["llm-zero", "llm-few", "llm-embed"], seeds=1, sizes=[8], test_rows=12, jobs=1)
+    kwargs = dict(learners=["llm-zero", "llm-few", "llm-embed", "llm-prior"], seeds=1, sizes=[8], test_rows=12,
+                  jobs=1)
     first = dataeff.Study(frame, **kwargs).run(tmp_path / "a", progress=False)
     results = first.results
     assert (results["status"] == "ok").all(), results["error"].tolist()
     assert set(zip(results["learner"], results["n_train"])) == {
-        ("llm-zero", 0), ("llm-zero", 8), ("llm-few", 0), ("llm-few", 8), ("llm-embed", 8)}
+        ("llm-zero", 0), ("llm-zero", 8), ("llm-few", 0), ("llm-few", 8), ("llm-embed", 8), ("llm-prior", 8)}
     assert (results["tokens"] > 0).all()
     assert first.facts["llm_usage"]["model_calls"] > 0
     second = dataeff.Study(frame, **kwargs).run(tmp_path / "b", progress=False)
@@ -114,3 +115,19 @@ def test_bad_model_files_are_clear_errors(tmp_path):
     corrupt.write_bytes(b"GGUF" + b"\0" * 100)
     with pytest.raises(ConfigError, match="Cannot load corrupt.gguf as a GGUF model"):
         LlamaCpp(str(corrupt))
+
+
+def test_contextual_calibration_divides_out_the_content_free_bias():
+    from dataeff.learners.llm.learners import ZeroShot
+
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    task = Task.for_dataset("fine-foods", "score", ["great", "other"])
+    rows = frame.X.iloc[:10]
+    raw = ZeroShot(task, calibrate=False).fit(rows.iloc[:0], frame.y.iloc[:0]).predict_proba(rows)
+    calibrated = ZeroShot(task, calibrate=True).fit(rows.iloc[:0], frame.y.iloc[:0]).predict_proba(rows)
+    assert np.allclose(calibrated.sum(axis=1), 1)
+    assert not np.allclose(raw, calibrated)
+    # for two classes the correction is a shift of the log-odds: the ranking is unchanged
+    assert np.array_equal(np.argsort(raw[:, 0] / raw[:, 1]), np.argsort(calibrated[:, 0] / calibrated[:, 1]))
+    shift = np.log(calibrated[:, 0] / calibrated[:, 1]) - np.log(raw[:, 0] / raw[:, 1])
+    assert np.allclose(shift, shift[0], atol=1e-6)

@@ -93,6 +93,10 @@ REGISTRY: dict[str, Alias] = {
                      needs_examples=False),
     "llm-embed": Alias("dataeff.learners.llm.learners:llm_embed",
                        "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression."),
+    "llm-prior": Alias("dataeff.learners.llm.learners:llm_prior",
+                       "Zero-shot LLM log-odds as a feature next to the classic features, into logreg."),
+    "llm-prior-xgb": Alias("dataeff.learners.llm.learners:llm_prior_xgb",
+                           "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost."),
 }
 
 

@@ -19,6 +19,7 @@ from dataeff.learners.llm.cache import AnswerCache, default_cache_dir
 ALIASES = {
     "llamacpp": "dataeff.learners.llm.backends:LlamaCpp",
     "minilm": "dataeff.learners.llm.backends:SentenceEmbedder",
+    "openai": "dataeff.learners.llm.backends:OpenAICompatible",
 }
 _LOADED: dict[tuple, Backend] = {}
 
@@ -220,3 +221,106 @@ def _package_model_path(package) -> str:
         if isinstance(attr, (str, Path)):
             return str(attr)
     return str(Path(package.__file__).parent)
+
+
+class OpenAICompatible(Backend):
+    """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI) in next-token mode.
+
+    ``model`` is ``"BASE_URL::MODEL_NAME"``; the API key is read from the environment variable
+    named by ``DATAEFF_API_KEY_ENV`` (default ``OPENAI_API_KEY``) and never stored anywhere.
+    One completion per prompt with ``max_tokens=1`` and the top log-probabilities of the next
+    token; each answer word is scored by its first token, so answer words must start with
+    different tokens. Requests run with bounded concurrency, a timeout, and retries with
+    backoff (honouring Retry-After) on connection errors, 429 and 5xx.
+    """
+
+    TOP_LOGPROBS = 20
+
+    def __init__(self, model: str | None = None, concurrency: int = 4, timeout: float = 60.0, retries: int = 4):
+        if not model or "::" not in model:
+            raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
+                              "e.g. http://127.0.0.1:8000/v1::gemma (--llm-url and --llm-model).")
+        self.base_url, self.model_name = model.rsplit("::", 1)
+        self.base_url = self.base_url.rstrip("/")
+        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.api_key = os.environ.get(os.environ.get("DATAEFF_API_KEY_ENV", "OPENAI_API_KEY"), "")
+        self.fingerprint = f"openai:{self.base_url}:{self.model_name}"
+        self.stats = {"sent": 0, "retried": 0, "failed": 0}
+
+    def loglikelihood(self, requests):
+        from concurrent.futures import ThreadPoolExecutor
+
+        contexts = list(dict.fromkeys(c for c, _ in requests))
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            tops = dict(zip(contexts, pool.map(self._top_logprobs, contexts)))
+        by_context: dict[str, list[str]] = {}
+        for context, continuation in requests:
+            by_context.setdefault(context, []).append(continuation)
+        scores = {}
+        for context, continuations in by_context.items():
+            top = tops[context]
+            firsts = {}
+            for continuation in dict.fromkeys(continuations):
+                token = max((t for t in top if t and continuation.startswith(t)), key=len, default=None)
+                if token is None:  # not among the top tokens: at most the smallest listed
+                    scores[(context, continuation)] = min(top.values()) - 1.0
+                    continue
+                if token in firsts.values():
+                    raise ConfigError(f"Answer words {continuation!r} and "
+                                      f"{[c for c, t in firsts.items() if t == token][0]!r} share their first "
+                                      f"token {token!r}; next-token scoring cannot tell them apart: choose "
+                                      "answer words that start differently.")
+                firsts[continuation] = token
+                scores[(context, continuation)] = float(top[token])
+        return [scores[r] for r in requests]
+
+    def _top_logprobs(self, prompt: str) -> dict[str, float]:
+        body = {"model": self.model_name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
+                "logprobs": self.TOP_LOGPROBS}
+        answer = self._post("/completions", body)
+        try:
+            top = answer["choices"][0]["logprobs"]["top_logprobs"][0]
+        except (KeyError, IndexError, TypeError):
+            raise ConfigError(f"{self.base_url} answered without log-probabilities; use a server that "
+                              "returns 'logprobs' for completions (vLLM, llama.cpp server).") from None
+        if isinstance(top, list):  # some servers send [{"token": ..., "logprob": ...}]
+            top = {item["token"]: item["logprob"] for item in top}
+        return {str(k): float(v) for k, v in top.items()}
+
+    def _post(self, path: str, body: dict) -> dict:
+        import json as _json
+        import random
+        import time
+        import urllib.error
+        import urllib.request
+
+        data = _json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = ""
+        for attempt in range(self.retries + 1):
+            self.stats["sent"] += 1
+            wait = min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random())
+            try:
+                request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return _json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+                if exc.code not in (429, 500, 502, 503, 504):
+                    raise ConfigError(f"{self.base_url} refused the request ({last}: "
+                                      f"{one_line(exc.read().decode(errors='replace'), 200)}).") from None
+                retry_after = exc.headers.get("Retry-After")
+                if retry_after and retry_after.replace(".", "", 1).isdigit():
+                    wait = min(60.0, float(retry_after))
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                last = one_line(getattr(exc, "reason", exc), 120)
+            except ValueError:
+                last = "a malformed JSON answer"
+            if attempt < self.retries:
+                self.stats["retried"] += 1
+                time.sleep(wait)
+        self.stats["failed"] += 1
+        raise ConfigError(f"The LLM endpoint {self.base_url} failed after {self.retries + 1} tries ({last}); "
+                          "check that the server is up and the URL is right.")

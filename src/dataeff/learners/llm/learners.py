@@ -15,10 +15,11 @@ class _LLMLearner(Learner):
     """Shared parts: the task (question, verbalizers, classes) and the backend, both set per cell."""
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 random_state: int = 0):
+                 calibrate: bool = True, random_state: int = 0):
         self.task = task
         self.backend = backend
         self.model = model
+        self.calibrate = calibrate
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
@@ -55,15 +56,30 @@ class _LLMLearner(Learner):
 
         return get_backend(self.backend, self.model)
 
-    def _score(self, prompts: list[str]) -> np.ndarray:
-        """Summed log-likelihood of each label's answer word after each prompt -> probabilities."""
+    def _score(self, prompts: list[str], prefix: str = "", columns=None) -> np.ndarray:
+        """Summed log-likelihood of each label's answer word after each prompt -> probabilities.
+
+        With ``calibrate``, contextual calibration (Zhao et al. 2021, "Calibrate before use"):
+        the same prompt around content-free rows ("N/A", "", "[MASK]") measures the model's
+        bias toward each answer word, and the probabilities are divided by it.
+        """
         lm = self._lm()
         endings = self.task.continuations()
-        requests = [(p, e) for p in prompts for e in endings]
-        scores = np.array(self._counted(lm, lm.loglikelihood, requests), float).reshape(len(prompts), len(endings))
+        content_free = []
+        if self.calibrate and columns is not None:
+            content_free = [prefix + self.task.query(pd.Series({c: v for c in columns}))
+                            for v in ("N/A", "", "[MASK]")]
+        everything = list(prompts) + content_free
+        requests = [(p, e) for p in everything for e in endings]
+        scores = np.array(self._counted(lm, lm.loglikelihood, requests), float).reshape(len(everything), len(endings))
         # What serving would cost: every prompt token once, and each answer word.
-        self._tokens += int(sum(lm.count_tokens(prompts))) + len(requests)
-        return probabilities(scores)
+        self._tokens += int(sum(lm.count_tokens(list(prompts)))) + len(prompts) * len(endings)
+        proba = probabilities(scores[: len(prompts)])
+        if content_free:
+            bias = probabilities(scores[len(prompts):]).mean(axis=0)
+            proba = proba / bias
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
 
 class ZeroShot(_LLMLearner):
@@ -75,7 +91,7 @@ class ZeroShot(_LLMLearner):
         pass
 
     def _predict_proba(self, X):
-        return self._score([self.task.query(row) for _, row in X.iterrows()])
+        return self._score([self.task.query(row) for _, row in X.iterrows()], "", list(X.columns))
 
 
 class FewShot(_LLMLearner):
@@ -85,8 +101,8 @@ class FewShot(_LLMLearner):
     needs_examples = False  # at n = 0 it is the zero-shot prompt
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 k_max: int = 8, random_state: int = 0):
-        super().__init__(task, backend, model, random_state)
+                 k_max: int = 8, calibrate: bool = True, random_state: int = 0):
+        super().__init__(task, backend, model, calibrate, random_state)
         self.k_max = k_max
 
     def _fit(self, X, y):
@@ -96,7 +112,8 @@ class FewShot(_LLMLearner):
         self.n_demonstrations_ = len(picked)
 
     def _predict_proba(self, X):
-        return self._score([self._prefix + self.task.query(row) for _, row in X.iterrows()])
+        return self._score([self._prefix + self.task.query(row) for _, row in X.iterrows()], self._prefix,
+                           list(X.columns))
 
 
 class EmbedLinear(_LLMLearner):
@@ -104,7 +121,7 @@ class EmbedLinear(_LLMLearner):
 
     def __init__(self, task: Task | None = None, backend: str = "minilm", model: str | None = None,
                  random_state: int = 0):
-        super().__init__(task, backend, model, random_state)
+        super().__init__(task, backend, model, False, random_state)
 
     def _fit(self, X, y):
         from sklearn.linear_model import LogisticRegression
@@ -132,6 +149,47 @@ class EmbedLinear(_LLMLearner):
         self._tokens += sum(len(t) // 4 for t in texts)  # embedding models bill by tokens too (approx.)
         lm = self._lm()
         return self._counted(lm, lm.embed, texts)
+
+
+class LLMPrior(_LLMLearner):
+    """The zero-shot LLM's log-odds as extra features next to the classic ones, into
+    logistic regression (or XGBoost): the LLM's knowledge as a prior that labels refine."""
+
+    def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
+                 head: str = "logreg", calibrate: bool = False, random_state: int = 0):
+        super().__init__(task, backend, model, calibrate, random_state)
+        self.head = head
+
+    def _llm_features(self, X) -> np.ndarray:
+        proba = self._score([self.task.query(row) for _, row in X.iterrows()], "", list(X.columns))
+        logs = np.log(np.clip(proba, 1e-9, 1))
+        return logs - logs.mean(axis=1, keepdims=True)  # centred log-probabilities (log-odds for two classes)
+
+    def _fit(self, X, y):
+        from dataeff.learners.classic import logreg, xgboost
+
+        self._inner = (xgboost if self.head == "xgboost" else logreg)(random_state=self.random_state)
+        self._inner.fit(self._with_prior(X), y)
+
+    def _with_prior(self, X) -> pd.DataFrame:
+        prior = self._llm_features(X)
+        extra = pd.DataFrame(prior, columns=[f"llm_logprob_{c}" for c in self.classes_], index=X.index)
+        return pd.concat([X, extra], axis=1)
+
+    def _predict_proba(self, X):
+        proba = self._inner.predict_proba(self._with_prior(X))
+        out = np.zeros((len(X), len(self.classes_)))
+        for j, c in enumerate(self._inner.classes_):
+            out[:, list(self.classes_).index(c)] = proba[:, j]
+        return out
+
+
+def llm_prior(random_state: int = 0, **params) -> Learner:
+    return LLMPrior(random_state=random_state, **params)
+
+
+def llm_prior_xgb(random_state: int = 0, **params) -> Learner:
+    return LLMPrior(random_state=random_state, head="xgboost", **params)
 
 
 def llm_zero(random_state: int = 0, **params) -> Learner:

@@ -1,0 +1,102 @@
+"""The openai backend against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from dataeff.errors import ConfigError
+from dataeff.learners.llm.backends import LlamaCpp, OpenAICompatible, default_gguf
+
+PROMPTS = [
+    'review: "I love this tea, it is delicious and fresh"\nQuestion: Is this review positive?\nAnswer:',
+    'review: "awful, stale and broken, a waste of money"\nQuestion: Is this review positive?\nAnswer:',
+    'review: "it arrived on time"\nQuestion: Is this review positive?\nAnswer:',
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    os.environ.setdefault("DATAEFF_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
+    model = default_gguf()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
+                                    "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
+                                    "--model_alias", "gemma"], stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(base + "/models", timeout=2) as response:
+                    json.loads(response.read())
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama.cpp server did not start in 120 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_endpoint_and_local_scores_agree_within_01_nats(server):
+    remote = OpenAICompatible(f"{server}::gemma")
+    local = LlamaCpp()
+    requests = [(p, a) for p in PROMPTS for a in (" Yes", " No")]
+    from_server = remote.loglikelihood(requests)
+    from_file = local.loglikelihood(requests)
+    print("max |server - local| nats:", max(abs(a - b) for a, b in zip(from_server, from_file)))
+    for r, a, b in zip(requests, from_server, from_file):
+        assert abs(a - b) <= 0.1, (r, a, b)
+    assert remote.stats["failed"] == 0 and remote.stats["sent"] == len(PROMPTS)
+
+
+def test_answer_words_sharing_a_first_token_are_refused(server):
+    remote = OpenAICompatible(f"{server}::gemma")
+    with pytest.raises(ConfigError, match="share their first token"):
+        remote.loglikelihood([(PROMPTS[0], " Yes"), (PROMPTS[0], " Yes indeed")])
+
+
+def test_unreachable_endpoint_is_one_clear_error():
+    remote = OpenAICompatible(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
+    with pytest.raises(ConfigError, match="failed after 2 tries"):
+        remote.loglikelihood([(PROMPTS[0], " Yes")])
+    assert remote.stats == {"sent": 2, "retried": 1, "failed": 1}
+
+
+def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):
+    import dataeff
+
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    common = dict(learners=["llm-zero"], seeds=1, sizes=[8], test_rows=12, jobs=1)
+    remote = dataeff.Study(frame, llm_backend="openai", llm_url=server, llm_model="gemma", **common)
+    local = dataeff.Study(frame, **common)
+    a = remote.run(tmp_path / "remote", progress=False).results
+    b = local.run(tmp_path / "local", progress=False).results
+    assert (a["status"] == "ok").all(), a["error"].tolist()
+    assert abs(a["roc_auc"].mean() - b["roc_auc"].mean()) < 0.1
+
+
+def test_openai_backend_needs_url_and_model():
+    import dataeff
+
+    with pytest.raises(ConfigError, match="needs --llm-url"):
+        dataeff.Study("fine-foods", learners=["llm-zero"], llm_backend="openai")
