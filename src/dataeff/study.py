@@ -155,6 +155,7 @@ class Study:
         cfg = self.config
         started = time.perf_counter()
         dataset, plan, specs = self.prepare()
+        self._preflight(specs)
         out_path = Path(out or cfg.out or Path("runs") / _slug(dataset.name))
         fingerprint = self.fingerprint(dataset, plan, specs)
         action = check_folder(out_path, fingerprint, cfg.force if force is None else force)
@@ -194,6 +195,13 @@ class Study:
         result = RunResult(results, out_path, cfg.metric, facts)
         log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
         return analyze(result, target=cfg.score_target, prices=cfg.prices())
+
+    def _preflight(self, specs: list[LearnerSpec]) -> None:
+        from dataeff.learners.llm.backends import preflight
+
+        for spec in specs:
+            if is_llm_spec(spec) and "backend" in spec.params:
+                preflight(spec.params["backend"], spec.params.get("model"))
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
         from importlib.metadata import PackageNotFoundError, version

@@ -100,3 +100,21 @@ def test_openai_backend_needs_url_and_model():
 
     with pytest.raises(ConfigError, match="needs --llm-url"):
         dataeff.Study("fine-foods", learners=["llm-zero"], llm_backend="openai")
+
+
+def test_dead_endpoint_or_bad_model_file_stop_the_run_before_any_folder(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_text("not a model")
+    base = ["-m", "dataeff", "run", "--data", "fine-foods", "--learners", "llm-zero", "--seeds", "1",
+            "--sizes", "8", "--test-rows", "10"]
+    cases = [
+        (["--llm-backend", "openai", "--llm-url", f"http://127.0.0.1:{_free_port()}/v1", "--llm-model", "x"],
+         "is unreachable"),
+        (["--llm-model", str(tmp_path / "missing.gguf")], "LLM model file not found"),
+        (["--llm-model", str(bad)], "is not a GGUF model file"),
+    ]
+    for extra, message in cases:
+        out = tmp_path / "never"
+        result = subprocess.run([sys.executable, *base, *extra, "--out", str(out)], capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr, (extra, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

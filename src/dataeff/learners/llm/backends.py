@@ -84,7 +84,48 @@ def get_backend(alias: str, model: str | None = None) -> Backend:
         inner = getattr(importlib.import_module(module), attr)(model)
         cache = AnswerCache(enabled=not os.environ.get("DATAEFF_NO_CACHE"))
         _LOADED[key] = Cached(inner, cache)
+        if len(_LOADED) == 1:
+            import atexit
+
+            atexit.register(_close_all)
     return _LOADED[key]
+
+
+def _close_all() -> None:
+    # llama-cpp-python frees its model in __del__, which fails noisily once the interpreter
+    # is tearing down; closing while everything is still alive keeps exits quiet.
+    for backend in _LOADED.values():
+        close = getattr(getattr(backend.inner, "llm", None), "close", None)
+        if close:
+            close()
+    _LOADED.clear()
+
+
+def preflight(alias: str, model: str | None) -> None:
+    """Cheap checks before a run folder is made: the model file is a GGUF file, the endpoint
+    answers. A problem here is a bad input (one line, exit 2), not a column of failed cells."""
+    if alias == "llamacpp":
+        path = Path(model) if model else None
+        if path is None:
+            return  # the packaged default: assembled and hash-checked on first use
+        if not path.is_file():
+            raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file with --llm-model.")
+        with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
+    elif alias == "openai":
+        import urllib.error
+        import urllib.request
+
+        base = (model or "").rsplit("::", 1)[0].rstrip("/")
+        try:
+            with urllib.request.urlopen(base + "/models", timeout=10):
+                pass
+        except urllib.error.HTTPError:
+            pass  # it answered: /models may be missing or need a key, completions may still work
+        except (urllib.error.URLError, OSError) as exc:
+            raise ConfigError(f"The LLM endpoint {base} is unreachable ({one_line(getattr(exc, 'reason', exc), 120)}); "
+                              "start the server or fix --llm-url.") from None
 
 
 def file_fingerprint(path: Path) -> str:
