@@ -234,6 +234,7 @@ class Study:
             "seeds": plan.seeds,
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
+            "learner_settings": {s.name: _settings(s) for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.config.metric,
             "notes": [*dataset.notes, *plan.notes],
@@ -326,6 +327,20 @@ def _json_ready(value):
     from dataeff.report.outputs import _finite, _json_default
 
     return json.loads(json.dumps(_finite(value), default=_json_default))
+
+
+def _settings(spec: LearnerSpec) -> str:
+    """One line per learner for the report: what it is and any non-default settings."""
+    from dataeff.learners.base import REGISTRY
+
+    summary = REGISTRY[spec.name].summary if spec.name in REGISTRY else repr(spec.target)
+    params = {k: v for k, v in spec.params.items() if k != "task" and v is not None}
+    if "task" in spec.params:
+        task = spec.params["task"]
+        params["question"] = task.question
+        params["answers"] = ", ".join(f"{label} → {word}" for label, word in task.verbalizers.items())
+    extra = "; ".join(f"{k}: {v}" for k, v in params.items())
+    return f"{summary}{' (' + extra + ')' if extra else ''}"
 
 
 def _slug(name: str) -> str:

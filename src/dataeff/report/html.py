@@ -95,6 +95,7 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
         ("seeds", ", ".join(map(str, facts.get("seeds", [])))),
         ("sizes", ", ".join(f"{s:,}" for s in facts.get("sizes", []))),
         ("learners", ", ".join(facts.get("learners", []))),
+        *[(f"· {name}", text) for name, text in (facts.get("learner_settings") or {}).items()],
         ("notes", "; ".join(facts.get("notes", [])) or "none"),
         ("finished", str(facts.get("finished_at", ""))),
         ("run time", f"{facts.get('run_seconds', '')} s"),
