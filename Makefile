@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the built-in default: churn, the default learners, 5 seeds.
+# The main job on the built-in default (churn, the classic learners, 5 seeds), then the LLM
+# question on review text: zero-shot, few-shot and embeddings against logistic regression, on
+# 60 test rows, 2 seeds and 3 sizes so it ends in about 6 minutes on 2 CPU cores.
 demo: $(STAMP)
 	$(BIN)/dataeff run --out runs/demo
+	@echo "LLM demo: fine-foods reviews, llm-zero/llm-few/llm-embed vs logreg, 60 test rows, sizes 8,32,128, 2 seeds"
+	$(BIN)/dataeff run --data fine-foods --learners llm-zero,llm-few,llm-embed,logreg --seeds 2 \
+	  --sizes 8,32,128 --test-rows 60 --out runs/demo-llm
 
 # The report's browser test drives Debian's Chromium (never a downloaded browser build).
 browser:

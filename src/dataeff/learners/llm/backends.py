@@ -107,7 +107,8 @@ def preflight(alias: str, model: str | None) -> None:
     if alias == "llamacpp":
         path = Path(model) if model else None
         if path is None:
-            return  # the packaged default: assembled and hash-checked on first use
+            default_gguf()  # the packaged default: assembled (hash-checked) once, before workers start
+            return
         if not path.is_file():
             raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file with --llm-model.")
         with path.open("rb") as handle:
@@ -146,9 +147,15 @@ def default_gguf() -> Path:
     path = default_cache_dir() / "models" / "gemma-3-270m-Q4_K_M.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".partial")
-        package.assemble(str(tmp))
-        tmp.replace(path)
+        # A name of its own per process: parallel workers may assemble at once, and the
+        # atomic rename lets either finish first (the package checks the file's hash).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            package.assemble(str(tmp))
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return path
 
 
