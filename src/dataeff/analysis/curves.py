@@ -167,6 +167,11 @@ def gain(values: np.ndarray, metric: str) -> np.ndarray:
     return values if METRICS[metric] else -values
 
 
+def gain_floor(metric: str) -> float:
+    """The worst value on the gain scale: 0 for scores in [0, 1], unbounded for -log_loss."""
+    return 0.0 if METRICS[metric] else -np.inf
+
+
 def gain_bound(metric: str) -> float:
     """The best value a metric can take on the gain scale (1 for scores, 0 for -log_loss)."""
     return 1.0 if METRICS[metric] else 0.0
@@ -401,7 +406,7 @@ def fit_learners(curves: dict[str, Curve], metric: str, resamples: np.ndarray) -
         if fit is None:
             out[name] = LearnerFit(name, None, float("nan"), (float("nan"), float("nan")))
             continue
-        low, high = robust_interval(fit.asymptote, asymptotes, n_seeds, bounds=(-np.inf, top))
+        low, high = robust_interval(fit.asymptote, asymptotes, n_seeds, bounds=(gain_floor(metric), top))
         identified = _identified(fit, curve, high, top)
         ci = (sign * low, sign * high) if sign > 0 else (sign * high, sign * low)
         out[name] = LearnerFit(name, fit, sign * fit.asymptote, ci, boot_fits, identified,
@@ -470,7 +475,7 @@ def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, 
             rows += [v.boot_asymptotes for v in candidates.values()]
         with np.errstate(all="ignore"), _quiet():
             per_resample = np.nanmax(np.vstack(rows), axis=0)
-        low, high = robust_interval(value, per_resample, n_seeds, bounds=(-np.inf, gain_bound(metric)))
+        low, high = robust_interval(value, per_resample, n_seeds, bounds=(gain_floor(metric), gain_bound(metric)))
     ci = [sign * low, sign * high] if sign > 0 else [sign * high, sign * low]
     return {"value": sign * value, "ci": ci, "learner": learner, "from": source,
             "best_measured": sign * best_gain, "best_measured_learner": best_learner, "best_measured_n": best_n,

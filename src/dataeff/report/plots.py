@@ -32,7 +32,7 @@ def plot_curves(curves: pd.DataFrame, metric: str, path: Path, title: str = "",
     ceil = (analysis or {}).get("ceiling") or {}
     if ceil.get("value") is not None:
         low, high = ceil["ci"]
-        if low is not None and high is not None:
+        if low is not None and high is not None and high - low <= 0.2:  # as in the report's chart
             ax.axhspan(low, high, color="grey", alpha=0.12, linewidth=0)
         ax.axhline(ceil["value"], color="grey", linestyle=":", linewidth=1.2,
                    label=f"ceiling {ceil['value']:.3f}")

@@ -97,7 +97,9 @@ def curve_svg(curves: pd.DataFrame, metric: str, order: list[str], analysis: dic
                  f'rotate(-90)" text-anchor="middle">{escape(metric)}</text>')
     if ceil.get("value") is not None:
         lo_c, hi_c = ceil["ci"]
-        if lo_c is not None and hi_c is not None:
+        # A band wider than 0.2 (few seeds) would cover the chart and say little: the
+        # sentence above the chart still gives the interval.
+        if lo_c is not None and hi_c is not None and hi_c - lo_c <= 0.2:
             parts.append(f'<rect class="ceiling-band" x="{LEFT}" width="{plot_w}" y="{scale.y(hi_c):.1f}" '
                          f'height="{max(scale.y(lo_c) - scale.y(hi_c), 1):.1f}"><title>data ceiling 95% CI '
                          f'[{lo_c:.3f}, {hi_c:.3f}]</title></rect>')
