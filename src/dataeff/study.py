@@ -163,6 +163,9 @@ class Study:
             log(f"note: {note}")
         cells = plan.cells([(s.name, s.needs_examples) for s in specs])
         jobs = jobs or cfg.jobs or default_jobs()
+        llm_note = _llm_workload(dataset, plan, specs)
+        if llm_note:
+            log(llm_note)
         log(f"{dataset.name}: {dataset.n_rows} rows, {dataset.X.shape[1]} feature columns, "
             f"classes {', '.join(plan.classes)}; {plan.n_test} test rows, pool {plan.pool_size}; "
             f"{len(specs)} learners × {len(plan.sizes)} sizes × {len(plan.seeds)} seeds = {len(cells)} cells "
@@ -327,6 +330,43 @@ def _json_ready(value):
     from dataeff.report.outputs import _finite, _json_default
 
     return json.loads(json.dumps(_finite(value), default=_json_default))
+
+
+# Gemma 3 270M through llama.cpp, one thread per job, prompt tokens per second: measured here
+# on the make-demo LLM study (about 61,000 prompt tokens in 309 s on 2 jobs).
+LOCAL_TOKENS_PER_SECOND = 100
+
+
+def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str | None:
+    """A rough size of the LLM work before it starts, so a user can shrink --test-rows first.
+
+    Counts prompts the model must read at least once: zero-shot prompts once per seed (they
+    repeat across sizes), few-shot prompts once per cell plus its demonstrations, and for
+    llm-prior the zero-shot prompts of the largest training subset and the test rows.
+    """
+    from dataeff.data.serialize import serialize_row
+
+    kinds = {s.name: s.target.rsplit(":", 1)[-1] for s in specs if is_llm_spec(s)}
+    kinds = {name: kind for name, kind in kinds.items() if kind != "llm_embed"}
+    if not kinds:
+        return None
+    sample = dataset.X.head(50)
+    per_row = sum(len(serialize_row(r)) for _, r in sample.iterrows()) / max(len(sample), 1) / 4 + 15
+    seeds, n_test = len(plan.seeds), plan.n_test
+    rows = 0.0
+    for name, kind in kinds.items():
+        if kind == "llm_zero":
+            rows += n_test * seeds
+        elif kind == "llm_few":
+            rows += n_test * seeds * (len(plan.sizes) + 1) + 8 * len(plan.sizes) * seeds
+        else:  # llm_prior, llm_prior_xgb
+            rows += (n_test + max(plan.sizes)) * seeds
+    tokens = rows * per_row
+    if any(s.params.get("backend") == "openai" for s in specs if s.name in kinds):
+        return f"LLM work: about {tokens:,.0f} prompt tokens (before the cache) go to the endpoint."
+    minutes = tokens / LOCAL_TOKENS_PER_SECOND / 60
+    return (f"LLM work: about {tokens:,.0f} prompt tokens before the cache, roughly {minutes:,.0f} minutes of one "
+            f"core at ~{LOCAL_TOKENS_PER_SECOND} tokens/s (fewer --test-rows or --sizes shrink it).")
 
 
 def _settings(spec: LearnerSpec) -> str:

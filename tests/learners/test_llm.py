@@ -95,8 +95,11 @@ def test_llm_learners_run_in_a_study_and_a_new_folder_costs_no_model_calls(tmp_p
     frame = dataeff.data.builtin.load_builtin("fine-foods")
     kwargs = dict(learners=["llm-zero", "llm-few", "llm-embed", "llm-prior"], seeds=1, sizes=[8], test_rows=12,
                   jobs=1)
-    first = dataeff.Study(frame, **kwargs).run(tmp_path / "a", progress=False)
+    said = []
+    first = dataeff.Study(frame, **kwargs).run(tmp_path / "a", progress=False, log=said.append)
     results = first.results
+    assert any(line.startswith("LLM work: about") for line in said)  # sized before it starts
+    assert any(line.startswith("LLM: ") and "model calls" in line for line in said)
     assert (results["status"] == "ok").all(), results["error"].tolist()
     assert set(zip(results["learner"], results["n_train"])) == {
         ("llm-zero", 0), ("llm-zero", 8), ("llm-few", 0), ("llm-few", 8), ("llm-embed", 8), ("llm-prior", 8)}
