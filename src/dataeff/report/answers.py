@@ -111,7 +111,9 @@ def sentences(analysis: dict, facts: dict) -> list[str]:
     # largest size); those involving an LLM or the best classic learner first, at most four.
     settled = [c for c in analysis.get("crossovers", [])
                if c.get("final") and (c.get("lead_ci") or [None])[0] is not None and c["lead_ci"][0] > 0]
-    key_learners = {analysis.get("reference")} | {n for n in learners if n.startswith("llm")}
+    from dataeff.analysis.summary import is_llm
+
+    key_learners = {analysis.get("reference")} | {n for n in learners if is_llm(n)}
     settled.sort(key=lambda c: (not ({c["winner"], c["loser"]} & key_learners), c["n"]))
     for cross in settled[:4]:
         out.append(f"{cross['winner']} overtakes {cross['loser']} at n ≈ {labels(cross['n'])} "

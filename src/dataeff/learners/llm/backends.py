@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ ALIASES = {
 _LOADED: dict[tuple, Backend] = {}
 
 
-class Backend(ABC):
+class Backend:
     """Scores continuations and/or embeds texts. ``fingerprint`` names the exact model."""
 
     fingerprint: str = ""
@@ -46,26 +45,24 @@ class Cached(Backend):
         self.inner, self.cache, self.fingerprint = inner, cache, inner.fingerprint
 
     def loglikelihood(self, requests):
-        keys = [self.cache.key(self.fingerprint, "loglikelihood", list(r)) for r in requests]
+        return self._through_cache("loglikelihood", [list(r) for r in requests],
+                                   lambda todo: self.inner.loglikelihood([tuple(r) for r in todo]))
+
+    def embed(self, texts):
+        answers = self._through_cache("embed", list(texts), lambda todo: self.inner.embed(todo).tolist())
+        return np.array(answers, dtype=np.float32)
+
+    def _through_cache(self, method: str, payloads: list, compute) -> list:
+        """Answers for ``payloads``: cached ones from the cache, the rest (each distinct
+        payload once) from ``compute`` in one call, then stored. A failing call stores nothing."""
+        keys = [self.cache.key(self.fingerprint, method, p) for p in payloads]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
-        todo = list(dict.fromkeys(r for r, k in zip(requests, keys) if k not in found))
+        todo = {k: p for k, p in zip(keys, payloads) if k not in found}
         if todo:
-            scores = self.inner.loglikelihood(todo)
-            fresh = {self.cache.key(self.fingerprint, "loglikelihood", list(r)): s for r, s in zip(todo, scores)}
+            fresh = dict(zip(todo, compute(list(todo.values()))))
             self.cache.put_many(fresh)
             found.update(fresh)
         return [found[k] for k in keys]
-
-    def embed(self, texts):
-        keys = [self.cache.key(self.fingerprint, "embed", t) for t in texts]
-        found = self.cache.get_many(list(dict.fromkeys(keys)))
-        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
-        if todo:
-            vectors = self.inner.embed(todo)
-            fresh = {self.cache.key(self.fingerprint, "embed", t): v.tolist() for t, v in zip(todo, vectors)}
-            self.cache.put_many(fresh)
-            found.update(fresh)
-        return np.array([found[k] for k in keys], dtype=np.float32)
 
     def count_tokens(self, texts):
         return self.inner.count_tokens(texts)

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from dataeff.experiment.metrics import align_proba
 from dataeff.learners.base import Learner
 from dataeff.learners.llm.prompting import Task, balanced_demonstrations, probabilities
 
@@ -31,15 +32,15 @@ class _LLMLearner(Learner):
         # The answer set is the task's labels, whatever the (possibly empty) training rows hold.
         self.classes_ = np.array(self.task.classes)
         self._constant = False
-        self._tokens = 0
+        self._tokens = self._llm_calls = self._llm_cached = 0
         self._fit(X.reset_index(drop=True), pd.Series(y).astype(str).reset_index(drop=True))
         self._fit_seconds = time.perf_counter() - start
         return self
 
     def cost(self) -> dict[str, float]:
         out = super().cost()
-        out["llm_calls"] = getattr(self, "_llm_calls", 0)
-        out["llm_cached"] = getattr(self, "_llm_cached", 0)
+        out["llm_calls"] = self._llm_calls
+        out["llm_cached"] = self._llm_cached
         return out
 
     def _counted(self, lm, call, *args):
@@ -48,8 +49,8 @@ class _LLMLearner(Learner):
         try:
             return call(*args)
         finally:
-            self._llm_calls = getattr(self, "_llm_calls", 0) + lm.cache.misses - misses
-            self._llm_cached = getattr(self, "_llm_cached", 0) + lm.cache.hits - hits
+            self._llm_calls += lm.cache.misses - misses
+            self._llm_cached += lm.cache.hits - hits
 
     def _lm(self):
         from dataeff.learners.llm.backends import get_backend
@@ -136,11 +137,7 @@ class EmbedLinear(_LLMLearner):
     def _predict_proba(self, X):
         if self._model is None:
             return np.tile(self._prior, (len(X), 1))
-        proba = self._model.predict_proba(self._embed(X))
-        out = np.zeros((len(X), len(self.classes_)))
-        for j, c in enumerate(self._model.classes_):
-            out[:, list(self.classes_).index(c)] = proba[:, j]
-        return out
+        return align_proba(self._model.predict_proba(self._embed(X)), self._model.classes_, list(self.classes_))
 
     def _embed(self, X) -> np.ndarray:
         from dataeff.data.serialize import serialize_row
@@ -177,11 +174,7 @@ class LLMPrior(_LLMLearner):
         return pd.concat([X, extra], axis=1)
 
     def _predict_proba(self, X):
-        proba = self._inner.predict_proba(self._with_prior(X))
-        out = np.zeros((len(X), len(self.classes_)))
-        for j, c in enumerate(self._inner.classes_):
-            out[:, list(self.classes_).index(c)] = proba[:, j]
-        return out
+        return align_proba(self._inner.predict_proba(self._with_prior(X)), self._inner.classes_, list(self.classes_))
 
 
 def llm_prior(random_state: int = 0, **params) -> Learner:
