@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
 SIZES = [int(8 * 2 ** (k / 2) + 0.5) for k in range(15)]  # 8 ... 1024

@@ -316,14 +316,17 @@ def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, me
 def report(out: str | Path) -> Path:
     """Rebuild report.html (and curves.png) of a run folder from its store: no refitting, and
     the answers as the last analysis left them."""
+    from dataeff.analysis.curves import curve_tables
     from dataeff.report.html import write_report
     from dataeff.report.outputs import write_png
 
     result = load_run(out)
     if not result.analysis:
         result = analyze(result)
-    write_png(result.out, result.results, result.facts, result.metric, result.analysis)
-    return write_report(result.out / "report.html", result.results, result.facts, result.metric, result.analysis)
+    tables = curve_tables(result.results)
+    write_png(result.out, tables[result.metric], result.facts, result.metric, result.analysis)
+    return write_report(result.out / "report.html", result.results, tables, result.facts, result.metric,
+                        result.analysis)
 
 
 def _json_ready(value):
@@ -354,7 +357,7 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
     per_row = sum(len(serialize_row(r)) for _, r in sample.iterrows()) / max(len(sample), 1) / 4 + 15
     seeds, n_test = len(plan.seeds), plan.n_test
     rows = 0.0
-    for name, kind in kinds.items():
+    for kind in kinds.values():
         if kind == "llm_zero":
             rows += n_test * seeds
         elif kind == "llm_few":

@@ -150,6 +150,11 @@ def curve_table(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["learner", "n_train", "n_seeds", "mean", "ci_low", "ci_high"])
 
 
+def curve_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``curve_table`` for every metric: computed once per write of a run folder's files."""
+    return {metric: curve_table(results, metric) for metric in METRICS}
+
+
 def format_estimate(mean: float, low: float, high: float, digits: int = 3) -> str:
     """'0.912 ± 0.008' (half-width of the CI), or just the mean when there is no CI."""
     if not np.isfinite(mean):

@@ -111,12 +111,10 @@ def _labels_with_ci(curve: Curve, lf, value: float, metric: str, resamples: np.n
             "ci": [low, high], "max_measured": int(curve.sizes.max())}
 
 
-def _paired(a: Curve, b: Curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _paired(a: Curve, b: Curve) -> tuple[np.ndarray, np.ndarray]:
     """Shared sizes and the per-seed differences A - B there (the paired comparison)."""
     shared = np.intersect1d(a.sizes, b.sizes)
-    ia = np.searchsorted(a.sizes, shared)
-    ib = np.searchsorted(b.sizes, shared)
-    return shared, a.values[ia] - b.values[ib], shared
+    return shared, a.values[np.searchsorted(a.sizes, shared)] - b.values[np.searchsorted(b.sizes, shared)]
 
 
 def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[dict]:
@@ -124,7 +122,7 @@ def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[dict]:
     out = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            sizes, diffs, _ = _paired(curves[a], curves[b])
+            sizes, diffs = _paired(curves[a], curves[b])
             if len(sizes) < 2:
                 continue
             with np.errstate(all="ignore"):
@@ -197,7 +195,7 @@ def _worth(curve: Curve, ref: Curve, metric: str, ref_fit, resamples: np.ndarray
 def _costs(out: dict, results: pd.DataFrame, curves: dict[str, Curve], prices: Prices) -> None:
     ok = results[results["status"] == "ok"]
     routes = {}
-    for name, curve in curves.items():
+    for name in curves:
         needed = out["learners"][name].get("labels_to_target", {})
         if needed.get("n") is None:
             out["learners"][name]["cost"] = None

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataeff.analysis.curves import curve_table
 from dataeff.experiment.metrics import METRICS
 from dataeff.report import answers
 from dataeff.report.svg import curve_svg
 
 
-def render_report(results: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> str:
-    """The report as one HTML string (no network: styles inline, chart inline SVG)."""
+def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
+                  analysis: dict) -> str:
+    """The report as one HTML string (no network: styles inline, chart inline SVG); ``tables``
+    holds the curve table of every metric (``analysis.curves.curve_tables``)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
     from markupsafe import Markup
 
@@ -24,16 +25,15 @@ def render_report(results: pd.DataFrame, facts: dict, metric: str, analysis: dic
     order = facts.get("learners") or list(dict.fromkeys(results["learner"]))
     metrics = []
     for name in [metric, *[m for m in METRICS if m != metric]]:
-        curves = curve_table(results, name)
+        curves = tables[name]
         if curves.empty:
             continue
         svg = curve_svg(curves, name, order, analysis if name == metric else None, chart_id=f"chart-{name}")
         # the SVG is built from escaped pieces in report.svg, so it is safe markup
         metrics.append({"id": re.sub(r"[^a-z0-9_]", "_", name), "name": name, "svg": Markup(svg)})
-    headline = curve_table(results, metric)
     from dataeff.report.outputs import curve_pivot
 
-    pivot = curve_pivot(headline, order)
+    pivot = curve_pivot(tables[metric], order)
     failed = results[results["status"] != "ok"][["learner", "n_train", "seed", "error"]]
     target = (analysis or {}).get("target") or {}
     prices = (analysis or {}).get("prices") or {}
@@ -105,8 +105,9 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
     ]
 
 
-def write_report(path: Path, results: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> Path:
+def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
+                 analysis: dict) -> Path:
     from dataeff.report.outputs import _atomic
 
-    html = render_report(results, facts, metric, analysis)
+    html = render_report(results, tables, facts, metric, analysis)
     return _atomic(path, lambda p: Path(p).write_text(html, encoding="utf-8"))

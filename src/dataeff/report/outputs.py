@@ -10,36 +10,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataeff.analysis.curves import curve_table, format_estimate
+from dataeff.analysis.curves import curve_tables, format_estimate
 from dataeff.experiment.store import CELL_COLUMNS
-from dataeff.report.plots import plot_curves
+from dataeff.report.plots import learner_order, plot_curves
 
 
 def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
                   analysis: dict | None = None) -> dict[str, Path]:
     """results.csv, summary.md, summary.json and curves.png from the store's cells and the analysis."""
     analysis = analysis or {}
-    curves = curve_table(results, metric)
-    summary = _finite(summary_dict(results, facts, metric, analysis))
-    markdown = summary_markdown(curves, results, facts, metric, analysis)
+    tables = curve_tables(results)
+    summary = _finite(summary_dict(results, facts, metric, tables, analysis))
+    markdown = summary_markdown(tables[metric], results, facts, metric, analysis)
     paths = {
         "results": _atomic(out / "results.csv", lambda p: results[CELL_COLUMNS].to_csv(p, index=False)),
         "summary_md": _atomic(out / "summary.md", lambda p: Path(p).write_text(markdown, encoding="utf-8")),
         "summary_json": _atomic(out / "summary.json", lambda p: Path(p).write_text(
             json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")),
     }
-    png = write_png(out, results, facts, metric, analysis)
+    png = write_png(out, tables[metric], facts, metric, analysis)
     if png:
         paths["curves"] = png
     from dataeff.report.html import write_report
 
-    paths["report"] = write_report(out / "report.html", results, facts, metric, analysis)
+    paths["report"] = write_report(out / "report.html", results, tables, facts, metric, analysis)
     return paths
 
 
-def write_png(out: Path, results: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> Path | None:
-    """curves.png: the same chart as the report's, for slides."""
-    curves = curve_table(results, metric)
+def write_png(out: Path, curves: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> Path | None:
+    """curves.png (from the headline metric's curve table): the same chart as the report's, for slides."""
     if curves.empty:
         return None
     return _atomic(out / "curves.png", lambda p: plot_curves(
@@ -52,15 +51,14 @@ ANALYSIS_KEYS = ("target", "ceiling", "crossovers", "prompt_worth", "data_advant
 LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "labels_to_target", "rule_of_thumb", "cost")
 
 
-def summary_dict(results: pd.DataFrame, facts: dict, metric: str, analysis: dict | None = None) -> dict:
+def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[str, pd.DataFrame],
+                 analysis: dict | None = None) -> dict:
     """summary.json: run facts, per learner the curve of every metric (mean, CI, seeds) and the
     headline metric's fit, asymptote, labels to target and cost; then ceiling, crossovers,
     prompt worth, data advantage and the cheapest route (keys documented in the README)."""
-    from dataeff.experiment.metrics import METRICS
-
     learners: dict = {}
-    for name in METRICS:
-        for row in curve_table(results, name).itertuples():
+    for name, table in tables.items():
+        for row in table.itertuples():
             entry = learners.setdefault(row.learner, {"curve": {}})
             point = entry["curve"].setdefault(str(row.n_train), {"n_seeds": row.n_seeds})
             point[name] = {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high}
@@ -147,8 +145,7 @@ def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.Data
         return pd.DataFrame()
     text = curves.assign(cell=[format_estimate(m, lo, hi) for m, lo, hi in
                                zip(curves["mean"], curves["ci_low"], curves["ci_high"])])
-    present = set(curves["learner"])
-    order = [name for name in (order or []) if name in present] + sorted(present - set(order or []))
+    order = learner_order(order, curves["learner"])
     return text.pivot(index="n_train", columns="learner", values="cell")[order].fillna("")
 
 

@@ -13,6 +13,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from dataeff.report.plots import fitted_curve, learner_order, shows_ceiling_band, size_ticks
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 WIDTH, HEIGHT = 960, 500
@@ -60,9 +62,8 @@ def curve_svg(curves: pd.DataFrame, metric: str, order: list[str], analysis: dic
               chart_id: str = "chart") -> str:
     """One SVG: a ``<g class="series" data-learner=...>`` per learner (band, line, markers)."""
     analysis = analysis or {}
-    learners = [n for n in order if n in set(curves["learner"])] + \
-        [n for n in dict.fromkeys(curves["learner"]) if n not in order]
-    fits = {n: _fit_of(analysis.get("learners", {}).get(n), metric) for n in learners}
+    learners = learner_order(order, curves["learner"])
+    fits = {n: fitted_curve(analysis.get("learners", {}).get(n), metric) for n in learners}
     n_max = float(curves["n_train"].max()) if len(curves) else 1.0
     x_end = 2 * n_max if any(fits.values()) else n_max
     values = pd.concat([curves["mean"], curves["ci_low"], curves["ci_high"]]).dropna()
@@ -81,11 +82,7 @@ def curve_svg(curves: pd.DataFrame, metric: str, order: list[str], analysis: dic
         y = scale.y(tick)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="tick" x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
-    sizes = sorted(curves["n_train"].unique().tolist())
-    ticks = [s for s in sizes if s == 0 or math.log2(s) == int(math.log2(s))]
-    if sizes and sizes[-1] not in ticks and (not ticks or sizes[-1] > ticks[-1] * 1.3):
-        ticks.append(sizes[-1])
-    for tick in ticks:
+    for tick in size_ticks(curves["n_train"].unique().tolist()):
         x = scale.x(tick)
         parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
                      f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
@@ -97,9 +94,7 @@ def curve_svg(curves: pd.DataFrame, metric: str, order: list[str], analysis: dic
                  f'rotate(-90)" text-anchor="middle">{escape(metric)}</text>')
     if ceil.get("value") is not None:
         lo_c, hi_c = ceil["ci"]
-        # A band wider than 0.2 (few seeds) would cover the chart and say little: the
-        # sentence above the chart still gives the interval.
-        if lo_c is not None and hi_c is not None and hi_c - lo_c <= 0.2:
+        if shows_ceiling_band(ceil):
             parts.append(f'<rect class="ceiling-band" x="{LEFT}" width="{plot_w}" y="{scale.y(hi_c):.1f}" '
                          f'height="{max(scale.y(lo_c) - scale.y(hi_c), 1):.1f}"><title>data ceiling 95% CI '
                          f'[{lo_c:.3f}, {hi_c:.3f}]</title></rect>')
@@ -139,14 +134,3 @@ def curve_svg(curves: pd.DataFrame, metric: str, order: list[str], analysis: dic
     parts.append("</svg>")
     return "".join(parts)
 
-
-def _fit_of(entry: dict | None, metric: str):
-    """A callable n -> metric value from a summary's fit entry, or None."""
-    if not entry or not entry.get("fit"):
-        return None
-    from dataeff.analysis.curves import Fit
-    from dataeff.experiment.metrics import METRICS
-
-    fit = Fit.from_dict(entry["fit"])
-    sign = 1.0 if METRICS[metric] else -1.0
-    return lambda n: sign * fit.predict(n)
