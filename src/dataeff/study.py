@@ -348,6 +348,7 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
     llm-prior the zero-shot prompts of the largest training subset and the test rows.
     """
     from dataeff.data.serialize import serialize_row
+    from dataeff.learners.llm.prompting import DEFAULT_K_MAX
 
     kinds = {s.name: s.target.rsplit(":", 1)[-1] for s in specs if is_llm_spec(s)}
     kinds = {name: kind for name, kind in kinds.items() if kind != "llm_embed"}
@@ -361,7 +362,7 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
         if kind == "llm_zero":
             rows += n_test * seeds
         elif kind == "llm_few":
-            rows += n_test * seeds * (len(plan.sizes) + 1) + 8 * len(plan.sizes) * seeds
+            rows += n_test * seeds * (len(plan.sizes) + 1) + DEFAULT_K_MAX * len(plan.sizes) * seeds
         else:  # llm_prior, llm_prior_xgb
             rows += (n_test + max(plan.sizes)) * seeds
     tokens = rows * per_row

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dataeff.experiment.metrics import align_proba
 from dataeff.learners.base import Learner
-from dataeff.learners.llm.prompting import Task, balanced_demonstrations, probabilities
+from dataeff.learners.llm.prompting import DEFAULT_K_MAX, Task, balanced_demonstrations, probabilities
 
 
 class _LLMLearner(Learner):
@@ -102,7 +102,7 @@ class FewShot(_LLMLearner):
     needs_examples = False  # at n = 0 it is the zero-shot prompt
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 k_max: int = 8, calibrate: bool = True, random_state: int = 0):
+                 k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0):
         super().__init__(task, backend, model, calibrate, random_state)
         self.k_max = k_max
 

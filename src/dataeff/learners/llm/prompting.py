@@ -10,6 +10,9 @@ import pandas as pd
 from dataeff.data.serialize import serialize_row
 from dataeff.errors import ConfigError
 
+#: Demonstrations a few-shot prompt holds at most (the rest of the training rows go unused).
+DEFAULT_K_MAX = 8
+
 # Natural questions and answer words for the built-in datasets.
 BUILTIN_TASKS = {
     "churn": ("Will this customer leave the phone company?", {"yes": "Yes", "no": "No"}),
