@@ -107,7 +107,8 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for prompts it has answered.")] = False,
     llm_backend: Annotated[str | None, typer.Option(help="LLM for llm-* learners: llamacpp (local GGUF, default) or openai (a server).")] = None,
     llm_model: Annotated[str | None, typer.Option(help="A GGUF file (llamacpp) or the served model's name (openai).")] = None,
-    llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; the key comes from $OPENAI_API_KEY (or the variable named in $DATAEFF_API_KEY_ENV).")] = None,
+    llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")] = None,
+    llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder."""
     import os
@@ -125,7 +126,7 @@ def run(
                      metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
-                     llm_model=llm_model, llm_url=llm_url)
+                     llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env)
     if learners is not None:
         overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
     if sizes is not None:

@@ -19,11 +19,13 @@ SECTIONS = {
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
-    "llm": ["backend", "model", "url"],
+    "llm": ["backend", "model", "url", "api_key_env", "timeout", "retries", "concurrency"],
 }
 # TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
 RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
-           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url"}
+           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "api_key_env"): "llm_api_key_env",
+           ("llm", "timeout"): "llm_timeout", ("llm", "retries"): "llm_retries",
+           ("llm", "concurrency"): "llm_concurrency"}
 
 
 @dataclass
@@ -79,6 +81,12 @@ class StudyConfig:
     llm_backend: str = "llamacpp"
     llm_model: str | None = None
     llm_url: str | None = None
+    # the endpoint: the environment variable holding the API key (the key itself is never
+    # configured, stored or logged), seconds per request, retries, requests in flight
+    llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_timeout: float = 60.0
+    llm_retries: int = 6
+    llm_concurrency: int = 4
 
     def with_overrides(self, **values: Any) -> StudyConfig:
         """A copy with every non-None value applied (CLI flags over the config file)."""
@@ -120,6 +128,18 @@ class StudyConfig:
                               "Choose llamacpp or openai.")
         if self.llm_backend == "openai" and not (self.llm_url and self.llm_model):
             raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
+        if self.llm_url is not None:
+            from dataeff.learners.llm.backends import check_endpoint_url
+
+            check_endpoint_url(self.llm_url)
+        if not isinstance(self.llm_api_key_env, str) or not self.llm_api_key_env.replace("_", "").isalnum():
+            raise ConfigError("The 'llm_api_key_env' setting must name an environment variable (like OPENAI_API_KEY), "
+                              "not hold the key itself.")
+        if isinstance(self.llm_timeout, bool) or not isinstance(self.llm_timeout, (int, float)) or self.llm_timeout <= 0:
+            raise ConfigError(f"The 'llm_timeout' setting must be a number of seconds > 0. Got {self.llm_timeout!r} instead.")
+        if isinstance(self.llm_retries, bool) or not isinstance(self.llm_retries, int) or self.llm_retries < 0:
+            raise ConfigError(f"The 'llm_retries' setting must be an integer >= 0. Got {self.llm_retries!r} instead.")
+        _positive_int("llm_concurrency", self.llm_concurrency)
         from dataeff.analysis.summary import parse_target
 
         parse_target(self.score_target)
@@ -129,7 +149,9 @@ class StudyConfig:
     def llm_params(self) -> dict:
         """What LLM learners get: the backend alias and the model (a GGUF path, or URL::name)."""
         if self.llm_backend == "openai":
-            return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}"}
+            options = {"api_key_env": self.llm_api_key_env, "timeout": float(self.llm_timeout),
+                       "retries": self.llm_retries, "concurrency": self.llm_concurrency}
+            return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}", "backend_options": options}
         return {"backend": "llamacpp", "model": self.llm_model}
 
     def prices(self):

@@ -137,7 +137,9 @@ class Study:
         identity = {
             "data": dataset.fingerprint(),
             "target": dataset.target,
-            "learners": [[s.name, repr(s.target), sorted((k, repr(v)) for k, v in s.params.items())] for s in specs],
+            # Endpoint timeouts and retries change how answers are fetched, not what they are.
+            "learners": [[s.name, repr(s.target), sorted((k, repr(v)) for k, v in s.params.items()
+                                                         if k != "backend_options")] for s in specs],
             "seeds": plan.seeds,
             "sizes": plan.sizes,
             "n_test": plan.n_test,
@@ -378,7 +380,7 @@ def _settings(spec: LearnerSpec) -> str:
     from dataeff.learners.base import REGISTRY
 
     summary = REGISTRY[spec.name].summary if spec.name in REGISTRY else repr(spec.target)
-    params = {k: v for k, v in spec.params.items() if k != "task" and v is not None}
+    params = {k: v for k, v in spec.params.items() if k not in ("task", "backend_options") and v is not None}
     if "task" in spec.params:
         task = spec.params["task"]
         params["question"] = task.question

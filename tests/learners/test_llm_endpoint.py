@@ -79,7 +79,7 @@ def test_unreachable_endpoint_is_one_clear_error():
     remote = OpenAICompatible(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
     with pytest.raises(ConfigError, match="failed after 2 tries"):
         remote.loglikelihood([(PROMPTS[0], " Yes")])
-    assert remote.stats == {"sent": 2, "retried": 1, "failed": 1}
+    assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1}
 
 
 def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):

@@ -26,6 +26,7 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
              X_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
     """Fit and score one cell; a failure becomes a recorded row with its traceback, not a crash."""
     row: dict = {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed, "n_test": len(y_test)}
+    learner = None
     try:
         with _one_thread(), warnings.catch_warnings():
             # Convergence and tiny-sample warnings are expected across a size sweep.
@@ -39,6 +40,8 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
     except Exception as exc:  # noqa: BLE001 - any learner failure is data for the user
         row.update(status="failed", error=f"{type(exc).__name__}: {one_line(exc)}",
                    traceback=traceback.format_exc())
+    if hasattr(learner, "traffic"):  # LLM learners: what was asked of the model, even on failure
+        row.update(learner.traffic())
     return row
 
 

@@ -36,8 +36,15 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN llm_cached INTEGER")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    # Endpoint traffic: prompts (rows) the server received, HTTP requests, retries, failures.
+    for column in ENDPOINT_COLUMNS:
+        conn.execute(f"ALTER TABLE cells ADD COLUMN {column} INTEGER")
+
+
+ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 
 
 class Store:
@@ -96,7 +103,7 @@ class Store:
     # -- cells ------------------------------------------------------------------------
     def write_cell(self, row: dict) -> None:
         """Record one finished cell (ok or failed) atomically, replacing an earlier attempt."""
-        columns = [c for c in [*CELL_COLUMNS, "traceback", "llm_calls", "llm_cached"] if c in row]
+        columns = [c for c in [*CELL_COLUMNS, "traceback", "llm_calls", "llm_cached", *ENDPOINT_COLUMNS] if c in row]
         placeholders = ", ".join("?" for _ in columns)
         with self._conn:
             self._conn.execute("BEGIN")
@@ -111,10 +118,13 @@ class Store:
         return {(r[0], int(r[1]), int(r[2])) for r in rows}
 
     def llm_usage(self) -> dict[str, int]:
-        """Model calls and cached answers over the run's LLM cells (as last run)."""
-        row = self._conn.execute("SELECT COALESCE(SUM(llm_calls), 0), COALESCE(SUM(llm_cached), 0), "
-                                 "COUNT(llm_calls) FROM cells").fetchone()
-        return {"model_calls": int(row[0]), "cached_answers": int(row[1]), "llm_cells": int(row[2])}
+        """Model calls, cached answers and endpoint traffic over the run's LLM cells (each
+        cell as last run; a failed attempt's traffic is replaced by its retry's)."""
+        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in ["llm_calls", "llm_cached", *ENDPOINT_COLUMNS])
+        row = self._conn.execute(f"SELECT {sums}, COUNT(llm_calls) FROM cells").fetchone()
+        names = ["model_calls", "cached_answers", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
+                 "endpoint_failures", "llm_cells"]
+        return dict(zip(names, map(int, row)))
 
     def cells(self, with_traceback: bool = False) -> pd.DataFrame:
         columns = CELL_COLUMNS + (["traceback"] if with_traceback else [])

@@ -7,6 +7,7 @@ cache (``cache.py``), so repeated prompts cost no model call. One backend object
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -52,14 +53,22 @@ class Cached(Backend):
         answers = self._through_cache("embed", list(texts), lambda todo: self.inner.embed(todo).tolist())
         return np.array(answers, dtype=np.float32)
 
+    # Answers are stored every CHUNK requests, so a run killed while scoring thousands of
+    # rows has paid for at most one chunk that it must ask for again.
+    CHUNK = 64
+
     def _through_cache(self, method: str, payloads: list, compute) -> list:
         """Answers for ``payloads``: cached ones from the cache, the rest (each distinct
-        payload once) from ``compute`` in one call, then stored. A failing call stores nothing."""
+        payload once, in sorted order so shared prompt prefixes stay adjacent) from
+        ``compute`` chunk by chunk, each chunk stored as it returns. A failing call stores
+        nothing of its chunk."""
         keys = [self.cache.key(self.fingerprint, method, p) for p in payloads]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
         todo = {k: p for k, p in zip(keys, payloads) if k not in found}
-        if todo:
-            fresh = dict(zip(todo, compute(list(todo.values()))))
+        ordered = sorted(todo.items(), key=lambda item: json.dumps(item[1], ensure_ascii=False))
+        for start in range(0, len(ordered), self.CHUNK):
+            chunk = dict(ordered[start:start + self.CHUNK])
+            fresh = dict(zip(chunk, compute(list(chunk.values()))))
             self.cache.put_many(fresh)
             found.update(fresh)
         return [found[k] for k in keys]
@@ -68,9 +77,12 @@ class Cached(Backend):
         return self.inner.count_tokens(texts)
 
 
-def get_backend(alias: str, model: str | None = None) -> Backend:
-    """The process's backend for ``alias`` (loaded once), behind the answer cache."""
-    key = (alias, model, os.environ.get("DATAEFF_CACHE_DIR"), os.environ.get("DATAEFF_NO_CACHE"))
+def get_backend(alias: str, model: str | None = None, options: dict | None = None) -> Backend:
+    """The process's backend for ``alias`` (loaded once), behind the answer cache.
+    ``options`` go to the backend's constructor (the endpoint's timeout, retries, ...)."""
+    options = dict(options or {})
+    key = (alias, model, tuple(sorted(options.items())), os.environ.get("DATAEFF_CACHE_DIR"),
+           os.environ.get("DATAEFF_NO_CACHE"))
     if key not in _LOADED:
         if alias not in ALIASES:
             raise ConfigError(f"Unknown LLM backend '{alias}'.{did_you_mean(alias, ALIASES)} "
@@ -78,7 +90,7 @@ def get_backend(alias: str, model: str | None = None) -> Backend:
         import importlib
 
         module, attr = ALIASES[alias].split(":")
-        inner = getattr(importlib.import_module(module), attr)(model)
+        inner = getattr(importlib.import_module(module), attr)(model, **options)
         cache = AnswerCache(enabled=not os.environ.get("DATAEFF_NO_CACHE"))
         _LOADED[key] = Cached(inner, cache)
         if len(_LOADED) == 1:
@@ -115,7 +127,7 @@ def preflight(alias: str, model: str | None) -> None:
         import urllib.error
         import urllib.request
 
-        base = (model or "").rsplit("::", 1)[0].rstrip("/")
+        base = check_endpoint_url((model or "").rsplit("::", 1)[0])
         try:
             with urllib.request.urlopen(base + "/models", timeout=10):
                 pass
@@ -187,7 +199,7 @@ class LlamaCpp(Backend):
 
     def loglikelihood(self, requests):
         # Group by context, longest shared prefixes adjacent: consecutive contexts reuse the KV cache.
-        order = sorted(range(len(requests)), key=lambda i: requests[i][0])
+        order = sorted(range(len(requests)), key=lambda i: requests[i])
         scores = [0.0] * len(requests)
         for i in order:
             context, continuation = requests[i]
@@ -195,8 +207,6 @@ class LlamaCpp(Backend):
         return scores
 
     def _score(self, context: str, continuation: str) -> float:
-        import llama_cpp
-
         ctx_tokens = self.llm.tokenize(context.encode(), add_bos=True, special=False)
         full = self.llm.tokenize((context + continuation).encode(), add_bos=True, special=False)
         shared = _common_prefix(ctx_tokens, full)
@@ -206,26 +216,51 @@ class LlamaCpp(Backend):
         if len(full) > self.n_ctx:
             raise ConfigError(f"A prompt of {len(full)} tokens exceeds the model's context of {self.n_ctx}; "
                               "use fewer demonstrations or shorter rows.")
-        self._evaluate(ctx_tokens)
-        total = 0.0
-        n_vocab = self.llm.n_vocab()
-        for j, token in enumerate(cont_tokens):
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
-            logits = logits.astype(np.float64)
-            top = logits.max()
-            total += float(logits[token] - top - np.log(np.exp(logits - top).sum()))
-            if j + 1 < len(cont_tokens):
-                self.llm.eval([token])
+        if ctx_tokens != self._held_context:
+            self._prefill(ctx_tokens)
+        total = _logprob(self._context_logits, cont_tokens[0])
+        try:
+            for j in range(1, len(cont_tokens)):
+                self.llm.eval([cont_tokens[j - 1]])
+                total += _logprob(self._last_logits(), cont_tokens[j])
+        finally:
+            if len(cont_tokens) > 1:  # back to the bare context for the next answer word
+                self.llm._ctx.kv_cache_seq_rm(-1, len(ctx_tokens), -1)
+                self.llm.n_tokens = len(ctx_tokens)
         return total
 
-    def _evaluate(self, tokens: list[int]) -> None:
-        """Bring the KV cache to exactly ``tokens``, reusing the longest prefix already there."""
+    # Scores must be a function of the prompt alone (the cache and a resumed run rely on it),
+    # yet llama.cpp's numbers shift by up to ~0.1 nats with how tokens are batched. So the
+    # context is evaluated in blocks aligned at multiples of BLOCK tokens and the KV cache is
+    # reused only up to a block boundary: every token's KV comes from the same batches,
+    # whatever was scored before. (A prompt shorter than BLOCK is one batch, as a server does it.)
+    BLOCK = 64
+    _held_context: list[int] | None = None
+
+    def _prefill(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens`` into the KV cache and keep the next-token logits after them."""
         held = list(self.llm.input_ids[: self.llm.n_tokens])
-        keep = min(_common_prefix(held, tokens), len(tokens) - 1)  # the last token must be evaluated
-        if keep < self.llm.n_tokens:
-            self.llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-            self.llm.n_tokens = keep
-        self.llm.eval(tokens[keep:])
+        # The block holding the last token is always evaluated afresh (its logits are needed).
+        keep = min(_common_prefix(held, tokens), len(tokens) - 1) // self.BLOCK * self.BLOCK
+        self._held_context = None
+        self.llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        self.llm.n_tokens = keep
+        for start in range(keep, len(tokens), self.BLOCK):
+            self.llm.eval(tokens[start:start + self.BLOCK])
+        self._held_context = list(tokens)
+        self._context_logits = self._last_logits().copy()
+
+    def _last_logits(self) -> np.ndarray:
+        import llama_cpp
+
+        n_vocab = self.llm.n_vocab()
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
+
+
+def _logprob(logits: np.ndarray, token: int) -> float:
+    logits = logits.astype(np.float64)
+    top = logits.max()
+    return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
 
 
 _LOG_CALLBACK = None
@@ -293,25 +328,35 @@ class OpenAICompatible(Backend):
     """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI) in next-token mode.
 
     ``model`` is ``"BASE_URL::MODEL_NAME"``; the API key is read from the environment variable
-    named by ``DATAEFF_API_KEY_ENV`` (default ``OPENAI_API_KEY``) and never stored anywhere.
-    One completion per prompt with ``max_tokens=1`` and the top log-probabilities of the next
-    token; each answer word is scored by its first token, so answer words must start with
-    different tokens. Requests run with bounded concurrency, a timeout, and retries with
-    backoff (honouring Retry-After) on connection errors, 429 and 5xx.
+    named by ``api_key_env`` (default ``OPENAI_API_KEY``) and is never stored, logged or part
+    of a cache key. One completion per prompt with ``max_tokens=1`` and the top
+    log-probabilities of the next token; each answer word is scored by its first token, so
+    answer words must start with different tokens. At most ``concurrency`` requests are in
+    flight; each has a ``timeout``; connection errors, timeouts, malformed answers, 429 and
+    5xx are retried up to ``retries`` times with exponential backoff and jitter, honouring
+    Retry-After. ``stats`` counts prompts answered and requests sent, retried and failed.
     """
 
     TOP_LOGPROBS = 20
 
-    def __init__(self, model: str | None = None, concurrency: int = 4, timeout: float = 60.0, retries: int = 4):
+    def __init__(self, model: str | None = None, concurrency: int = 4, timeout: float = 60.0, retries: int = 6,
+                 api_key_env: str = "OPENAI_API_KEY", max_wait: float = 30.0):
+        import threading
+
         if not model or "::" not in model:
             raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
                               "e.g. http://127.0.0.1:8000/v1::gemma (--llm-url and --llm-model).")
         self.base_url, self.model_name = model.rsplit("::", 1)
-        self.base_url = self.base_url.rstrip("/")
-        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
-        self.api_key = os.environ.get(os.environ.get("DATAEFF_API_KEY_ENV", "OPENAI_API_KEY"), "")
+        self.base_url = check_endpoint_url(self.base_url)
+        self.concurrency, self.timeout, self.retries, self.max_wait = concurrency, timeout, retries, max_wait
+        self.api_key_env = api_key_env
         self.fingerprint = f"openai:{self.base_url}:{self.model_name}"
-        self.stats = {"sent": 0, "retried": 0, "failed": 0}
+        self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0}
+        self._lock = threading.Lock()
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
 
     def loglikelihood(self, requests):
         from concurrent.futures import ThreadPoolExecutor
@@ -346,12 +391,17 @@ class OpenAICompatible(Backend):
         answer = self._post("/completions", body)
         try:
             top = answer["choices"][0]["logprobs"]["top_logprobs"][0]
-        except (KeyError, IndexError, TypeError):
+            if isinstance(top, list):  # some servers send [{"token": ..., "logprob": ...}]
+                top = {item["token"]: item["logprob"] for item in top}
+            top = {str(k): float(v) for k, v in top.items()}
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
             raise ConfigError(f"{self.base_url} answered without log-probabilities; use a server that "
                               "returns 'logprobs' for completions (vLLM, llama.cpp server).") from None
-        if isinstance(top, list):  # some servers send [{"token": ..., "logprob": ...}]
-            top = {item["token"]: item["logprob"] for item in top}
-        return {str(k): float(v) for k, v in top.items()}
+        if not top:
+            raise ConfigError(f"{self.base_url} answered with no log-probabilities; use a server that "
+                              "returns 'logprobs' for completions (vLLM, llama.cpp server).")
+        self._count("prompts")
+        return top
 
     def _post(self, path: str, body: dict) -> dict:
         import json as _json
@@ -362,31 +412,74 @@ class OpenAICompatible(Backend):
 
         data = _json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        api_key = os.environ.get(self.api_key_env, "")
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         last = ""
         for attempt in range(self.retries + 1):
-            self.stats["sent"] += 1
-            wait = min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random())
+            self._count("sent")
+            # Exponential backoff with full jitter: clients that failed together retry apart.
+            wait = min(self.max_wait, 0.5 * 2 ** attempt) * (0.5 + random.random())
             try:
                 request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return _json.loads(response.read())
+                    answer = _json.loads(response.read())
+                if not isinstance(answer, dict):
+                    raise ValueError("not a JSON object")
+                return answer
             except urllib.error.HTTPError as exc:
                 last = f"HTTP {exc.code}"
-                if exc.code not in (429, 500, 502, 503, 504):
-                    raise ConfigError(f"{self.base_url} refused the request ({last}: "
-                                      f"{one_line(exc.read().decode(errors='replace'), 200)}).") from None
-                retry_after = exc.headers.get("Retry-After")
-                if retry_after and retry_after.replace(".", "", 1).isdigit():
-                    wait = min(60.0, float(retry_after))
+                if exc.code not in (408, 429, 500, 502, 503, 504):
+                    detail = one_line(exc.read().decode(errors="replace"), 200)
+                    raise ConfigError(f"{self.base_url} refused the request ({last}: {_redacted(detail, api_key)}); "
+                                      "check --llm-model and the API key's variable.") from None
+                retry_after = _seconds(exc.headers.get("Retry-After"))
+                if retry_after is not None:
+                    wait = min(max(self.max_wait, 60.0), retry_after)
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 last = one_line(getattr(exc, "reason", exc), 120)
-            except ValueError:
+            except ValueError:  # json.JSONDecodeError too
                 last = "a malformed JSON answer"
             if attempt < self.retries:
-                self.stats["retried"] += 1
+                self._count("retried")
                 time.sleep(wait)
-        self.stats["failed"] += 1
+        self._count("failed")
         raise ConfigError(f"The LLM endpoint {self.base_url} failed after {self.retries + 1} tries ({last}); "
                           "check that the server is up and the URL is right.")
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A Retry-After header as seconds: either a number or an HTTP date."""
+    if not retry_after:
+        return None
+    try:
+        return max(0.0, float(retry_after))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        from datetime import datetime, timezone
+
+        return max(0.0, (parsedate_to_datetime(retry_after) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _redacted(text: str, secret: str) -> str:
+    return text.replace(secret, "[key]") if secret else text
+
+
+def check_endpoint_url(url: str) -> str:
+    """A base URL without credentials (a key in the URL would end up in logs and cache keys)."""
+    from urllib.parse import urlsplit
+
+    url = str(url).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = f"; got {url!r}" if "@" not in url else ""
+        raise ConfigError(f"--llm-url must be an http(s) URL such as http://127.0.0.1:8000/v1{shown}.")
+    if parts.username or parts.password:
+        raise ConfigError("--llm-url must not carry credentials (user:password@host); put the API key in an "
+                          "environment variable and name it with --llm-api-key-env.")
+    return url

@@ -16,14 +16,16 @@ class _LLMLearner(Learner):
     """Shared parts: the task (question, verbalizers, classes) and the backend, both set per cell."""
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 calibrate: bool = True, random_state: int = 0):
+                 calibrate: bool = True, random_state: int = 0, backend_options: dict | None = None):
         self.task = task
         self.backend = backend
         self.model = model
         self.calibrate = calibrate
         self.random_state = random_state
+        self.backend_options = backend_options
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
+        self._traffic = dict.fromkeys(TRAFFIC, 0)
         if self.task is None:
             from dataeff.errors import ConfigError
 
@@ -32,30 +34,30 @@ class _LLMLearner(Learner):
         # The answer set is the task's labels, whatever the (possibly empty) training rows hold.
         self.classes_ = np.array(self.task.classes)
         self._constant = False
-        self._tokens = self._llm_calls = self._llm_cached = 0
+        self._tokens = 0
         self._fit(X.reset_index(drop=True), pd.Series(y).astype(str).reset_index(drop=True))
         self._fit_seconds = time.perf_counter() - start
         return self
 
-    def cost(self) -> dict[str, float]:
-        out = super().cost()
-        out["llm_calls"] = self._llm_calls
-        out["llm_cached"] = self._llm_cached
-        return out
+    def traffic(self) -> dict[str, int]:
+        """What this cell asked of the model, also when it failed: model calls (cache
+        misses), answers from the cache, and for an endpoint the prompts it received, HTTP
+        requests sent, retried, and failed for good."""
+        return dict(getattr(self, "_traffic", {}))
 
     def _counted(self, lm, call, *args):
-        """Run a backend call, adding its model calls (cache misses) and cached answers."""
-        hits, misses = lm.cache.hits, lm.cache.misses
+        """Run a backend call, adding its cache hits and misses and the endpoint's counters."""
+        before = _counters(lm)
         try:
             return call(*args)
         finally:
-            self._llm_calls += lm.cache.misses - misses
-            self._llm_cached += lm.cache.hits - hits
+            for key, value in _counters(lm).items():
+                self._traffic[key] += value - before[key]
 
     def _lm(self):
         from dataeff.learners.llm.backends import get_backend
 
-        return get_backend(self.backend, self.model)
+        return get_backend(self.backend, self.model, self.backend_options)
 
     def _score(self, prompts: list[str], prefix: str = "", columns=None) -> np.ndarray:
         """Summed log-likelihood of each label's answer word after each prompt -> probabilities.
@@ -83,6 +85,18 @@ class _LLMLearner(Learner):
         return proba
 
 
+# Per-cell counters of LLM traffic, stored with the cell (see experiment/store.py).
+TRAFFIC = ("llm_calls", "llm_cached", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
+           "endpoint_failures")
+
+
+def _counters(lm) -> dict[str, int]:
+    stats = getattr(lm.inner, "stats", {})
+    return {"llm_calls": lm.cache.misses, "llm_cached": lm.cache.hits,
+            "endpoint_prompts": stats.get("prompts", 0), "endpoint_requests": stats.get("sent", 0),
+            "endpoint_retries": stats.get("retried", 0), "endpoint_failures": stats.get("failed", 0)}
+
+
 class ZeroShot(_LLMLearner):
     """Asks the LLM the task question about each row, no examples: scored at n = 0 too."""
 
@@ -102,8 +116,9 @@ class FewShot(_LLMLearner):
     needs_examples = False  # at n = 0 it is the zero-shot prompt
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0):
-        super().__init__(task, backend, model, calibrate, random_state)
+                 k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0,
+                 backend_options: dict | None = None):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options)
         self.k_max = k_max
 
     def _fit(self, X, y):
@@ -153,8 +168,9 @@ class LLMPrior(_LLMLearner):
     logistic regression (or XGBoost): the LLM's knowledge as a prior that labels refine."""
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 head: str = "logreg", calibrate: bool = False, random_state: int = 0):
-        super().__init__(task, backend, model, calibrate, random_state)
+                 head: str = "logreg", calibrate: bool = False, random_state: int = 0,
+                 backend_options: dict | None = None):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options)
         self.head = head
 
     def _llm_features(self, X) -> np.ndarray:
