@@ -188,9 +188,12 @@ class Study:
             results = results_frame(store)
             usage = store.llm_usage()
         if usage["llm_cells"]:
+            from dataeff.report.answers import llm_traffic
+
+            if cfg.llm_backend == "openai" and any(s.params.get("backend") == "openai" for s in specs):
+                usage["endpoint"] = f"{cfg.llm_url} (model {cfg.llm_model})"
             facts["llm_usage"] = usage
-            log(f"LLM: {usage['model_calls']:,} model calls, {usage['cached_answers']:,} answers from the cache "
-                f"({default_cache_dir()}; --no-cache or DATAEFF_NO_CACHE=1 bypasses it)")
+            log(f"{llm_traffic(facts)} Cache: {default_cache_dir()} (--no-cache or DATAEFF_NO_CACHE=1 bypasses it).")
         facts["run_seconds"] = round(time.perf_counter() - started, 2)
         facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         facts["cells"] = counts

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from dataeff.errors import ConfigError
-from dataeff.learners.llm.backends import LlamaCpp, OpenAICompatible, default_gguf
+from dataeff.learners.llm.backends import LlamaCpp, OpenAICompatible
+from tests.llm_server import free_port as _free_port
 
 PROMPTS = [
     'review: "I love this tea, it is delicious and fresh"\nQuestion: Is this review positive?\nAnswer:',
@@ -22,39 +18,9 @@ PROMPTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    os.environ.setdefault("DATAEFF_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
-    model = default_gguf()
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-                                    "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
-                                    "--model_alias", "gemma"], stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/models", timeout=2) as response:
-                    json.loads(response.read())
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not start in 120 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def server(llama_server):
+    return llama_server.base
 
 
 def test_endpoint_and_local_scores_agree_within_01_nats(server):

@@ -55,6 +55,22 @@ def needed_text(entry: dict) -> str:
     return f"about {labels(n)} {ci}{suffix}".replace("  ", " ")
 
 
+def llm_traffic(facts: dict) -> str | None:
+    """Where row data went and what the LLM work cost in calls; None for a run without LLMs."""
+    usage = facts.get("llm_usage")
+    if not usage:
+        return None
+    text = (f"LLM: {usage.get('model_calls', 0):,} model calls, {usage.get('cached_answers', 0):,} answers "
+            "from the cache.")
+    endpoint = usage.get("endpoint")
+    if endpoint:
+        return (f"{text} Row data sent off this machine: {usage.get('endpoint_prompts', 0):,} prompts to "
+                f"{endpoint}, in {usage.get('endpoint_requests', 0):,} HTTP requests "
+                f"({usage.get('endpoint_retries', 0):,} retried, {usage.get('endpoint_failures', 0):,} failed "
+                "for good).")
+    return f"{text} No row data left this machine: the LLM ran locally."
+
+
 def sentences(analysis: dict, facts: dict) -> list[str]:
     """The answers, most important first."""
     out: list[str] = []

@@ -97,6 +97,7 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
         ("learners", ", ".join(facts.get("learners", []))),
         *[(f"· {name}", text) for name, text in (facts.get("learner_settings") or {}).items()],
         ("notes", "; ".join(facts.get("notes", [])) or "none"),
+        *([("LLM traffic", answers.llm_traffic(facts))] if facts.get("llm_usage") else []),
         ("finished", str(facts.get("finished_at", ""))),
         ("run time", f"{facts.get('run_seconds', '')} s"),
         ("cells", ", ".join(f"{k} {v}" for k, v in (facts.get("cells") or {}).items())),

@@ -113,6 +113,9 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     )
     for note in facts.get("notes", []):
         lines.append(f"- note: {note}")
+    traffic = answers.llm_traffic(facts)
+    if traffic:
+        lines.append(f"- {traffic}")
     lines += ["", f"## {metric} (mean ± 95% CI half-width over seeds)", ""]
     table = curve_pivot(curves, facts.get("learners"))
     if table.empty:

@@ -1,0 +1,187 @@
+"""The openai backend against a real llama.cpp server behind a fault-injecting proxy:
+dropped connections, 500, 429 with Retry-After, stalls past the timeout, malformed JSON,
+a server killed mid-run and restarted. Nothing is lost, no error is cached as an answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import dataeff
+from dataeff.errors import ConfigError
+from dataeff.learners.llm.backends import Cached, OpenAICompatible
+from dataeff.learners.llm.cache import AnswerCache
+from tests.llm_server import FaultProxy, LlamaServer
+
+PROMPTS = [f'review: "{text}"\nQuestion: Is this review positive?\nAnswer:'
+           for text in ("I love this tea", "stale and broken", "it arrived on time", "tastes like cardboard",
+                        "my dog adores these treats", "too sweet for me")]
+REQUESTS = [(p, a) for p in PROMPTS for a in (" Yes", " No")]
+
+
+@pytest.fixture
+def proxy(llama_server):
+    proxy = FaultProxy(llama_server.base, retry_after=2.0, stall=4.0)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def clean_scores(llama_server):
+    return OpenAICompatible(f"{llama_server.base}::gemma").loglikelihood(REQUESTS)
+
+
+def test_every_kind_of_fault_is_retried_and_the_answers_are_unchanged(proxy, clean_scores):
+    proxy.script = ["429", "drop", "500", "stall", "malformed"]
+    client = OpenAICompatible(f"{proxy.base}::gemma", concurrency=1, timeout=2.0, retries=6)
+    started = time.monotonic()
+    scores = client.loglikelihood(REQUESTS)
+    assert scores == clean_scores  # the same numbers as without faults
+    assert client.stats == {"prompts": len(PROMPTS), "sent": len(PROMPTS) + 5, "retried": 5, "failed": 0}
+    assert proxy.counts() == {"429": 1, "drop": 1, "500": 1, "stall": 1, "malformed": 1, "ok": len(PROMPTS)}
+    # Retry-After: 2 was honoured (the backoff alone would have waited 0.25-0.75 s)
+    after_429 = proxy.seen[1]["time"] - proxy.seen[0]["time"]
+    assert after_429 >= 2.0, after_429
+    print(f"5 faults survived in {time.monotonic() - started:.1f} s")
+
+
+def test_backoff_grows_exponentially_with_jitter(monkeypatch, proxy):
+    proxy.default = "500"
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    client = OpenAICompatible(f"{proxy.base}::gemma", retries=5, max_wait=30)
+    with pytest.raises(ConfigError, match="failed after 6 tries \\(HTTP 500\\)"):
+        client.loglikelihood(REQUESTS[:1])
+    assert len(waits) == 5 and client.stats["failed"] == 1 and client.stats["retried"] == 5
+    for attempt, wait in enumerate(waits):
+        nominal = 0.5 * 2 ** attempt
+        assert 0.5 * nominal <= wait <= 1.5 * nominal
+    ratios = [w / (0.5 * 2 ** a) for a, w in enumerate(waits)]
+    assert len(set(round(r, 6) for r in ratios)) > 1  # jittered, not a fixed schedule
+
+
+def test_requests_in_flight_never_exceed_the_bound(llama_server):
+    proxy = FaultProxy(llama_server.base, delay=0.3)
+    try:
+        client = OpenAICompatible(f"{proxy.base}::gemma", concurrency=3)
+        client.loglikelihood(REQUESTS)
+        assert proxy.peak == 3  # bounded, and the bound was used
+    finally:
+        proxy.close()
+
+
+def test_an_error_is_never_cached_as_an_answer(proxy, tmp_path, clean_scores):
+    cache = AnswerCache(tmp_path / "cache.sqlite")
+    proxy.default = "500"
+    failing = Cached(OpenAICompatible(f"{proxy.base}::gemma", retries=1, timeout=2.0), cache)
+    with pytest.raises(ConfigError, match="failed after 2 tries"):
+        failing.loglikelihood(REQUESTS)
+    assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    proxy.default = "malformed"
+    with pytest.raises(ConfigError):
+        failing.loglikelihood(REQUESTS)
+    assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    proxy.default = "ok"
+    healthy = Cached(OpenAICompatible(f"{proxy.base}::gemma"), cache)
+    assert healthy.loglikelihood(REQUESTS) == clean_scores
+    assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == len(REQUESTS)
+
+
+def _study(base, **extra):
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    return dataeff.Study(frame, learners=["llm-zero"], seeds=1, sizes=[8], test_rows=12, jobs=1,
+                         llm_backend="openai", llm_url=base, llm_model="gemma", **extra)
+
+
+def test_a_failing_cell_is_recorded_and_retried_by_the_next_run(proxy, tmp_path):
+    proxy.default = "500"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATAEFF_NO_CACHE", "1")  # ask the server every time
+        first = _study(proxy.base, llm_retries=1, llm_timeout=30.0).run(tmp_path / "run", progress=False)
+        assert (first.results["status"] == "failed").all()
+        assert first.results["error"].str.contains("failed after 2 tries").all()
+        usage = first.facts["llm_usage"]
+        assert usage["endpoint_failures"] >= 1 and usage["endpoint_prompts"] == 0
+        proxy.default = "ok"
+        second = _study(proxy.base, llm_retries=1, llm_timeout=30.0).run(tmp_path / "run", progress=False)
+    assert (second.results["status"] == "ok").all(), second.results["error"].tolist()
+    usage = second.facts["llm_usage"]
+    # 12 test rows + 3 content-free rows, once per cell (n = 0 and n = 8): the rows that left
+    assert usage["endpoint_prompts"] == 2 * 15 and usage["endpoint_failures"] == 0
+    markdown = (tmp_path / "run" / "summary.md").read_text()
+    assert f"30 prompts to {proxy.base} (model gemma)" in markdown
+    assert "30 prompts" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_server_killed_mid_run_and_restarted_lets_the_run_finish(tmp_path, llm_cache_dir):
+    from dataeff.learners.llm.backends import default_gguf
+
+    server = LlamaServer(default_gguf(), tmp_path / "server.log").start()
+    proxy = FaultProxy(server.base)  # a pass-through that counts what reached the server
+    result: dict = {}
+
+    def restart_after(requests: int) -> None:
+        while len(proxy.seen) < requests:
+            time.sleep(0.05)
+        server.kill()
+        result["killed_at"] = len(proxy.seen)
+        time.sleep(1.0)
+        server.start()
+        result["restarted"] = True
+
+    killer = threading.Thread(target=restart_after, args=(8,))
+    killer.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DATAEFF_NO_CACHE", "1")
+            run = _study(proxy.base, llm_retries=8, llm_timeout=10.0).run(tmp_path / "run", progress=False)
+        killer.join(timeout=120)
+    finally:
+        server.stop()
+        proxy.close()
+    assert result.get("restarted") and result["killed_at"] >= 8
+    assert (run.results["status"] == "ok").all(), run.results["error"].tolist()
+    usage = run.facts["llm_usage"]
+    assert usage["endpoint_retries"] >= 1 and usage["endpoint_failures"] == 0
+    print(f"server killed after {result['killed_at']} requests; retries: {usage['endpoint_retries']}")
+
+
+def test_the_api_key_is_sent_but_never_written_anywhere(llama_server, tmp_path):
+    """A planted key reaches the server in the Authorization header and appears in no output:
+    not in the run folder, the answer cache, stdout, stderr, or a refused request's error."""
+    key = "sk-planted-" + "7f3a9c1e5b2d4f6a8c0e"
+    proxy = FaultProxy(llama_server.base)
+    cache_dir = tmp_path / "cache"
+    env = {**os.environ, "DATAEFF_TEST_KEY": key, "DATAEFF_CACHE_DIR": str(cache_dir), "COLUMNS": "200"}
+    common = [sys.executable, "-m", "dataeff", "run", "--data", "fine-foods", "--learners", "llm-zero",
+              "--sizes", "8", "--seeds", "1", "--test-rows", "10", "--llm-backend", "openai", "--llm-url",
+              proxy.base, "--llm-model", "gemma", "--llm-api-key-env", "DATAEFF_TEST_KEY"]
+    try:
+        ok = subprocess.run([*common, "--out", str(tmp_path / "ok")], capture_output=True, text=True, env=env,
+                            timeout=300)
+        proxy.default = "401-echo"  # a server that echoes the key back in its error
+        refused = subprocess.run([*common, "--out", str(tmp_path / "refused"), "--no-cache"], capture_output=True,
+                                 text=True, env=env, timeout=300)
+    finally:
+        proxy.close()
+    assert ok.returncode == 0, ok.stderr
+    assert any(entry["authorization"] == f"Bearer {key}" for entry in proxy.seen)  # it was used
+    assert refused.returncode == 0  # the cells failed, the run did not
+    errors = pd.read_csv(tmp_path / "refused" / "results.csv")["error"]
+    assert errors.str.contains("HTTP 401").all() and errors.str.contains(r"\[key\]").all()
+    written = [p for folder in (tmp_path / "ok", tmp_path / "refused", cache_dir) for p in folder.rglob("*")
+               if p.is_file()]
+    assert len(written) >= 10
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path
+    for stream in (ok.stdout, ok.stderr, refused.stdout, refused.stderr):
+        assert key not in stream
+    summary = json.loads((tmp_path / "ok" / "summary.json").read_text())
+    assert summary["facts"]["llm_usage"]["endpoint_prompts"] == 2 * 13
