@@ -108,6 +108,7 @@ def run(
     llm_backend: Annotated[str | None, typer.Option(help="LLM for llm-* learners: llamacpp (local GGUF, default) or openai (a server).")] = None,
     llm_model: Annotated[str | None, typer.Option(help="A GGUF file (llamacpp) or the served model's name (openai).")] = None,
     llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")] = None,
+    llm_shots: Annotated[int | None, typer.Option(help="Demonstrations llm-few puts in its prompt at most (default 8).")] = None,
     llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder."""
@@ -126,7 +127,8 @@ def run(
                      metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
-                     llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env)
+                     llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
+                     llm_shots=llm_shots)
     if learners is not None:
         overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
     if sizes is not None:

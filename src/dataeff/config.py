@@ -9,6 +9,7 @@ from typing import Any
 
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.experiment.metrics import DEFAULT_METRIC, check_metric
+from dataeff.learners.llm.prompting import DEFAULT_K_MAX
 
 DEFAULT_DATA = "churn"
 DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
@@ -19,11 +20,12 @@ SECTIONS = {
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
-    "llm": ["backend", "model", "url", "api_key_env", "timeout", "retries", "concurrency"],
+    "llm": ["backend", "model", "url", "shots", "api_key_env", "timeout", "retries", "concurrency"],
 }
 # TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
 RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
-           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "api_key_env"): "llm_api_key_env",
+           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "shots"): "llm_shots",
+           ("llm", "api_key_env"): "llm_api_key_env",
            ("llm", "timeout"): "llm_timeout", ("llm", "retries"): "llm_retries",
            ("llm", "concurrency"): "llm_concurrency"}
 
@@ -81,6 +83,7 @@ class StudyConfig:
     llm_backend: str = "llamacpp"
     llm_model: str | None = None
     llm_url: str | None = None
+    llm_shots: int = DEFAULT_K_MAX  # demonstrations llm-few puts in its prompt at most
     # the endpoint: the environment variable holding the API key (the key itself is never
     # configured, stored or logged), seconds per request, retries, requests in flight
     llm_api_key_env: str = "OPENAI_API_KEY"
@@ -140,6 +143,7 @@ class StudyConfig:
         if isinstance(self.llm_retries, bool) or not isinstance(self.llm_retries, int) or self.llm_retries < 0:
             raise ConfigError(f"The 'llm_retries' setting must be an integer >= 0. Got {self.llm_retries!r} instead.")
         _positive_int("llm_concurrency", self.llm_concurrency)
+        _positive_int("llm_shots", self.llm_shots)
         from dataeff.analysis.summary import parse_target
 
         parse_target(self.score_target)

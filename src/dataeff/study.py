@@ -127,6 +127,8 @@ class Study:
                 params = {**spec.params, "task": task}
                 if not spec.target.endswith(":llm_embed"):  # the embedder is its own model
                     params.update({k: v for k, v in llm.items() if v is not None})
+                if spec.target.endswith(":llm_few"):
+                    params.setdefault("k_max", self.config.llm_shots)
                 return replace(spec, params=params)
 
             specs = [configured(s) if is_llm_spec(s) else s for s in specs]
@@ -157,7 +159,7 @@ class Study:
         cfg = self.config
         started = time.perf_counter()
         dataset, plan, specs = self.prepare()
-        self._preflight(specs)
+        self._preflight(dataset, specs)
         out_path = Path(out or cfg.out or Path("runs") / _slug(dataset.name))
         fingerprint = self.fingerprint(dataset, plan, specs)
         action = check_folder(out_path, fingerprint, cfg.force if force is None else force)
@@ -204,12 +206,20 @@ class Study:
         log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
         return analyze(result, target=cfg.score_target, prices=cfg.prices())
 
-    def _preflight(self, specs: list[LearnerSpec]) -> None:
-        from dataeff.learners.llm.backends import preflight
+    def _preflight(self, dataset: Dataset, specs: list[LearnerSpec]) -> None:
+        """LLM inputs checked before the run folder is touched: the model file or endpoint,
+        and (for the local model, whose context is known) that the prompts fit."""
+        from dataeff.learners.llm.backends import LOCAL_CONTEXT, local_token_counter, preflight
+        from dataeff.learners.llm.prompting import check_prompts_fit
 
-        for spec in specs:
-            if is_llm_spec(spec) and "backend" in spec.params:
-                preflight(spec.params["backend"], spec.params.get("model"))
+        asking = [s for s in specs if is_llm_spec(s) and "backend" in s.params]
+        for backend, model in dict.fromkeys((s.params["backend"], s.params.get("model")) for s in asking):
+            preflight(backend, model)
+        local = [s for s in asking if s.params["backend"] == "llamacpp"]
+        if local:
+            shots = max((s.params.get("k_max", 0) for s in local), default=0)
+            check_prompts_fit(dataset.X, local[0].params["task"], shots,
+                              local_token_counter(local[0].params.get("model")), LOCAL_CONTEXT)
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
         from importlib.metadata import PackageNotFoundError, version
@@ -353,8 +363,6 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
     llm-prior the zero-shot prompts of the largest training subset and the test rows.
     """
     from dataeff.data.serialize import serialize_row
-    from dataeff.learners.llm.prompting import DEFAULT_K_MAX
-
     kinds = {s.name: s.target.rsplit(":", 1)[-1] for s in specs if is_llm_spec(s)}
     kinds = {name: kind for name, kind in kinds.items() if kind != "llm_embed"}
     if not kinds:
@@ -367,7 +375,8 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
         if kind == "llm_zero":
             rows += n_test * seeds
         elif kind == "llm_few":
-            rows += n_test * seeds * (len(plan.sizes) + 1) + DEFAULT_K_MAX * len(plan.sizes) * seeds
+            shots = next(s.params.get("k_max", 8) for s in specs if s.target.endswith(":llm_few"))
+            rows += n_test * seeds * (len(plan.sizes) + 1) + shots * len(plan.sizes) * seeds
         else:  # llm_prior, llm_prior_xgb
             rows += (n_test + max(plan.sizes)) * seeds
     tokens = rows * per_row

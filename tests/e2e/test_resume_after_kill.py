@@ -1,5 +1,7 @@
-"""SIGKILL a run at different points; the rerun ends with exactly one ok row per cell and
-the same numbers as a run that was never interrupted."""
+"""SIGKILL a real `dataeff run` (classic fits and LLM scoring on the local Gemma model) at
+random moments and inside a store write; each rerun ends with exactly one ok row per cell, an
+intact store and cache, the numbers of a run that was never interrupted, and no LLM answer
+paid for twice."""
 
 from __future__ import annotations
 
@@ -10,46 +12,48 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import make_messy_frame
 
-LEARNERS = "majority,logreg,tree,xgboost,mlp"
-SIZES = "8,32,128,512"
+LEARNERS = "majority,logreg,xgboost,llm-zero,llm-few"
+SIZES = "8,64,256"
 SEEDS = 2
-N_CELLS = 5 * 4 * SEEDS
+# llm-zero and llm-few are also scored at n = 0
+N_CELLS = (3 * 3 + 2 * 4) * SEEDS
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc", "log_loss", "f1_macro"]
+KILLS = 10
 
 
 def _command(data, out):
     return [sys.executable, "-m", "dataeff", "run", "--data", str(data), "--target", "churned",
-            "--learners", LEARNERS, "--sizes", SIZES, "--seeds", str(SEEDS), "--jobs", "2", "--out", str(out)]
+            "--learners", LEARNERS, "--sizes", SIZES, "--seeds", str(SEEDS), "--test-rows", "24", "--jobs", "2",
+            "--out", str(out)]
 
 
-def _ok_rows(store) -> int:
+def _env(cache, **extra):
+    return {**os.environ, "DATAEFF_CACHE_DIR": str(cache), **extra}
+
+
+def _query(path, sql):
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _ok_rows(out) -> int:
     try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM cells WHERE status = 'ok'").fetchone()[0]
-    except sqlite3.Error:
+        return _query(out / "store.sqlite", "SELECT count(*) FROM cells WHERE status = 'ok'")[0][0]
+    except (sqlite3.Error, IndexError):
         return 0
 
 
-def _kill_when(data, out, ok_rows: int, deadline: float = 300) -> int:
-    """Start a run, SIGKILL its whole process group once ``ok_rows`` cells are stored."""
-    process = subprocess.Popen(_command(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    start = time.monotonic()
-    try:
-        while time.monotonic() - start < deadline and process.poll() is None:
-            if _ok_rows(out / "store.sqlite") >= ok_rows:
-                break
-            time.sleep(0.05)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    return _ok_rows(out / "store.sqlite")
+def _paid(cache) -> dict[str, float]:
+    """Answers in the cache and when each was stored (paid for)."""
+    return dict(_query(cache / "llm-cache.sqlite", "SELECT key, stored_at FROM answers"))
 
 
 def _results(out) -> pd.DataFrame:
@@ -58,27 +62,61 @@ def _results(out) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def data_and_reference(tmp_path_factory):
+def reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill")
     data = root / "customers.csv"
-    make_messy_frame(900).to_csv(data, index=False)
-    reference = root / "reference"
-    finished = subprocess.run(_command(data, reference), capture_output=True, text=True, timeout=600)
+    make_messy_frame(700).to_csv(data, index=False)
+    started = time.monotonic()
+    finished = subprocess.run(_command(data, root / "reference"), capture_output=True, text=True, timeout=900,
+                              env=_env(root / "reference-cache"))
     assert finished.returncode == 0, finished.stderr
-    return data, _results(reference)
+    return data, _results(root / "reference"), time.monotonic() - started, len(_paid(root / "reference-cache"))
+
+
+def _rerun_and_check(data, out, cache, expected, paid_at_kill):
+    rerun = subprocess.run(_command(data, out), capture_output=True, text=True, timeout=900, env=_env(cache))
+    assert rerun.returncode == 0, rerun.stderr
+    assert _query(out / "store.sqlite", "PRAGMA integrity_check") == [("ok",)]
+    assert _query(cache / "llm-cache.sqlite", "PRAGMA integrity_check") == [("ok",)]
+    results = _results(out)
+    assert len(results) == N_CELLS and (results["status"] == "ok").all(), results["error"].dropna().tolist()
+    assert not results.duplicated(["learner", "n_train", "seed"]).any()
+    pd.testing.assert_frame_equal(results[["learner", "n_train", "seed", "n_test", *METRICS]],
+                                  expected[["learner", "n_train", "seed", "n_test", *METRICS]])
+    after = _paid(cache)
+    # every answer paid for before the kill came from the cache: none was asked for again
+    assert all(after.get(key) == stored for key, stored in paid_at_kill.items())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [0, 1, N_CELLS // 3, N_CELLS - 2])
-def test_kill_then_rerun_matches_an_uninterrupted_run(tmp_path, data_and_reference, kill_after):
-    data, reference = data_and_reference
-    out = tmp_path / "run"
-    stored = _kill_when(data, out, kill_after)
-    assert stored < N_CELLS or kill_after == N_CELLS - 2  # killed before the end (or just at it)
-    rerun = subprocess.run(_command(data, out), capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr
-    results = _results(out)
-    assert len(results) == N_CELLS and (results["status"] == "ok").all()
-    assert not results.duplicated(["learner", "n_train", "seed"]).any()
-    pd.testing.assert_frame_equal(results[["learner", "n_train", "seed", "n_test", *METRICS]],
-                                  reference[["learner", "n_train", "seed", "n_test", *METRICS]])
+def test_ten_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, reference):
+    data, expected, duration, answers_total = reference
+    rng = np.random.default_rng(2026)
+    # Stratified random moments: one in each tenth of the reference run's duration.
+    moments = [(i + rng.uniform(0.1, 0.9)) / KILLS * duration for i in range(KILLS)]
+    states = []
+    for i, moment in enumerate(moments):
+        out, cache = tmp_path / f"run{i}", tmp_path / f"cache{i}"
+        process = subprocess.Popen(_command(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True, env=_env(cache))
+        time.sleep(moment)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        paid = _paid(cache)
+        states.append((round(moment, 1), _ok_rows(out), len(paid)))
+        _rerun_and_check(data, out, cache, expected, paid)
+    print("kills (seconds in, ok cells stored, LLM answers cached):", states,
+          f"of {N_CELLS} cells and {answers_total} answers")
+    assert sum(0 < cells < N_CELLS for _, cells, _ in states) >= 3  # some kills landed between fits
+    assert sum(0 < answers < answers_total for _, _, answers in states) >= 3  # some during LLM scoring
+
+
+@pytest.mark.slow
+def test_a_kill_inside_a_store_write_loses_nothing(tmp_path, reference):
+    data, expected, _, _ = reference
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    process = subprocess.Popen(_command(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env=_env(cache, DATAEFF_FAULT_KILL_IN_WRITE="5"))
+    assert process.wait(timeout=600) == -signal.SIGKILL
+    assert _ok_rows(out) == 4  # the fifth write died before its commit: rolled back, not half-written
+    _rerun_and_check(data, out, cache, expected, _paid(cache))

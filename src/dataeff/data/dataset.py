@@ -113,6 +113,7 @@ def prepare_dataset(
             test_mask = np.asarray(test_mask, dtype=bool)[~missing]
     frame = frame.reset_index(drop=True)
     y = _labels_as_strings(frame[target]).rename(target)
+    _refuse_near_duplicate_labels(y, target, name)
     if y.nunique() < 2:
         raise DataError(
             f"Target column '{target}' in {name} has a single class ('{y.iloc[0]}'); "
@@ -122,6 +123,19 @@ def prepare_dataset(
     if X.shape[1] == 0:
         raise DataError(f"{name} has no feature columns besides the target '{target}'; add feature columns.")
     return Dataset(name=name, X=X, y=y, target=target, test_mask=test_mask, notes=notes, description=description)
+
+
+def _refuse_near_duplicate_labels(y: pd.Series, target: str, name: str) -> None:
+    """'Yes', 'yes' and 'yes ' are one class to a person and three to a classifier; merging
+    them silently could be wrong, so the user decides."""
+    groups: dict[str, list[str]] = {}
+    for label in y.unique():
+        groups.setdefault(" ".join(str(label).split()).casefold(), []).append(str(label))
+    clashes = [labels for labels in groups.values() if len(labels) > 1]
+    if clashes:
+        shown = ", ".join(repr(label) for label in sorted(clashes[0]))
+        raise DataError(f"Labels {shown} in '{target}' of {name} differ only in case or spaces; "
+                        "clean the column so each class is written one way.")
 
 
 def _preview(columns, limit: int = 12) -> str:

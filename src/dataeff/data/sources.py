@@ -94,7 +94,24 @@ def _read_text(path: Path) -> pd.DataFrame:
         )
     if len(frame) == 0:
         raise DataError(f"{path} has a header but no data rows; add rows.")
+    _check_header(path, frame, sep)
     return frame
+
+
+def _check_header(path: Path, frame: pd.DataFrame, sep: str | None) -> None:
+    """pandas renames a repeated column 'x' to 'x.1' silently; a user should hear about it."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=sep or ","), [])
+    if len(header) != frame.shape[1]:
+        return  # a sniffed delimiter: pandas' own header stands
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{path} repeats the column name '{one_line(name, 60)}' (columns {seen[name]} and "
+                            f"{position}); rename one so each column is unique.")
+        seen[name] = position
 
 
 def _read_database(path: Path, kind: str, table: str | None, query: str | None) -> pd.DataFrame:
@@ -137,8 +154,13 @@ def _read_database(path: Path, kind: str, table: str | None, query: str | None) 
                 return pd.read_sql_query(query, conn)
             return conn.execute(query).df()
         except errors as exc:
+            if "locked" in str(exc).lower():
+                raise
             raise DataError(f"The query failed on {path.name}: {one_line(exc)}. Fix the SQL in --query.") from None
     except errors as exc:
+        if "locked" in str(exc).lower():
+            raise DataError(f"{path.name} is locked by another program; close that program's transaction "
+                            "or read a copy of the file.") from None
         raise DataError(f"Cannot read {path.name}: {one_line(exc)}.") from None
     finally:
         conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,19 @@ ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries",
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 
 
+# Fault injection for the crash-safety tests: DATAEFF_FAULT_KILL_IN_WRITE=N makes the process
+# SIGKILL itself inside its N-th cell write, after the INSERT and before the COMMIT.
+_KILL_IN_WRITE = int(os.environ.get("DATAEFF_FAULT_KILL_IN_WRITE") or 0)
+
+
+def _kill_now() -> None:
+    import signal
+
+    if os.getpgid(0) == os.getpid():  # a run in its own session: take its workers down too
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Store:
     """The run's cells in ``DIR/store.sqlite``.
 
@@ -56,6 +70,7 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._writes = 0
         try:
             self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -111,6 +126,9 @@ class Store:
                 f"INSERT OR REPLACE INTO cells ({', '.join(columns)}) VALUES ({placeholders})",
                 [row[c] for c in columns],
             )
+            self._writes += 1
+            if self._writes == _KILL_IN_WRITE:
+                _kill_now()
 
     def finished_keys(self) -> set[tuple[str, int, int]]:
         """Keys of cells that finished ``ok``; failed cells are retried on the next run."""

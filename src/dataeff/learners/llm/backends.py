@@ -138,6 +138,18 @@ def preflight(alias: str, model: str | None) -> None:
                               "start the server or fix --llm-url.") from None
 
 
+LOCAL_CONTEXT = 4096  # tokens of context the llamacpp backend gives the model
+
+
+def local_token_counter(model: str | None):
+    """Token counts with the GGUF file's own tokenizer (vocabulary only: loads in a blink)."""
+    from llama_cpp import Llama
+
+    _silence_llama_cpp()
+    vocab = Llama(model_path=str(Path(model) if model else default_gguf()), vocab_only=True, verbose=False)
+    return lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]
+
+
 def file_fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -176,7 +188,7 @@ class LlamaCpp(Backend):
     its KV cache, so a few-shot prefix is evaluated once per set of demonstrations.
     """
 
-    def __init__(self, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1):
+    def __init__(self, model: str | None = None, n_ctx: int = LOCAL_CONTEXT, n_threads: int = 1):
         path = Path(model) if model else default_gguf()
         if not path.is_file():
             raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file.")
@@ -186,7 +198,10 @@ class LlamaCpp(Backend):
             raise ConfigError("The llamacpp backend needs llama-cpp-python: pip install llama-cpp-python.") from None
         _silence_llama_cpp()
         try:
-            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
+            # n_threads_batch too: its default is every core, and parallel cells then fight
+            # over them (measured: 40x slower with 2 jobs on 2 cores).
+            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                             n_batch=512,
                              logits_all=False, verbose=False)
         except Exception as exc:  # noqa: BLE001 - llama.cpp reports a bad file as a plain error
             raise ConfigError(f"Cannot load {path.name} as a GGUF model ({one_line(exc)}); "

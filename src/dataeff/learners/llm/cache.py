@@ -33,7 +33,11 @@ class AnswerCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                           "stored_at REAL)")
+        columns = [row[1] for row in self._conn.execute("PRAGMA table_info(answers)")]
+        if "stored_at" not in columns:  # caches written before stored_at existed
+            self._conn.execute("ALTER TABLE answers ADD COLUMN stored_at REAL")
 
     @staticmethod
     def key(fingerprint: str, method: str, payload) -> str:
@@ -58,7 +62,11 @@ class AnswerCache:
         """Store answers (only ever successful ones: callers put after a call returns)."""
         if not self.enabled or not items:
             return
+        import time
+
+        now = time.time()
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.executemany("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)",
-                                   [(k, json.dumps(v)) for k, v in items.items()])
+            # stored_at tells when an answer was paid for (a resumed run must not pay again).
+            self._conn.executemany("INSERT OR REPLACE INTO answers (key, value, stored_at) VALUES (?, ?, ?)",
+                                   [(k, json.dumps(v), now) for k, v in items.items()])

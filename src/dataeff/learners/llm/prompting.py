@@ -77,3 +77,26 @@ def probabilities(logprobs: np.ndarray) -> np.ndarray:
     shifted = logprobs - logprobs.max(axis=1, keepdims=True)
     weights = np.exp(shifted)
     return weights / weights.sum(axis=1, keepdims=True)
+
+
+def check_prompts_fit(X: pd.DataFrame, task: Task, shots: int | None, count_tokens, n_ctx: int,
+                      sample: int = 2000) -> None:
+    """Refuse, before a run starts, prompts that cannot fit the model's context: a row too
+    long to ask about at all, or ``shots`` demonstrations of typical rows (90th percentile)
+    plus the question. Rare long rows that overflow only with demonstrations fail their
+    cell with the same message instead."""
+    rows = X.sample(min(len(X), sample), random_state=0) if len(X) > sample else X
+    lengths = np.array(count_tokens([task.query(row) + task.continuations()[0] for _, row in rows.iterrows()]))
+    if len(lengths) == 0:
+        return
+    longest = int(lengths.max())
+    if longest > n_ctx:
+        raise ConfigError(f"A row's prompt takes {longest:,} tokens, more than the model's context of {n_ctx:,}; "
+                          "drop or shorten long text columns.")
+    if shots:
+        typical = int(np.percentile(lengths, 90))
+        need = (shots + 1) * typical
+        if need > n_ctx:
+            fits = max(0, n_ctx // max(typical, 1) - 1)
+            raise ConfigError(f"{shots} demonstrations of rows of ~{typical:,} tokens need ~{need:,} tokens, more than "
+                              f"the model's context of {n_ctx:,}; use --llm-shots {fits} or shorter rows.")

@@ -1,0 +1,197 @@
+"""A catalogue of bad inputs: each ends in one line naming the problem and the fix, exit code
+2, and no run folder. Run in-process through the real CLI (Typer's runner) to keep 40 cases
+fast; test_cli.py runs a sample of them as separate processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dataeff.cli import app
+from tests.conftest import make_messy_frame
+
+
+def _write(path, text: str | bytes):
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _cases(tmp):
+    good = tmp / "good.csv"
+    make_messy_frame(100).to_csv(good, index=False)
+    db = tmp / "crm.sqlite"
+    with sqlite3.connect(db) as conn:
+        pd.DataFrame({"x": [1, 2, 3, 4], "y": ["a", "b", "a", "b"]}).to_sql("customers", conn, index=False)
+    empty_db = tmp / "empty.sqlite"
+    sqlite3.connect(empty_db).close()
+    _write(empty_db, b"")
+    taken = tmp / "taken"
+    taken.mkdir()
+    (taken / "thesis.docx").write_text("not mine")
+    a_file = _write(tmp / "a-file", "x")
+    big_labels = "\n".join(f"{i},{'Yes' if i % 2 else 'yes '}" for i in range(20))
+    toml = lambda name, text: _write(tmp / name, text)  # noqa: E731
+    return [
+        # --- the data file itself
+        ("missing file", ["--data", tmp / "nope.csv", "--target", "y"], "Data file not found"),
+        ("a folder as data", ["--data", tmp, "--target", "y"], "is a folder"),
+        ("empty file", ["--data", _write(tmp / "empty.csv", b""), "--target", "y"], "is empty"),
+        ("header only", ["--data", _write(tmp / "header.csv", "x,y\n"), "--target", "y"], "no data rows"),
+        ("non-UTF-8 bytes", ["--data", _write(tmp / "latin.csv", "x,y\ncaf\xe9,a\n".encode("latin-1")),
+                             "--target", "y"], "is not UTF-8"),
+        ("wrong delimiter", ["--data", _write(tmp / "semi.csv", "x;y\n1;a\n2;b\n"), "--target", "y"],
+         "delimiter is not a comma"),
+        ("ragged rows", ["--data", _write(tmp / "ragged.csv", "x,y\n1,a\n2,b,3,4\n"), "--target", "y"],
+         "Expected 2 fields in line 3, saw 4"),
+        ("duplicate column names", ["--data", _write(tmp / "dupes.csv", "x,y,x\n1,a,2\n2,b,3\n"), "--target", "y"],
+         "repeats the column name 'x' (columns 1 and 3)"),
+        ("corrupt parquet", ["--data", _write(tmp / "bad.parquet", b"PAR1garbage"), "--target", "y"],
+         "Could not read"),
+        ("not a parquet file", ["--data", _write(tmp / "fake.parquet", "x,y\n"), "--target", "y"],
+         "is not a Parquet file"),
+        ("not a SQLite file", ["--data", _write(tmp / "fake.sqlite", "hello"), "--target", "y"],
+         "is not a SQLite database"),
+        ("broken JSON lines", ["--data", _write(tmp / "bad.jsonl", '{"x": 1, "y": "a"}\n{"x": \n'), "--target", "y"],
+         "Could not read"),
+        # --- the target
+        ("no target", ["--data", good], "No target column"),
+        ("target typo", ["--data", good, "--target", "churnd"], "Did you mean 'churned'"),
+        ("target constant", ["--data", _write(tmp / "one.csv", "x,y\n1,a\n2,a\n3,a\n"), "--target", "y"],
+         "single class"),
+        ("target all missing", ["--data", _write(tmp / "nolabel.csv", "x,y\n1,\n2,\n"), "--target", "y"],
+         "has no values"),
+        ("labels differing by case or spaces", ["--data", _write(tmp / "case.csv", "x,y\n" + big_labels), "--target", "y"],
+         "differ only in case or spaces"),
+        ("no feature columns", ["--data", _write(tmp / "only.csv", "y\na\nb\n"), "--target", "y"], "no feature columns"),
+        # --- databases
+        ("table typo", ["--data", db, "--table", "customer", "--target", "y"], "Did you mean 'customers'"),
+        ("missing table", ["--data", db, "--query", "SELECT * FROM nowhere", "--target", "y"], "The query failed"),
+        ("SQL syntax error", ["--data", db, "--query", "SELEC x FRM customers", "--target", "y"], "The query failed"),
+        ("table and query both", ["--data", db, "--table", "customers", "--query", "SELECT 1", "--target", "y"],
+         "either --table or --query"),
+        ("empty SQLite file", ["--data", empty_db, "--target", "y"], "holds no SQLite database"),
+        ("--table on a CSV", ["--data", good, "--table", "t", "--target", "churned"], "only apply to SQLite"),
+        ("--table on a built-in", ["--data", "churn", "--table", "t"], "apply to database files"),
+        # --- the study
+        ("unknown dataset", ["--data", "chrun"], "Did you mean 'churn'"),
+        ("unknown learner", ["--learners", "logreg,xgbost"], "Did you mean 'xgboost'"),
+        ("unknown metric", ["--metric", "auc"], "Unknown metric 'auc'"),
+        ("seeds zero", ["--seeds", "0"], "must be a positive integer"),
+        ("seeds negative", ["--seeds", "-3"], "must be a positive integer"),
+        ("size zero", ["--sizes", "8,0,16"], "--sizes must be comma-separated positive integers"),
+        ("size not a number", ["--sizes", "8,x"], "--sizes must be comma-separated positive integers"),
+        ("jobs zero", ["--jobs", "0"], "must be a positive integer"),
+        ("test rows fewer than classes", ["--test-rows", "1"], "cannot hold all 2 classes"),
+        ("score target nonsense", ["--score-target", "ninety"], "--target must be"),
+        ("negative price", ["--label-cost", "-1"], "must be a number >= 0"),
+        # --- config files
+        ("config missing", ["--config", tmp / "missing.toml"], "Config file not found"),
+        ("invalid TOML", ["--config", toml("bad.toml", "[study\nseeds = 3\n")], "is not valid TOML"),
+        ("unknown key", ["--config", toml("typo.toml", "[study]\nseed = 3\n")], "Did you mean 'seeds'"),
+        ("unknown section", ["--config", toml("sec.toml", "[studdy]\nseeds = 3\n")], "Did you mean [study]"),
+        ("wrong value type", ["--config", toml("type.toml", '[study]\nseeds = "three"\n')],
+         "must be a positive integer. Got 'three'"),
+        ("sizes not a list", ["--config", toml("sizes.toml", "[study]\nsizes = 8\n")], "must be a list of positive"),
+        ("API key in the config", ["--config", toml("key.toml", '[llm]\napi_key_env = "sk-abc-123"\n')],
+         "must name an environment variable"),
+        # --- the run folder
+        ("out folder of something else", ["--out", taken], "not a dataeff run"),
+        ("out folder under a file", ["--out", a_file / "run"], "Cannot create --out"),
+        # --- LLMs
+        ("LLM model file missing", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-model",
+                                    tmp / "missing.gguf"], "LLM model file not found"),
+        ("LLM model file corrupt", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-model",
+                                    _write(tmp / "bad.gguf", "not a model")], "is not a GGUF model file"),
+        ("unknown LLM backend", ["--llm-backend", "ollama"], "Unknown LLM backend 'ollama'"),
+        ("endpoint without URL", ["--llm-backend", "openai", "--llm-model", "x"], "needs --llm-url"),
+        ("endpoint URL with a key in it", ["--llm-backend", "openai", "--llm-url", "http://me:sk-1@host/v1",
+                                           "--llm-model", "x"], "must not carry credentials"),
+        ("endpoint URL not http", ["--llm-backend", "openai", "--llm-url", "localhost:8000", "--llm-model", "x"],
+         "must be an http(s) URL"),
+        ("endpoint unreachable", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-backend", "openai",
+                                  "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "x"], "is unreachable"),
+        ("context too small for k shots", ["--data", "fine-foods", "--learners", "llm-few", "--llm-shots", "60"],
+         "use --llm-shots"),
+        ("a row longer than the context", ["--data", _write(tmp / "long.csv", "text,y\n" + "\n".join(
+            f"{' '.join(['word'] * (4000 if i == 0 else 5))}{i},{'ab'[i % 2]}" for i in range(20))),
+            "--target", "y", "--learners", "llm-zero"], "more than the model's context"),
+    ]
+
+
+CASES = None
+
+
+def _ids():
+    return [name for name, _, _ in _cases_for_ids()]
+
+
+def _cases_for_ids():
+    import tempfile
+    from pathlib import Path
+
+    global CASES
+    if CASES is None:
+        CASES = _cases(Path(tempfile.mkdtemp(prefix="dataeff-bad-")))
+    return CASES
+
+
+@pytest.mark.parametrize("name", _ids())
+def test_bad_input_gets_one_line_exit_2_and_no_run_folder(name, tmp_path):
+    _, args, message = next(case for case in _cases_for_ids() if case[0] == name)
+    out = tmp_path / "never"
+    full = ["run", *map(str, args)]
+    if "--out" not in args:
+        full += ["--out", str(out)]
+    result = CliRunner().invoke(app, full)
+    where = f"{name}: {args} -> {result.stderr!r}"
+    assert result.exit_code == 2, where
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], where
+    assert "Traceback" not in result.stderr + result.stdout, where
+    assert not out.exists(), where
+
+
+def test_the_catalogue_has_at_least_30_kinds():
+    assert len(_cases_for_ids()) >= 30
+
+
+def test_a_locked_database_is_one_clear_line(tmp_path):
+    db = tmp_path / "locked.sqlite"
+    with sqlite3.connect(db) as conn:
+        pd.DataFrame({"x": range(10), "y": ["a", "b"] * 5}).to_sql("t", conn, index=False)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program mid-transaction
+    try:
+        result = CliRunner().invoke(app, ["run", "--data", str(db), "--target", "y", "--out", str(tmp_path / "o")])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 2 and "is locked by another program" in result.stderr, result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_inputs_that_look_odd_but_are_fine_are_accepted(tmp_path):
+    """A byte-order mark, 10,000 columns and a 1 MB cell are not errors: the run goes through."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b"] * 30)
+    bom = tmp_path / "bom.csv"
+    pd.DataFrame({"x": rng.normal(size=60), "y": y}).to_csv(bom, index=False, encoding="utf-8-sig")
+    wide = tmp_path / "wide.parquet"
+    pd.DataFrame(rng.normal(size=(60, 10_000)), columns=[f"c{i}" for i in range(10_000)]).assign(y=y).to_parquet(wide)
+    big = tmp_path / "big.csv"
+    pd.DataFrame({"note": ["word " * 200_000] + ["short"] * 59, "x": rng.normal(size=60), "y": y}).to_csv(big, index=False)
+    for path in (bom, wide, big):
+        out = tmp_path / f"run-{path.stem}"
+        result = CliRunner().invoke(app, ["run", "--data", str(path), "--target", "y", "--learners", "majority,logreg",
+                                          "--seeds", "1", "--sizes", "8,16", "--quiet", "--out", str(out)])
+        assert result.exit_code == 0, (path.name, result.stderr)
+        results = pd.read_csv(out / "results.csv")
+        assert (results["status"] == "ok").all(), results["error"].tolist()
+    import json
+
+    assert json.loads((tmp_path / "run-bom" / "summary.json").read_text())["facts"]["feature_columns"] == ["x"]
