@@ -96,6 +96,8 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/<dataset>.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Study TOML; flags override it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start over in an --out folder that holds another study.")] = False,
+    engine: Annotated[str | None, typer.Option(help="Where cells run: local (a process pool, default) or dask (a Dask cluster).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask; without it, a local cluster of --jobs workers).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
     score_target: Annotated[str | None, typer.Option("--score-target", help="Target for 'labels needed': a score (0.85) or a share of the ceiling (95%, default).")] = None,
     label_cost: Annotated[float | None, typer.Option(help="Cost of one label (default 0.50).")] = None,
@@ -125,6 +127,7 @@ def run(
     base = load_config(config) if config else StudyConfig()
     overrides = dict(source=data, target=target, table=table, query=query, seeds=seeds, test_rows=test_rows,
                      metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
+                     engine=engine, scheduler=scheduler,
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env,

@@ -18,7 +18,7 @@ DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
 SECTIONS = {
     "data": ["source", "target", "table", "query", "entity", "entity_table", "key", "cutoff", "relations"],
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
-    "run": ["out", "jobs", "force"],
+    "run": ["out", "jobs", "force", "engine", "scheduler"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
     "llm": ["backend", "model", "url", "shots", "api_key_env", "timeout", "retries", "concurrency"],
 }
@@ -72,6 +72,8 @@ class StudyConfig:
     out: str | None = None
     jobs: int | None = None
     force: bool = False
+    engine: str = "local"  # or "dask": cells on a Dask cluster (scheduler, or a local one)
+    scheduler: str | None = None  # tcp://HOST:PORT of a running Dask scheduler
     # the answers: a score target (0.85) or a share of the ceiling (95%), and prices
     score_target: str = "95%"
     label_cost: float = 0.50
@@ -120,6 +122,11 @@ class StudyConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, Path)):
                 raise ConfigError(f"The '{name}' setting must be a string. Got {value!r} instead.")
+        if self.engine not in ("local", "dask"):
+            raise ConfigError(f"Unknown engine '{self.engine}'.{did_you_mean(str(self.engine), ['local', 'dask'])} "
+                              "Engines: local, dask.")
+        if self.scheduler is not None and self.engine != "dask":
+            raise ConfigError("--scheduler needs --engine dask; add it, or drop --scheduler.")
         if not isinstance(self.force, bool):
             raise ConfigError(f"The 'force' setting must be true or false. Got {self.force!r} instead.")
         for name in ("label_cost", "predictions", "token_price", "compute_price"):

@@ -17,7 +17,7 @@ from dataeff.config import StudyConfig
 from dataeff.data.builtin import is_builtin, load_builtin
 from dataeff.data.dataset import Dataset, prepare_dataset
 from dataeff.data.sources import looks_like_path, read_source
-from dataeff.errors import DataError, RunFolderError
+from dataeff.errors import ConfigError, DataError, RunFolderError
 from dataeff.experiment.folder import check_folder, clear_owned
 from dataeff.experiment.plan import Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
@@ -186,7 +186,8 @@ class Study:
         facts = self._facts(dataset, plan, specs, fingerprint)
         with Store(out_path / STORE_NAME) as store:
             store.set_meta({"fingerprint": fingerprint, "facts": facts, "metric": cfg.metric})
-            counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress)
+            counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress,
+                               engine=cfg.engine, scheduler=cfg.scheduler)
             results = results_frame(store)
             usage = store.llm_usage()
         if usage["llm_cells"]:
@@ -207,12 +208,22 @@ class Study:
         return analyze(result, target=cfg.score_target, prices=cfg.prices())
 
     def _preflight(self, dataset: Dataset, specs: list[LearnerSpec]) -> None:
-        """LLM inputs checked before the run folder is touched: the model file or endpoint,
-        and (for the local model, whose context is known) that the prompts fit."""
+        """Inputs checked before the run folder is touched: the Dask scheduler; for LLMs the
+        model file or endpoint, and (for the local model, whose context is known) that the
+        prompts fit."""
+        if self.config.engine == "dask":
+            from dataeff.experiment.runner import check_dask
+
+            check_dask(self.config.scheduler)
         from dataeff.learners.llm.backends import LOCAL_CONTEXT, local_token_counter, preflight
         from dataeff.learners.llm.prompting import check_prompts_fit
 
         asking = [s for s in specs if is_llm_spec(s) and "backend" in s.params]
+        on_cluster = [s.name for s in asking if self.config.engine == "dask" and s.params["backend"] == "llamacpp"]
+        if on_cluster:
+            # A model copy per worker would multiply memory and load time; a cluster shares a server.
+            raise ConfigError(f"On a Dask cluster, {', '.join(on_cluster)} talk to an LLM endpoint, not a model per "
+                              "worker: add --llm-backend openai --llm-url URL --llm-model NAME.")
         for backend, model in dict.fromkeys((s.params["backend"], s.params.get("model")) for s in asking):
             preflight(backend, model)
         local = [s for s in asking if s.params["backend"] == "llamacpp"]

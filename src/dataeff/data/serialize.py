@@ -51,7 +51,7 @@ def serialize_row(row: pd.Series, style: str = "list") -> str:
         if _is_missing(value):
             continue
         shown = fence(value) if isinstance(value, str) else _plain(value)
-        name = str(column).replace("_", " ")
+        name = " ".join(str(column).replace("_", " ").split())  # a column name cannot open a line either
         parts.append(f"{name}: {shown}" if style == "list" else f"The {name} is {shown}.")
     return ("\n" if style == "list" else " ").join(parts)
 

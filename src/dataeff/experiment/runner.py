@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dataeff.data.dataset import Dataset
-from dataeff.errors import one_line
+from dataeff.errors import ConfigError, one_line
 from dataeff.experiment.metrics import align_proba, score
 from dataeff.experiment.plan import Cell, Plan
 from dataeff.experiment.store import Store
@@ -67,11 +67,18 @@ def _tasks(cells: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, Lea
         )
 
 
-def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[LearnerSpec], store: Store,
-              *, jobs: int | None = None, progress: bool = True) -> dict[str, int]:
-    """Run every cell the store has not finished; return counts of ok, failed and skipped cells."""
-    from joblib import Parallel
+ENGINES = ("local", "dask")
 
+
+def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[LearnerSpec], store: Store,
+              *, jobs: int | None = None, progress: bool = True, engine: str = "local",
+              scheduler: str | None = None) -> dict[str, int]:
+    """Run every cell the store has not finished; return counts of ok, failed and skipped cells.
+
+    ``engine`` "local" runs cells in a joblib process pool of ``jobs``; "dask" sends them to
+    the Dask cluster at ``scheduler`` (or a local cluster of ``jobs`` one-thread workers).
+    Either way each finished cell is written to the store as it arrives.
+    """
     done = store.finished_keys()
     todo = [c for c in cells if (c.learner, c.n_train, c.seed) not in done]
     # Largest fits first: long tasks start early, so the last minutes are not one straggler.
@@ -81,13 +88,67 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
         return counts
     by_name = {s.name: s for s in specs}
     jobs = jobs or default_jobs()
+    rows = (_on_dask(todo, dataset, plan, by_name, jobs, scheduler) if engine == "dask"
+            else _on_joblib(todo, dataset, plan, by_name, jobs))
     with _progress(progress, len(cells), counts["skipped"]) as advance:
-        parallel = Parallel(n_jobs=min(jobs, len(todo)), return_as="generator_unordered", batch_size=1)
-        for row in parallel(_tasks(todo, dataset, plan, by_name)):
+        for row in rows:
             store.write_cell(row)
             counts[row["status"]] += 1
             advance(row)
     return counts
+
+
+def _on_joblib(todo, dataset, plan, by_name, jobs) -> Iterator[dict]:
+    from joblib import Parallel
+
+    parallel = Parallel(n_jobs=min(jobs, len(todo)), return_as="generator_unordered", batch_size=1)
+    yield from parallel(_tasks(todo, dataset, plan, by_name))
+
+
+def check_dask(scheduler: str | None) -> None:
+    """Dask's distributed scheduler is installed and, when named, answers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--engine dask needs Dask's distributed scheduler: pip install 'dataeff[dask]'.") from None
+    if scheduler:
+        try:
+            Client(scheduler, timeout="10s").close()
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"Cannot reach the Dask scheduler {scheduler} ({one_line(exc, 120)}); start it, or "
+                              "check --scheduler (tcp://HOST:PORT).") from None
+
+
+def _on_dask(todo, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
+    """Cells as Dask tasks: the table and labels are sent to the workers once (scattered),
+    each task gets row positions, and results come back as they finish."""
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="20s")
+    else:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        X, y = client.scatter([dataset.X, dataset.y], broadcast=True)
+        futures = []
+        for cell in todo:
+            split = plan.splits[cell.seed]
+            futures.append(client.submit(
+                _run_cell_by_position, by_name[cell.learner], cell, X, y, split.train_index(cell.n_train),
+                split.test_index, plan.classes, pure=False, key=f"cell-{cell.learner}-{cell.n_train}-{cell.seed}",
+            ))
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_cell_by_position(spec, cell, X, y, train, test, classes) -> dict:
+    return run_cell(spec, cell, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes)
 
 
 class _progress:

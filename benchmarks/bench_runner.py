@@ -1,0 +1,91 @@
+"""dataeff's runner against scikit-learn's `learning_curve` on the same grid of fits.
+
+Grid (issue: fast on one machine): logreg, tree, xgboost × the LCDB anchor sizes 16 ... 4,096
+(√2 apart) × 10 seeds on `churn`, the same number of test rows, 2 jobs. Both sides use the
+same featurization pipelines (dataeff's skrub featurizers) and one thread per fit.
+
+Targets: dataeff's wall time <= 0.8 × scikit-learn's, and dataeff's overhead over the sum of
+its cells' fit + predict seconds divided by jobs <= 10%.
+
+    .venv/bin/python benchmarks/bench_runner.py [--seeds 10] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LEARNERS = ["logreg", "tree", "xgboost"]
+SIZES = [int(16 * 2 ** (k / 2) + 0.5) for k in range(17)]  # 16, 23, 32, ... 2896, 4096 (LCDB anchors)
+
+
+def time_dataeff(seeds: int, jobs: int) -> tuple[float, float, int, int]:
+    """Wall seconds of the runner (cells only), the summed fit+predict seconds, cells, test rows."""
+    from dataeff.experiment.runner import run_cells
+    from dataeff.experiment.store import Store
+    from dataeff.study import Study
+
+    study = Study("churn", learners=LEARNERS, seeds=seeds, sizes=SIZES)
+    dataset, plan, specs = study.prepare()
+    cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "store.sqlite") as store:
+        start = time.perf_counter()
+        counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=False)
+        wall = time.perf_counter() - start
+        results = store.cells()
+    assert counts["failed"] == 0, results.query("status != 'ok'")["error"].tolist()[:3]
+    busy = float((results["fit_seconds"] + results["predict_seconds"]).sum())
+    return wall, busy, len(cells), plan.n_test
+
+
+def time_sklearn(seeds: int, jobs: int, n_test: int) -> float:
+    """Wall seconds of sklearn.model_selection.learning_curve over the same grid."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import ShuffleSplit, learning_curve
+    from sklearn.pipeline import make_pipeline
+    from sklearn.tree import DecisionTreeClassifier
+    from xgboost import XGBClassifier
+
+    from dataeff.data.builtin import load_builtin
+    from dataeff.learners.featurize import features_for
+
+    dataset = load_builtin("churn")
+    X, y = dataset.X, (dataset.y == dataset.classes[1]).astype(int).to_numpy()
+    estimators = {
+        "logreg": make_pipeline(features_for("dense"), LogisticRegression(max_iter=2000)),
+        "tree": make_pipeline(features_for("tree"), DecisionTreeClassifier(random_state=0)),
+        "xgboost": make_pipeline(features_for("tree"), XGBClassifier(n_estimators=200, learning_rate=0.1,
+                                                                      tree_method="hist", n_jobs=1)),
+    }
+    cv = ShuffleSplit(n_splits=seeds, test_size=n_test, random_state=0)
+    start = time.perf_counter()
+    for estimator in estimators.values():
+        learning_curve(estimator, X, y, train_sizes=SIZES, cv=cv, scoring="roc_auc", n_jobs=jobs,
+                       error_score=np.nan)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    wall, busy, cells, n_test = time_dataeff(args.seeds, args.jobs)
+    sk = time_sklearn(args.seeds, args.jobs, n_test)
+    overhead = wall / (busy / args.jobs) - 1
+    ratio = wall / sk
+    print(f"{cells} cells ({len(LEARNERS)} learners × {len(SIZES)} sizes × {args.seeds} seeds), {n_test} test rows, "
+          f"{args.jobs} jobs")
+    print("| figure | target | measured |\n|---|---|---|")
+    print(f"| dataeff wall / sklearn learning_curve wall | <= 0.80 | {ratio:.2f} ({wall:.1f} s / {sk:.1f} s) |")
+    print(f"| dataeff overhead over Σ(fit+predict)/jobs | <= 10% | {overhead:.1%} "
+          f"({wall:.1f} s vs {busy / args.jobs:.1f} s) |")
+    return 0 if ratio <= 0.8 and overhead <= 0.10 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
