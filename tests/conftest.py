@@ -37,6 +37,16 @@ def make_messy_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_llm_cache(tmp_path_factory):
+    """Tests never read or write the user's ~/.cache/dataeff: one cache for the session (the
+    default model is assembled into it once), inherited by the processes tests start."""
+    import os
+
+    os.environ.setdefault("DATAEFF_CACHE_DIR", str(tmp_path_factory.mktemp("dataeff-cache")))
+    return os.environ["DATAEFF_CACHE_DIR"]
+
+
 @pytest.fixture
 def messy_frame() -> pd.DataFrame:
     return make_messy_frame()

@@ -93,7 +93,7 @@ def _cases(tmp):
         ("config missing", ["--config", tmp / "missing.toml"], "Config file not found"),
         ("invalid TOML", ["--config", toml("bad.toml", "[study\nseeds = 3\n")], "is not valid TOML"),
         ("unknown key", ["--config", toml("typo.toml", "[study]\nseed = 3\n")], "Did you mean 'seeds'"),
-        ("unknown section", ["--config", toml("sec.toml", "[studdy]\nseeds = 3\n")], "Did you mean [study]"),
+        ("unknown section", ["--config", toml("sec.toml", "[studdy]\nseeds = 3\n")], "Did you mean 'study'"),
         ("wrong value type", ["--config", toml("type.toml", '[study]\nseeds = "three"\n')],
          "must be a positive integer. Got 'three'"),
         ("sizes not a list", ["--config", toml("sizes.toml", "[study]\nsizes = 8\n")], "must be a list of positive"),
@@ -101,7 +101,7 @@ def _cases(tmp):
          "must name an environment variable"),
         # --- the run folder
         ("out folder of something else", ["--out", taken], "not a dataeff run"),
-        ("out folder under a file", ["--out", a_file / "run"], "Cannot create --out"),
+        ("out folder under a file", ["--out", a_file / "run"], "choose an --out folder you can write to"),
         # --- LLMs
         ("LLM model file missing", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-model",
                                     tmp / "missing.gguf"], "LLM model file not found"),
@@ -117,10 +117,18 @@ def _cases(tmp):
                                   "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "x"], "is unreachable"),
         ("context too small for k shots", ["--data", "fine-foods", "--learners", "llm-few", "--llm-shots", "60"],
          "use --llm-shots"),
-        ("a row longer than the context", ["--data", _write(tmp / "long.csv", "text,y\n" + "\n".join(
-            f"{' '.join(['word'] * (4000 if i == 0 else 5))}{i},{'ab'[i % 2]}" for i in range(20))),
-            "--target", "y", "--learners", "llm-zero"], "more than the model's context"),
+        ("a row longer than the context", ["--data", _write(tmp / "long.csv", _long_rows()), "--target", "y",
+                                           "--learners", "llm-zero"], "more than the model's context"),
     ]
+
+
+def _long_rows() -> str:
+    """One row whose 12 text fields (each at the serializer's 2,000-character cap) overflow
+    a 4,096-token context; the other rows are short."""
+    header = ",".join(f"t{j}" for j in range(12)) + ",y\n"
+    long = ",".join(" ".join(f"w{k}" for k in range(600)) for _ in range(12))
+    short = ",".join("fine" for _ in range(12))
+    return header + "\n".join(f"{long if i == 0 else short},{'ab'[i % 2]}" for i in range(20)) + "\n"
 
 
 CASES = None

@@ -51,7 +51,8 @@ def serialize_row(row: pd.Series, style: str = "list") -> str:
         if _is_missing(value):
             continue
         shown = fence(value) if isinstance(value, str) else _plain(value)
-        name = " ".join(str(column).replace("_", " ").split())  # a column name cannot open a line either
+        # A column name cannot pose as the prompt's own lines ("Question: ...") either.
+        name = " ".join(str(column).replace("_", " ").replace(":", " -").split())
         parts.append(f"{name}: {shown}" if style == "list" else f"The {name} is {shown}.")
     return ("\n" if style == "list" else " ").join(parts)
 
