@@ -89,6 +89,12 @@ def _cases(tmp):
         ("test rows fewer than classes", ["--test-rows", "1"], "cannot hold all 2 classes"),
         ("score target nonsense", ["--score-target", "ninety"], "--target must be"),
         ("negative price", ["--label-cost", "-1"], "must be a number >= 0"),
+        ("unknown engine", ["--engine", "spark"], "Unknown engine 'spark'"),
+        ("scheduler without the dask engine", ["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --engine dask"),
+        ("Dask scheduler unreachable", ["--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"],
+         "Cannot reach the Dask scheduler"),
+        ("local LLM on a Dask cluster", ["--data", "fine-foods", "--learners", "llm-zero", "--engine", "dask"],
+         "talk to an LLM endpoint"),
         # --- config files
         ("config missing", ["--config", tmp / "missing.toml"], "Config file not found"),
         ("invalid TOML", ["--config", toml("bad.toml", "[study\nseeds = 3\n")], "is not valid TOML"),
