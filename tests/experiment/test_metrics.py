@@ -29,3 +29,38 @@ def test_log_loss_is_finite_for_confident_mistakes():
     result = score(np.array(["a", "b"]), np.array([[0.0, 1.0], [1.0, 0.0]]), ["a", "b"])
     assert np.isfinite(result["log_loss"]) and result["log_loss"] > 10
     assert result["roc_auc"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_numpy_metrics_equal_scikit_learns(k):
+    """The runner's own metrics against scikit-learn's on random, tied and degenerate scores."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(k)
+    classes = [f"c{i}" for i in range(k)]
+    for trial in range(40):
+        n = int(rng.integers(k, 200))
+        codes = rng.integers(0, k, n)
+        codes[:2] = [0, 1]  # at least two classes present
+        raw = rng.random((n, k))
+        if trial % 4 == 1:
+            raw = np.round(raw, 1)  # ties
+        if trial % 4 == 2:
+            raw[rng.random((n, k)) < 0.3] = 0.0  # zeros: clipped in the log loss
+        proba = raw / np.where(raw.sum(axis=1, keepdims=True) > 0, raw.sum(axis=1, keepdims=True), 1)
+        proba[proba.sum(axis=1) == 0] = 1.0 / k
+        got = score(np.array(classes, dtype=object)[codes], proba, classes)
+        predicted = proba.argmax(axis=1)
+        present = np.unique(codes)
+        assert got["accuracy"] == pytest.approx(skm.accuracy_score(codes, predicted), abs=1e-12)
+        assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(codes, predicted), abs=1e-12)
+        assert got["f1_macro"] == pytest.approx(
+            skm.f1_score(codes, predicted, average="macro", labels=range(k), zero_division=0), abs=1e-12)
+        assert got["log_loss"] == pytest.approx(skm.log_loss(codes, np.clip(proba, 1e-15, 1), labels=range(k)),
+                                                rel=1e-9)
+        if len(present) == 2:
+            expected = skm.roc_auc_score(codes == present[1], proba[:, present[1]])
+        else:
+            cols = proba[:, present] / np.clip(proba[:, present].sum(axis=1, keepdims=True), 1e-15, None)
+            expected = skm.roc_auc_score(codes, cols, multi_class="ovr", average="macro", labels=present)
+        assert got["roc_auc"] == pytest.approx(expected, abs=1e-12)

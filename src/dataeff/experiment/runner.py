@@ -16,6 +16,7 @@ from dataeff.experiment.metrics import align_proba, score
 from dataeff.experiment.plan import Cell, Plan
 from dataeff.experiment.store import Store
 from dataeff.learners.base import LearnerSpec
+from dataeff.learners.featurize import SHARED_KINDS
 
 
 def default_jobs() -> int:
@@ -54,14 +55,32 @@ def _one_thread():
     return threadpool_limits(limits=1)
 
 
-def _tasks(cells: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> Iterator:
+def run_group(specs: list[LearnerSpec], cells: list[Cell], X_train, y_train, X_test, y_test,
+              classes: list[str]) -> list[dict]:
+    """Cells of one (seed, size) whose learners share a featurization, one after the other in
+    one worker: the features are computed once (see learners/featurize.py)."""
+    return [run_cell(spec, cell, X_train, y_train, X_test, y_test, classes) for spec, cell in zip(specs, cells)]
+
+
+def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]:
+    """Cells grouped by (seed, size, featurization kind) where learners share one, largest first."""
+    kinds = {name: getattr(spec.build(random_state=0), "features", None) for name, spec in specs.items()}
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in todo:
+        kind = kinds.get(cell.learner)
+        key = (cell.seed, cell.n_train, kind) if kind in SHARED_KINDS else (cell.seed, cell.n_train, cell.learner)
+        groups.setdefault(key, []).append(cell)
+    return sorted(groups.values(), key=lambda g: (-g[0].n_train, g[0].learner, g[0].seed))
+
+
+def _tasks(groups: list[list[Cell]], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> Iterator:
     from joblib import delayed
 
-    for cell in cells:
-        split = plan.splits[cell.seed]
-        train = split.train_index(cell.n_train)
-        yield delayed(run_cell)(
-            specs[cell.learner], cell,
+    for group in groups:
+        split = plan.splits[group[0].seed]
+        train = split.train_index(group[0].n_train)
+        yield delayed(run_group)(
+            [specs[c.learner] for c in group], group,
             dataset.X.iloc[train], dataset.y.iloc[train],
             dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
         )
@@ -88,8 +107,9 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
         return counts
     by_name = {s.name: s for s in specs}
     jobs = jobs or default_jobs()
-    rows = (_on_dask(todo, dataset, plan, by_name, jobs, scheduler) if engine == "dask"
-            else _on_joblib(todo, dataset, plan, by_name, jobs))
+    groups = _groups(todo, by_name)
+    rows = (_on_dask(groups, dataset, plan, by_name, jobs, scheduler) if engine == "dask"
+            else _on_joblib(groups, dataset, plan, by_name, jobs))
     with _progress(progress, len(cells), counts["skipped"]) as advance:
         for row in rows:
             store.write_cell(row)
@@ -98,11 +118,12 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
     return counts
 
 
-def _on_joblib(todo, dataset, plan, by_name, jobs) -> Iterator[dict]:
+def _on_joblib(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
     from joblib import Parallel
 
-    parallel = Parallel(n_jobs=min(jobs, len(todo)), return_as="generator_unordered", batch_size=1)
-    yield from parallel(_tasks(todo, dataset, plan, by_name))
+    parallel = Parallel(n_jobs=min(jobs, len(groups)), return_as="generator_unordered", batch_size=1)
+    for rows in parallel(_tasks(groups, dataset, plan, by_name)):
+        yield from rows
 
 
 def check_dask(scheduler: str | None) -> None:
@@ -119,7 +140,7 @@ def check_dask(scheduler: str | None) -> None:
                               "check --scheduler (tcp://HOST:PORT).") from None
 
 
-def _on_dask(todo, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
+def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
     """Cells as Dask tasks: the table and labels are sent to the workers once (scattered),
     each task gets row positions, and results come back as they finish."""
     from distributed import Client, LocalCluster, as_completed
@@ -133,22 +154,24 @@ def _on_dask(todo, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
     try:
         X, y = client.scatter([dataset.X, dataset.y], broadcast=True)
         futures = []
-        for cell in todo:
-            split = plan.splits[cell.seed]
+        for group in groups:
+            first = group[0]
+            split = plan.splits[first.seed]
             futures.append(client.submit(
-                _run_cell_by_position, by_name[cell.learner], cell, X, y, split.train_index(cell.n_train),
-                split.test_index, plan.classes, pure=False, key=f"cell-{cell.learner}-{cell.n_train}-{cell.seed}",
+                _run_group_by_position, [by_name[c.learner] for c in group], group, X, y,
+                split.train_index(first.n_train), split.test_index, plan.classes, pure=False,
+                key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}",
             ))
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _run_cell_by_position(spec, cell, X, y, train, test, classes) -> dict:
-    return run_cell(spec, cell, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes)
+def _run_group_by_position(specs, cells, X, y, train, test, classes) -> list[dict]:
+    return run_group(specs, cells, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes)
 
 
 class _progress:

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 
 from dataeff.learners.base import Learner
-from dataeff.learners.featurize import features_for
+from dataeff.learners.featurize import SHARED_KINDS, features_for, fit_transform_shared, transform_shared
 
 
 class Majority(Learner):
@@ -51,12 +51,16 @@ class SklearnLearner(Learner):
             estimator.set_params(n_neighbors=min(estimator.get_params()["n_neighbors"], len(y)))
         # Integer codes keep xgboost (which refuses string labels) and sklearn alike.
         self._encoder = LabelEncoder().fit(self.classes_)
-        self._featurizer = features_for(self.features, estimator, self.random_state)
-        Z = _plain_names(self._featurizer.fit_transform(X, y))
-        self._model = estimator.fit(Z, self._encoder.transform(y))
+        if self.features in SHARED_KINDS:
+            self._featurizer, Z = fit_transform_shared(self.features, self.random_state, X, y)
+        else:
+            self._featurizer = features_for(self.features, estimator, self.random_state)
+            Z = self._featurizer.fit_transform(X, y)
+        self._model = estimator.fit(_plain_names(Z), self._encoder.transform(y))
 
     def _predict_proba(self, X):
-        Z = _plain_names(self._featurizer.transform(X))
+        Z = _plain_names(transform_shared(self._featurizer, X) if self.features in SHARED_KINDS
+                         else self._featurizer.transform(X))
         if hasattr(self._model, "predict_proba"):
             return self._model.predict_proba(Z)
         scores = np.asarray(self._model.decision_function(Z), float)

@@ -96,3 +96,44 @@ def features_for(kind: str, estimator=None, random_state: int = 0) -> Pipeline:
         if isinstance(step, skrub.TableVectorizer):
             step.set_params(high_cardinality=skrub.StringEncoder(random_state=random_state))
     return Pipeline(steps)
+
+
+SHARED_KINDS = ("tree", "dense")
+
+# Learners of one featurization kind (tree and xgboost: 'tree') fitted on the same rows with
+# the same seed get the same features; the runner sends them to one worker together, and this
+# memo featurizes once. Keys hash the rows' content, so different data never collide.
+_MEMO: dict[tuple, tuple] = {}
+_MEMO_SIZE = 8
+
+
+def _content_key(X: pd.DataFrame, y=None) -> tuple:
+    hashed = pd.util.hash_pandas_object(X, index=True).to_numpy()
+    key = (X.shape, tuple(map(str, X.columns)), hash(hashed.tobytes()))
+    if y is not None:
+        key += (hash(pd.util.hash_pandas_object(pd.Series(y), index=False).to_numpy().tobytes()),)
+    return key
+
+
+def fit_transform_shared(kind: str, random_state: int, X: pd.DataFrame, y):
+    """(fitted featurizer, features of X) for 'tree' or 'dense', reused when the same rows
+    were featurized the same way just before in this process."""
+    key = ("fit", kind, random_state, _content_key(X, y))
+    if key not in _MEMO:
+        featurizer = features_for(kind, None, random_state)
+        _remember(key, (featurizer, featurizer.fit_transform(X, y)))
+    return _MEMO[key]
+
+
+def transform_shared(featurizer, X: pd.DataFrame):
+    """``featurizer.transform(X)``, reused for a featurizer shared through the memo."""
+    key = ("transform", id(featurizer), _content_key(X))
+    if key not in _MEMO:
+        _remember(key, (featurizer, featurizer.transform(X)))  # the featurizer held keeps its id unique
+    return _MEMO[key][1]
+
+
+def _remember(key: tuple, value: tuple) -> None:
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = value
