@@ -16,7 +16,7 @@ import pandas as pd
 from dataeff.config import StudyConfig
 from dataeff.data.builtin import is_builtin, load_builtin
 from dataeff.data.dataset import Dataset, prepare_dataset
-from dataeff.data.sources import looks_like_path, read_source
+from dataeff.data.sources import looks_like_path, parquet_rows, read_parquet_sample, read_source
 from dataeff.errors import ConfigError, DataError, RunFolderError
 from dataeff.experiment.folder import check_folder, clear_owned
 from dataeff.experiment.plan import Plan, make_plan
@@ -105,9 +105,27 @@ class Study:
             return dataset
         if not looks_like_path(source) and not Path(source).exists():
             return load_builtin(source)  # raises 'Unknown dataset' with a suggestion
-        frame = read_source(source, table=cfg.table, query=cfg.query)
         name = Path(source).name + (f":{cfg.table}" if cfg.table else "")
+        needed = self._rows_needed()
+        total = parquet_rows(source) if needed else None
+        if total and cfg.target and total > 2 * needed:
+            # A wide, long table: read only the rows a study this size can use.
+            frame, note = read_parquet_sample(source, cfg.target, needed)
+            dataset = prepare_dataset(frame, cfg.target, name)
+            dataset.notes.insert(0, note)
+            return dataset
+        frame = read_source(source, table=cfg.table, query=cfg.query)
         return prepare_dataset(frame, cfg.target, name)
+
+    def _rows_needed(self) -> int | None:
+        """Rows a study can touch at most, when its sizes are given: each seed's test rows plus
+        the largest training subset (with room to spare for dropped rows); None otherwise."""
+        from dataeff.experiment.plan import MAX_DEFAULT_TEST_ROWS
+
+        cfg = self.config
+        if not cfg.sizes:
+            return None
+        return int(1.1 * (cfg.seeds * (cfg.test_rows or MAX_DEFAULT_TEST_ROWS) + max(cfg.sizes))) + 1000
 
     def prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         """Load data, draw the plan and resolve learners; raises on any bad input."""

@@ -91,3 +91,28 @@ def _two_tables(path):
         pd.DataFrame({"a": [1, 2], "y": ["x", "z"]}).to_sql("customers", conn, index=False)
         pd.DataFrame({"b": [1]}).to_sql("orders", conn, index=False)
     return path
+
+
+def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
+    """Only the rows a study can use are read (stratified by the target), batch by batch."""
+    import numpy as np
+
+    import dataeff
+
+    rng = np.random.default_rng(0)
+    n = 30_000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "s": rng.choice(["a", "b", "c"], n),
+                          "y": np.where(rng.random(n) < 0.2, "yes", "no")})
+    path = tmp_path / "long.parquet"
+    frame.to_parquet(path, row_group_size=4_000)
+    study = dataeff.Study(path, target="y", sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
+    dataset = study.load_data()
+    assert dataset.n_rows == pytest.approx(study._rows_needed(), abs=2)
+    assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows of long.parquet")
+    assert (dataset.y == "yes").mean() == pytest.approx((frame["y"] == "yes").mean(), abs=0.01)
+    merged = dataset.X.assign(y=dataset.y.to_numpy()).merge(frame, on=["x", "s", "y"])
+    assert len(merged) == dataset.n_rows  # real rows of the file, not made-up ones
+    result = study.run(tmp_path / "run", progress=False)
+    assert (result.results["status"] == "ok").all()
+    small = dataeff.Study(path, target="y", learners=["logreg"])  # no sizes: the whole table
+    assert small.load_data().n_rows == n

@@ -104,3 +104,17 @@ def test_wide_table_with_hundreds_of_columns():
         learner = resolve_learners([name])[0].build(0).fit(X.iloc[:200], y.iloc[:200])
         auc = roc_auc_score(y.iloc[200:] == "yes", learner.predict_proba(X.iloc[200:])[:, 1])
         assert auc > 0.7, name
+
+
+def test_scaling_in_column_chunks_equals_scaling_all_columns_at_once():
+    import skrub
+
+    from dataeff.learners.featurize import InColumnChunks
+
+    X = np.random.default_rng(0).normal(size=(300, 200)).astype(np.float32)
+    X[::7, 3] = np.inf
+    X[:, 5] = 1.0
+    X[::3, 9] = np.nan
+    whole = skrub.SquashingScaler(max_absolute_value=5).fit_transform(X)
+    chunked = InColumnChunks(skrub.SquashingScaler(max_absolute_value=5), chunk=64).fit(X).transform(X)
+    assert np.array_equal(whole, chunked, equal_nan=True)

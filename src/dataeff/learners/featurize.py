@@ -7,6 +7,7 @@ High-cardinality strings (zip codes, free text) go through skrub's StringEncoder
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
@@ -71,12 +72,54 @@ def tree_features(random_state: int = 0) -> Pipeline:
 def dense_features(random_state: int = 0) -> Pipeline:
     import skrub
 
+    from sklearn.preprocessing import FunctionTransformer
+
     return make_pipeline(
         TextAwareVectorizer("dense", random_state),
+        # float32 from here on: a wide table's one-hot codes take half the memory (measured:
+        # logreg on 100,000 × 200 mixed columns peaked 2.3 GiB above its input in float64).
+        FunctionTransformer(_as_float32, feature_names_out="one-to-one"),
         # keep_empty_features: a column all-missing in a tiny subset keeps its slot.
-        SimpleImputer(add_indicator=True, keep_empty_features=True),
-        skrub.SquashingScaler(max_absolute_value=5),
+        SimpleImputer(add_indicator=True, keep_empty_features=True, copy=False),
+        InColumnChunks(skrub.SquashingScaler(max_absolute_value=5)),
     )
+
+
+class InColumnChunks(TransformerMixin, BaseEstimator):
+    """A per-column transformer fitted and applied on blocks of ``chunk`` columns.
+
+    The same numbers as applying it to all columns at once (every column is scaled on its
+    own), but its temporary copies are the size of one block: skrub's SquashingScaler holds
+    about four copies of its input (measured: +2.3 GiB on 100,000 rows × 1,460 features).
+    """
+
+    def __init__(self, transformer, chunk: int = 128):
+        self.transformer = transformer
+        self.chunk = chunk
+
+    def fit(self, X, y=None):
+        from sklearn.base import clone
+
+        X = np.asarray(X)
+        self.parts_ = [clone(self.transformer).fit(X[:, start:start + self.chunk])
+                       for start in range(0, X.shape[1], self.chunk)]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X)
+        out = np.empty(X.shape, dtype=np.result_type(X.dtype, np.float32))
+        for part, start in zip(self.parts_, range(0, X.shape[1], self.chunk)):
+            out[:, start:start + self.chunk] = part.transform(X[:, start:start + self.chunk])
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features if input_features is not None
+                          else [f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+
+
+def _as_float32(Z):
+    return np.asarray(Z, dtype=np.float32)
 
 
 def features_for(kind: str, estimator=None, random_state: int = 0) -> Pipeline:
