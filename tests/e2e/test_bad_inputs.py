@@ -162,11 +162,16 @@ def test_bad_input_gets_one_line_exit_2_and_no_run_folder(name, tmp_path):
     if "--out" not in args:
         full += ["--out", str(out)]
     result = CliRunner().invoke(app, full)
-    where = f"{name}: {args} -> {result.stderr!r}"
-    assert result.exit_code == 2, where
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    check_refusal(result.exit_code, result.stdout, result.stderr, message, out, f"{name}: {args}")
+
+
+def check_refusal(code: int, stdout: str, stderr: str, message: str, out, where: str) -> None:
+    """Exit 2, one 'error:' line holding ``message``, no traceback, no run folder."""
+    where = f"{where} -> {stderr!r}"
+    assert code == 2, where
+    lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], where
-    assert "Traceback" not in result.stderr + result.stdout, where
+    assert "Traceback" not in stderr + stdout, where
     assert not out.exists(), where
 
 

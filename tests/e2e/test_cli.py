@@ -96,58 +96,19 @@ def test_missing_targets_and_oversized_sizes_are_reported_not_fatal(tmp_path):
     assert "clipped to 156" in result.stderr  # 195 rows - 39 test rows
 
 
-def _bad_inputs(tmp):
-    good = tmp / "good.csv"
-    make_messy_frame(100).to_csv(good, index=False)
-    one_class = tmp / "one.csv"
-    pd.DataFrame({"x": [1, 2, 3], "y": ["a", "a", "a"]}).to_csv(one_class, index=False)
-    bad_toml = tmp / "bad.toml"
-    bad_toml.write_text("[study\nseeds = 3\n")
-    typo_toml = tmp / "typo.toml"
-    typo_toml.write_text("[study]\nseed = 3\n")
-    db = tmp / "crm.sqlite"
-    import sqlite3
+def test_bad_inputs_as_separate_processes_get_one_line_exit_2_and_no_run_folder(tmp_path):
+    """A sample of the catalogue (tests/e2e/test_bad_inputs.py) through a real process each."""
+    from tests.e2e.test_bad_inputs import _cases_for_ids, check_refusal
 
-    with sqlite3.connect(db) as conn:
-        pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}).to_sql("customers", conn, index=False)
-    taken = tmp / "taken"
-    taken.mkdir()
-    (taken / "thesis.docx").write_text("not mine")
-    return [
-        (["--data", tmp / "nope.csv", "--target", "y"], "Data file not found"),
-        (["--data", "chrun"], "Did you mean 'churn'"),
-        (["--data", good, "--target", "churnd"], "Did you mean 'churned'"),
-        (["--data", good], "No target column"),
-        (["--data", one_class, "--target", "y"], "single class"),
-        (["--data", db, "--table", "customer", "--target", "y"], "Did you mean 'customers'"),
-        (["--data", db, "--query", "SELECT * FROM nowhere", "--target", "y"], "The query failed"),
-        (["--learners", "logreg,xgbost"], "Did you mean 'xgboost'"),
-        (["--seeds", "0"], "must be a positive integer"),
-        (["--seeds", "-3"], "must be a positive integer"),
-        (["--sizes", "8,0,16"], "--sizes must be comma-separated positive integers"),
-        (["--sizes", "8,x"], "--sizes must be comma-separated positive integers"),
-        (["--metric", "auc"], "Unknown metric 'auc'"),
-        (["--test-rows", "1"], "cannot hold all 2 classes"),
-        (["--config", bad_toml], "is not valid TOML"),
-        (["--config", typo_toml], "Did you mean 'seeds'"),
-        (["--config", tmp / "missing.toml"], "Config file not found"),
-        (["--out", taken], "not a dataeff run"),
-        (["--data", "churn", "--table", "t"], "apply to database files"),
-    ]
-
-
-def test_each_bad_input_gets_one_line_exit_2_and_no_run_folder(tmp_path):
-    cases = _bad_inputs(tmp_path)
-    for args, message in cases:
+    sample = {"missing file", "target typo", "unknown learner", "invalid TOML", "ragged rows",
+              "out folder of something else"}
+    cases = [case for case in _cases_for_ids() if case[0] in sample]
+    assert len(cases) == len(sample)
+    for name, args, message in cases:
         out = tmp_path / "never"
         full = ["run", *args] if "--out" in args else ["run", *args, "--out", out]
         result = dataeff(*full, timeout=120)
-        where = f"{args} -> {result.stderr!r}"
-        assert result.returncode == 2, where
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], where
-        assert "Traceback" not in result.stderr + result.stdout, where
-        assert not out.exists(), where
+        check_refusal(result.returncode, result.stdout, result.stderr, message, out, name)
 
 
 @pytest.mark.slow
