@@ -110,6 +110,9 @@ def run(
     llm_backend: Annotated[str | None, typer.Option(help="LLM for llm-* learners: llamacpp (local GGUF, default) or openai (a server).")] = None,
     llm_model: Annotated[str | None, typer.Option(help="A GGUF file (llamacpp) or the served model's name (openai).")] = None,
     llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")] = None,
+    llm_question: Annotated[str | None, typer.Option(help="The question the LLM is asked about each row (built-ins have theirs).")] = None,
+    llm_template: Annotated[Path | None, typer.Option(help="A Jinja file that writes a row as text (sees row[column] and fields), instead of 'column: value' lines.")] = None,
+    llm_dictionary: Annotated[Path | None, typer.Option(help="A data dictionary (CSV column,description, or JSON) whose meanings follow the column names in prompts.")] = None,
     llm_shots: Annotated[int | None, typer.Option(help="Demonstrations llm-few puts in its prompt at most (default 8).")] = None,
     llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
@@ -131,7 +134,9 @@ def run(
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
-                     llm_shots=llm_shots)
+                     llm_shots=llm_shots, llm_question=llm_question,
+                     llm_template=str(llm_template) if llm_template else None,
+                     llm_dictionary=str(llm_dictionary) if llm_dictionary else None)
     if learners is not None:
         overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
     if sizes is not None:

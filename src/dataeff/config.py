@@ -20,11 +20,14 @@ SECTIONS = {
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force", "engine", "scheduler"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
-    "llm": ["backend", "model", "url", "shots", "api_key_env", "timeout", "retries", "concurrency"],
+    "llm": ["backend", "model", "url", "shots", "question", "style", "template", "dictionary", "api_key_env", "timeout",
+            "retries", "concurrency"],
 }
 # TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
 RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
            ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "shots"): "llm_shots",
+           ("llm", "question"): "llm_question", ("llm", "style"): "llm_style", ("llm", "template"): "llm_template",
+           ("llm", "dictionary"): "llm_dictionary",
            ("llm", "api_key_env"): "llm_api_key_env",
            ("llm", "timeout"): "llm_timeout", ("llm", "retries"): "llm_retries",
            ("llm", "concurrency"): "llm_concurrency"}
@@ -86,6 +89,12 @@ class StudyConfig:
     llm_model: str | None = None
     llm_url: str | None = None
     llm_shots: int = DEFAULT_K_MAX  # demonstrations llm-few puts in its prompt at most
+    # how rows become text: the question asked, 'list' or 'text' style, or a Jinja template
+    # file; a data dictionary file (CSV column,description or a JSON object) adds meanings
+    llm_question: str | None = None
+    llm_style: str = "list"
+    llm_template: str | None = None
+    llm_dictionary: str | None = None
     # the endpoint: the environment variable holding the API key (the key itself is never
     # configured, stored or logged), seconds per request, retries, requests in flight
     llm_api_key_env: str = "OPENAI_API_KEY"
@@ -151,6 +160,16 @@ class StudyConfig:
             raise ConfigError(f"The 'llm_retries' setting must be an integer >= 0. Got {self.llm_retries!r} instead.")
         _positive_int("llm_concurrency", self.llm_concurrency)
         _positive_int("llm_shots", self.llm_shots)
+        if self.llm_style not in ("list", "text"):
+            raise ConfigError(f"Unknown row style '{self.llm_style}'; choose list or text (or give a template file).")
+        for name in ("llm_template", "llm_dictionary"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(f"The {name.removeprefix('llm_')} file {value} does not exist; check the path.")
+        if self.llm_template is not None:
+            from dataeff.data.serialize import compile_template
+
+            compile_template(Path(self.llm_template).read_text(encoding="utf-8"))
         from dataeff.analysis.summary import parse_target
 
         parse_target(self.score_target)
@@ -230,6 +249,7 @@ def load_config(path: str | Path) -> StudyConfig:
     source = values.get("source")
     if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
         values["source"] = str(base / source)
-    if isinstance(values.get("out"), str) and not Path(values["out"]).is_absolute():
-        values["out"] = str(base / values["out"])
+    for key in ("out", "llm_template", "llm_dictionary"):
+        if isinstance(values.get(key), str) and not Path(values[key]).is_absolute():
+            values[key] = str(base / values[key])
     return StudyConfig().with_overrides(**values)

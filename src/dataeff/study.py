@@ -138,7 +138,13 @@ class Study:
 
             from dataeff.learners.llm.prompting import Task
 
-            task = Task.for_dataset(dataset.name, dataset.target, plan.classes)
+            cfg = self.config
+            template = Path(cfg.llm_template).read_text(encoding="utf-8") if cfg.llm_template else None
+            descriptions = load_dictionary(cfg.llm_dictionary, dataset.X.columns) if cfg.llm_dictionary else None
+            task = Task.for_dataset(dataset.name, dataset.target, plan.classes, question=cfg.llm_question,
+                                    style=cfg.llm_style, descriptions=descriptions, template=template)
+            if template is not None and len(dataset.X):
+                _check_template(task, dataset.X.iloc[0])
             llm = self.config.llm_params()
 
             def configured(spec):
@@ -414,6 +420,44 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
     minutes = tokens / LOCAL_TOKENS_PER_SECOND / 60
     return (f"LLM work: about {tokens:,.0f} prompt tokens before the cache, roughly {minutes:,.0f} minutes of one "
             f"core at ~{LOCAL_TOKENS_PER_SECOND} tokens/s (fewer --test-rows or --sizes shrink it).")
+
+
+def load_dictionary(path: str, columns) -> dict[str, str]:
+    """A data dictionary: a CSV with columns 'column' and 'description', or a JSON object."""
+    from dataeff.errors import did_you_mean, one_line
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".json":
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(entries, dict):
+                raise ValueError("not a JSON object of column -> description")
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if list(table.columns[:2]) != ["column", "description"]:
+                raise ValueError("the header must be 'column,description'")
+            entries = dict(zip(table["column"], table["description"]))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"Cannot read the data dictionary {path.name}: {one_line(exc)}; write it as a CSV "
+                          "with a 'column,description' header or a JSON object.") from None
+    known = [str(c) for c in columns]
+    for column in entries:
+        if column not in known:
+            raise ConfigError(f"The data dictionary {path.name} describes '{column}', which is not a feature column."
+                              f"{did_you_mean(str(column), known)}")
+    return {str(k): str(v) for k, v in entries.items() if str(v).strip()}
+
+
+def _check_template(task, row) -> None:
+    from jinja2 import TemplateError
+
+    from dataeff.errors import one_line
+
+    try:
+        task.row_text(row)
+    except TemplateError as exc:
+        raise ConfigError(f"The row template fails on the first row ({one_line(exc)}); it sees row['column'] "
+                          f"for the columns {', '.join(map(str, row.index[:12]))}.") from None
 
 
 def _settings(spec: LearnerSpec) -> str:

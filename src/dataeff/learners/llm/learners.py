@@ -155,9 +155,7 @@ class EmbedLinear(_LLMLearner):
         return align_proba(self._model.predict_proba(self._embed(X)), self._model.classes_, list(self.classes_))
 
     def _embed(self, X) -> np.ndarray:
-        from dataeff.data.serialize import serialize_row
-
-        texts = [serialize_row(row, self.task.style) for _, row in X.iterrows()]
+        texts = [self.task.row_text(row) for _, row in X.iterrows()]
         self._tokens += sum(len(t) // 4 for t in texts)  # embedding models bill by tokens too (approx.)
         lm = self._lm()
         return self._counted(lm, lm.embed, texts)

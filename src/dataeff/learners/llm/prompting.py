@@ -33,10 +33,13 @@ class Task:
     verbalizers: dict[str, str]  # label -> answer word
     style: str = "list"
     classes: list[str] = field(default_factory=list)
+    descriptions: dict[str, str] | None = None  # the data dictionary: column -> meaning
+    template: str | None = None  # a Jinja row template (replaces style)
 
     @classmethod
     def for_dataset(cls, name: str, target: str, classes: list[str], question: str | None = None,
-                    verbalizers: dict[str, str] | None = None) -> Task:
+                    verbalizers: dict[str, str] | None = None, style: str = "list",
+                    descriptions: dict[str, str] | None = None, template: str | None = None) -> Task:
         """The built-in question and words, or defaults from the target and label names."""
         default_q, default_v = BUILTIN_TASKS.get(name, (None, None))
         if default_v and set(default_v) != set(classes):
@@ -49,10 +52,14 @@ class Task:
         words = [verbalizers[c] for c in classes]
         if len(set(words)) < len(words):
             raise ConfigError(f"Verbalizers must differ per label; got {verbalizers}.")
-        return cls(question, {c: verbalizers[c] for c in classes}, classes=list(classes))
+        return cls(question, {c: verbalizers[c] for c in classes}, style=style, classes=list(classes),
+                   descriptions=descriptions, template=template)
+
+    def row_text(self, row: pd.Series) -> str:
+        return serialize_row(row, self.style, self.descriptions, self.template)
 
     def query(self, row: pd.Series) -> str:
-        return f"{serialize_row(row, self.style)}\nQuestion: {self.question}\nAnswer:"
+        return f"{self.row_text(row)}\nQuestion: {self.question}\nAnswer:"
 
     def demonstration(self, row: pd.Series, label: str) -> str:
         return f"{self.query(row)} {self.verbalizers[label]}\n\n"
