@@ -151,7 +151,7 @@ class Study:
                 params = {**spec.params, "task": task}
                 if not spec.target.endswith(":llm_embed"):  # the embedder is its own model
                     params.update({k: v for k, v in llm.items() if v is not None})
-                if spec.target.endswith(":llm_few"):
+                if spec.target.endswith((":llm_few", ":llm_few_similar")):
                     params.setdefault("k_max", self.config.llm_shots)
                 return replace(spec, params=params)
 
@@ -406,12 +406,16 @@ def _llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str
     per_row = sum(len(serialize_row(r)) for _, r in sample.iterrows()) / max(len(sample), 1) / 4 + 15
     seeds, n_test = len(plan.seeds), plan.n_test
     rows = 0.0
-    for kind in kinds.values():
+    for name, kind in kinds.items():
         if kind == "llm_zero":
             rows += n_test * seeds
         elif kind == "llm_few":
-            shots = next(s.params.get("k_max", 8) for s in specs if s.target.endswith(":llm_few"))
+            shots = next(s.params.get("k_max", 8) for s in specs if s.name == name)
             rows += n_test * seeds * (len(plan.sizes) + 1) + shots * len(plan.sizes) * seeds
+        elif kind == "llm_few_similar":  # a prompt of its own per test row beyond the shots
+            shots = next(s.params.get("k_max", 8) for s in specs if s.name == name)
+            beyond = sum(1 for size in plan.sizes if size > shots)
+            rows += n_test * seeds * (len(plan.sizes) + 1 + beyond * shots)
         else:  # llm_prior, llm_prior_xgb
             rows += (n_test + max(plan.sizes)) * seeds
     tokens = rows * per_row

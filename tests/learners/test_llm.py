@@ -198,3 +198,31 @@ def test_rows_through_a_user_template_and_a_data_dictionary(tmp_path):
     listed = dataeff.Study(frame, target="churned", learners=["llm-zero"], sizes=[1], test_rows=2,
                            llm_dictionary=str(tmp_path / "dictionary.csv")).prepare()[2][0].params["task"]
     assert listed.row_text(frame.drop(columns="churned").iloc[1]) == 'tenure (months as a customer): 40\nnote: "fine"'
+
+
+def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_question(monkeypatch):
+    from dataeff.learners.llm.learners import FewShot
+
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    X, y = frame.X.iloc[:40].reset_index(drop=True), frame.y.iloc[:40].reset_index(drop=True)
+    task = Task.for_dataset("fine-foods", "score", ["great", "other"])
+    seen = {}
+    monkeypatch.setattr(FewShot, "_score", lambda self, prompts, prefix, columns: seen.setdefault("p", prompts)
+                        and np.full((len(prompts), 2), 0.5))
+    learner = FewShot(task, k_max=3, select="similar").fit(X, y)
+    learner.predict_proba(X.iloc[[5, 17]])
+    for prompt, i in zip(seen["p"], (5, 17)):
+        demonstrations = prompt.split("\n\n")[:-1]
+        assert len(demonstrations) == 3
+        assert demonstrations[-1] == task.demonstration(X.iloc[i], y.iloc[i]).strip()  # itself, nearest
+    assert seen["p"][0] != seen["p"][1]  # a prompt of its own per row
+    few = FewShot(task, k_max=3, select="similar").fit(X.iloc[:3], y.iloc[:3])
+    assert few._pool is None  # no more rows than shots: the shared balanced prefix
+
+
+def test_llm_few_similar_runs_in_a_study(tmp_path):
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    result = dataeff.Study(frame, learners=["llm-few-similar"], seeds=1, sizes=[2, 6], test_rows=6, jobs=1,
+                           llm_shots=2).run(tmp_path / "run", progress=False)
+    assert (result.results["status"] == "ok").all(), result.results["error"].tolist()
+    assert set(result.results["n_train"]) == {0, 2, 6}

@@ -91,6 +91,10 @@ REGISTRY: dict[str, Alias] = {
     "llm-few": Alias("dataeff.learners.llm.learners:llm_few",
                      "Few-shot LLM: up to 8 labelled rows as demonstrations in the prompt, classes balanced.",
                      needs_examples=False),
+    "llm-few-similar": Alias("dataeff.learners.llm.learners:llm_few_similar",
+                             "Few-shot LLM whose demonstrations, once the labels outnumber the prompt's room, "
+                             "are the 8 most similar labelled rows per test row (MiniLM embeddings).",
+                             needs_examples=False),
     "llm-embed": Alias("dataeff.learners.llm.learners:llm_embed",
                        "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression."),
     "llm-prior": Alias("dataeff.learners.llm.learners:llm_prior",

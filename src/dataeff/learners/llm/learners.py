@@ -110,26 +110,49 @@ class ZeroShot(_LLMLearner):
 
 
 class FewShot(_LLMLearner):
-    """Up to ``k_max`` labelled rows from the training subset as demonstrations in the prompt,
-    classes taking turns; the same demonstrations for every test row (a shared prefix)."""
+    """Up to ``k_max`` labelled rows from the training subset as demonstrations in the prompt.
+
+    ``select="balanced"``: classes taking turns, the same demonstrations for every test row
+    (a shared prefix, evaluated once). ``select="similar"``: once the training rows outnumber
+    ``k_max``, each test row gets the ``k_max`` training rows nearest to it by sentence
+    embedding (the nearest last, next to the question), so the curve can keep rising with
+    more labels; each row then has a prompt of its own, about k_max + 1 times the tokens.
+    """
 
     needs_examples = False  # at n = 0 it is the zero-shot prompt
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0,
-                 backend_options: dict | None = None):
+                 backend_options: dict | None = None, select: str = "balanced"):
         super().__init__(task, backend, model, calibrate, random_state, backend_options)
         self.k_max = k_max
+        self.select = select
 
     def _fit(self, X, y):
         rng = np.random.default_rng(self.random_state)
         picked = balanced_demonstrations(y, min(self.k_max, len(y)), rng) if len(y) else []
         self._prefix = "".join(self.task.demonstration(X.iloc[i], y.iloc[i]) for i in picked)
         self.n_demonstrations_ = len(picked)
+        self._pool = None
+        if self.select == "similar" and len(y) > self.k_max:
+            self._pool = (X, y, self._embed(X))
 
     def _predict_proba(self, X):
-        return self._score([self._prefix + self.task.query(row) for _, row in X.iterrows()], self._prefix,
-                           list(X.columns))
+        if self._pool is None:
+            prompts = [self._prefix + self.task.query(row) for _, row in X.iterrows()]
+        else:
+            pool_X, pool_y, pool_vectors = self._pool
+            nearest = np.argsort(-(self._embed(X) @ pool_vectors.T), axis=1, kind="stable")[:, : self.k_max]
+            prompts = ["".join(self.task.demonstration(pool_X.iloc[j], pool_y.iloc[j]) for j in order[::-1])
+                       + self.task.query(row) for order, (_, row) in zip(nearest, X.iterrows())]
+        # Calibration measures the bias around the balanced demonstrations in either case.
+        return self._score(prompts, self._prefix, list(X.columns))
+
+    def _embed(self, X) -> np.ndarray:
+        from dataeff.learners.llm.backends import get_backend
+
+        embedder = get_backend("minilm")
+        return self._counted(embedder, embedder.embed, [self.task.row_text(row) for _, row in X.iterrows()])
 
 
 class EmbedLinear(_LLMLearner):
@@ -205,6 +228,10 @@ def llm_zero(random_state: int = 0, **params) -> Learner:
 
 def llm_few(random_state: int = 0, **params) -> Learner:
     return FewShot(random_state=random_state, **params)
+
+
+def llm_few_similar(random_state: int = 0, **params) -> Learner:
+    return FewShot(random_state=random_state, select="similar", **params)
 
 
 def llm_embed(random_state: int = 0, **params) -> Learner:
