@@ -28,8 +28,9 @@ def free_port() -> int:
 class LlamaServer:
     """``python -m llama_cpp.server`` serving a GGUF file as model 'gemma'; restartable on its port."""
 
-    def __init__(self, model: Path, log: Path, port: int | None = None):
+    def __init__(self, model: Path, log: Path, port: int | None = None, extra: list[str] | None = None):
         self.model, self.log, self.port = model, log, port or free_port()
+        self.extra = list(extra or [])
         self.process: subprocess.Popen | None = None
 
     @property
@@ -40,7 +41,8 @@ class LlamaServer:
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
-                 "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "gemma"],
+                 "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "gemma",
+                 *self.extra],
                 stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

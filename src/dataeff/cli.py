@@ -113,6 +113,9 @@ def run(
     llm_question: Annotated[str | None, typer.Option(help="The question the LLM is asked about each row (built-ins have theirs).")] = None,
     llm_template: Annotated[Path | None, typer.Option(help="A Jinja file that writes a row as text (sees row[column] and fields), instead of 'column: value' lines.")] = None,
     llm_dictionary: Annotated[Path | None, typer.Option(help="A data dictionary (CSV column,description, or JSON) whose meanings follow the column names in prompts.")] = None,
+    llm_scoring: Annotated[str | None, typer.Option(help="Endpoint scoring: next-token (default; answer words must start differently) or echo (multi-token answers, where the server returns prompt log-probabilities).")] = None,
+    llm_embed_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible server whose /embeddings llm-embed uses instead of the local MiniLM.")] = None,
+    llm_embed_model: Annotated[str | None, typer.Option(help="The embedding model's name on --llm-embed-url.")] = None,
     llm_shots: Annotated[int | None, typer.Option(help="Demonstrations llm-few puts in its prompt at most (default 8).")] = None,
     llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
@@ -134,7 +137,8 @@ def run(
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
-                     llm_shots=llm_shots, llm_question=llm_question,
+                     llm_shots=llm_shots, llm_question=llm_question, llm_scoring=llm_scoring,
+                     llm_embed_url=llm_embed_url, llm_embed_model=llm_embed_model,
                      llm_template=str(llm_template) if llm_template else None,
                      llm_dictionary=str(llm_dictionary) if llm_dictionary else None)
     if learners is not None:

@@ -20,14 +20,15 @@ SECTIONS = {
     "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
     "run": ["out", "jobs", "force", "engine", "scheduler"],
     "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
-    "llm": ["backend", "model", "url", "shots", "question", "style", "template", "dictionary", "api_key_env", "timeout",
-            "retries", "concurrency"],
+    "llm": ["backend", "model", "url", "scoring", "shots", "question", "style", "template", "dictionary",
+            "embed_url", "embed_model", "api_key_env", "timeout", "retries", "concurrency"],
 }
 # TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
 RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
            ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "shots"): "llm_shots",
            ("llm", "question"): "llm_question", ("llm", "style"): "llm_style", ("llm", "template"): "llm_template",
-           ("llm", "dictionary"): "llm_dictionary",
+           ("llm", "dictionary"): "llm_dictionary", ("llm", "scoring"): "llm_scoring",
+           ("llm", "embed_url"): "llm_embed_url", ("llm", "embed_model"): "llm_embed_model",
            ("llm", "api_key_env"): "llm_api_key_env",
            ("llm", "timeout"): "llm_timeout", ("llm", "retries"): "llm_retries",
            ("llm", "concurrency"): "llm_concurrency"}
@@ -89,6 +90,10 @@ class StudyConfig:
     llm_model: str | None = None
     llm_url: str | None = None
     llm_shots: int = DEFAULT_K_MAX  # demonstrations llm-few puts in its prompt at most
+    llm_scoring: str = "next-token"  # endpoint: next-token top log-probs, or echo (multi-token answers)
+    # llm-embed through an endpoint's /embeddings instead of the local MiniLM
+    llm_embed_url: str | None = None
+    llm_embed_model: str | None = None
     # how rows become text: the question asked, 'list' or 'text' style, or a Jinja template
     # file; a data dictionary file (CSV column,description or a JSON object) adds meanings
     llm_question: str | None = None
@@ -160,6 +165,14 @@ class StudyConfig:
             raise ConfigError(f"The 'llm_retries' setting must be an integer >= 0. Got {self.llm_retries!r} instead.")
         _positive_int("llm_concurrency", self.llm_concurrency)
         _positive_int("llm_shots", self.llm_shots)
+        if self.llm_scoring not in ("next-token", "echo"):
+            raise ConfigError(f"Unknown endpoint scoring '{self.llm_scoring}'; choose next-token or echo.")
+        if bool(self.llm_embed_url) != bool(self.llm_embed_model):
+            raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
+        if self.llm_embed_url is not None:
+            from dataeff.learners.llm.backends import check_endpoint_url
+
+            check_endpoint_url(self.llm_embed_url)
         if self.llm_style not in ("list", "text"):
             raise ConfigError(f"Unknown row style '{self.llm_style}'; choose list or text (or give a template file).")
         for name in ("llm_template", "llm_dictionary"):
@@ -179,10 +192,20 @@ class StudyConfig:
     def llm_params(self) -> dict:
         """What LLM learners get: the backend alias and the model (a GGUF path, or URL::name)."""
         if self.llm_backend == "openai":
-            options = {"api_key_env": self.llm_api_key_env, "timeout": float(self.llm_timeout),
-                       "retries": self.llm_retries, "concurrency": self.llm_concurrency}
+            options = {**self.endpoint_options(), "scoring": self.llm_scoring}
             return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}", "backend_options": options}
         return {"backend": "llamacpp", "model": self.llm_model}
+
+    def embed_params(self) -> dict:
+        """What llm-embed gets: the local MiniLM, or an endpoint's /embeddings."""
+        if self.llm_embed_url:
+            return {"backend": "openai-embed", "model": f"{self.llm_embed_url}::{self.llm_embed_model}",
+                    "backend_options": self.endpoint_options()}
+        return {}
+
+    def endpoint_options(self) -> dict:
+        return {"api_key_env": self.llm_api_key_env, "timeout": float(self.llm_timeout),
+                "retries": self.llm_retries, "concurrency": self.llm_concurrency}
 
     def prices(self):
         from dataeff.analysis.efficiency import Prices

@@ -149,7 +149,9 @@ class Study:
 
             def configured(spec):
                 params = {**spec.params, "task": task}
-                if not spec.target.endswith(":llm_embed"):  # the embedder is its own model
+                if spec.target.endswith(":llm_embed"):  # the embedder is its own model
+                    params.update(self.config.embed_params())
+                else:
                     params.update({k: v for k, v in llm.items() if v is not None})
                 if spec.target.endswith((":llm_few", ":llm_few_similar")):
                     params.setdefault("k_max", self.config.llm_shots)
@@ -217,8 +219,11 @@ class Study:
         if usage["llm_cells"]:
             from dataeff.report.answers import llm_traffic
 
-            if cfg.llm_backend == "openai" and any(s.params.get("backend") == "openai" for s in specs):
-                usage["endpoint"] = f"{cfg.llm_url} (model {cfg.llm_model})"
+            used = {s.params.get("backend") for s in specs}
+            endpoints = [f"{cfg.llm_url} (model {cfg.llm_model})" if "openai" in used else None,
+                         f"{cfg.llm_embed_url} (model {cfg.llm_embed_model})" if "openai-embed" in used else None]
+            if any(endpoints):
+                usage["endpoint"] = " and ".join(e for e in endpoints if e)
             facts["llm_usage"] = usage
             log(f"{llm_traffic(facts)} Cache: {default_cache_dir()} (--no-cache or DATAEFF_NO_CACHE=1 bypasses it).")
         facts["run_seconds"] = round(time.perf_counter() - started, 2)

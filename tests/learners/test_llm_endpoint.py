@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from dataeff.errors import ConfigError
@@ -84,3 +85,34 @@ def test_dead_endpoint_or_bad_model_file_stop_the_run_before_any_folder(tmp_path
         result = subprocess.run([sys.executable, *base, *extra, "--out", str(out)], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr, (extra, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_echo_scoring_sums_multi_token_answers_and_agrees_with_the_local_model(server):
+    """Echo mode scores answer words of several tokens whole (llama.cpp's server is slow at it:
+    about 0.7 s per prompt token, so the prompts here are short)."""
+    remote = OpenAICompatible(f"{server}::gemma", scoring="echo")
+    local = LlamaCpp()
+    requests = [("Is tea a drink? Answer:", " Yes, of course"), ("Is tea a drink? Answer:", " No")]
+    from_server = remote.loglikelihood(requests)
+    from_file = local.loglikelihood(requests)
+    print("echo vs local nats:", [round(a - b, 3) for a, b in zip(from_server, from_file)])
+    for a, b in zip(from_server, from_file):
+        assert abs(a - b) <= 0.15
+    assert from_server[0] < from_server[1] - 1  # three more tokens cost probability
+
+
+def test_embeddings_from_an_endpoint(tmp_path, llm_cache_dir):
+    """/v1/embeddings of a real llama.cpp server started with --embedding, through the cache."""
+    from dataeff.learners.llm.backends import default_gguf, get_backend
+    from tests.llm_server import LlamaServer
+
+    server = LlamaServer(default_gguf(), tmp_path / "embed.log", extra=["--embedding", "true"]).start()
+    try:
+        embedder = get_backend("openai-embed", f"{server.base}::gemma")
+        vectors = embedder.embed(["good tea", "bad tea", "good tea"])
+        again = embedder.embed(["good tea"])
+    finally:
+        server.stop()
+    assert vectors.shape == (3, 640) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(again[0], vectors[0])
+    assert embedder.inner.stats["prompts"] == 2  # each distinct text once; the repeat came from the cache

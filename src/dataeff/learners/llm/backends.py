@@ -20,6 +20,7 @@ ALIASES = {
     "llamacpp": "dataeff.learners.llm.backends:LlamaCpp",
     "minilm": "dataeff.learners.llm.backends:SentenceEmbedder",
     "openai": "dataeff.learners.llm.backends:OpenAICompatible",
+    "openai-embed": "dataeff.learners.llm.backends:OpenAIEmbeddings",
 }
 _LOADED: dict[tuple, Backend] = {}
 
@@ -123,7 +124,7 @@ def preflight(alias: str, model: str | None) -> None:
         with path.open("rb") as handle:
             if handle.read(4) != b"GGUF":
                 raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
-    elif alias == "openai":
+    elif alias in ("openai", "openai-embed"):
         import urllib.error
         import urllib.request
 
@@ -355,8 +356,12 @@ class OpenAICompatible(Backend):
     TOP_LOGPROBS = 20
 
     def __init__(self, model: str | None = None, concurrency: int = 4, timeout: float = 60.0, retries: int = 6,
-                 api_key_env: str = "OPENAI_API_KEY", max_wait: float = 30.0):
+                 api_key_env: str = "OPENAI_API_KEY", max_wait: float = 30.0, scoring: str = "next-token"):
         import threading
+
+        if scoring not in ("next-token", "echo"):
+            raise ConfigError(f"Unknown endpoint scoring '{scoring}'; choose next-token or echo.")
+        self.scoring = scoring
 
         if not model or "::" not in model:
             raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
@@ -376,6 +381,11 @@ class OpenAICompatible(Backend):
     def loglikelihood(self, requests):
         from concurrent.futures import ThreadPoolExecutor
 
+        if self.scoring == "echo":
+            unique = list(dict.fromkeys(requests))
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                scores = dict(zip(unique, pool.map(lambda r: self._echo_score(*r), unique)))
+            return [scores[r] for r in requests]
         contexts = list(dict.fromkeys(c for c, _ in requests))
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             tops = dict(zip(contexts, pool.map(self._top_logprobs, contexts)))
@@ -395,10 +405,33 @@ class OpenAICompatible(Backend):
                     raise ConfigError(f"Answer words {continuation!r} and "
                                       f"{[c for c, t in firsts.items() if t == token][0]!r} share their first "
                                       f"token {token!r}; next-token scoring cannot tell them apart: choose "
-                                      "answer words that start differently.")
+                                      "answer words that start differently, or --llm-scoring echo.")
                 firsts[continuation] = token
                 scores[(context, continuation)] = float(top[token])
         return [scores[r] for r in requests]
+
+    def _echo_score(self, context: str, continuation: str) -> float:
+        """The continuation's log-probability from the server's own scores of the prompt
+        tokens (``echo``): every answer word, however many tokens, scored whole. Slow on some
+        servers (llama.cpp's: about 0.7 s per prompt token), fast on vLLM."""
+        # max_tokens=1, not 0: llama.cpp's server reads 0 as "no limit".
+        body = {"model": self.model_name, "prompt": context + continuation, "max_tokens": 1, "temperature": 0.0,
+                "echo": True, "logprobs": 1}
+        answer = self._post("/completions", body)
+        try:
+            logprobs = answer["choices"][0]["logprobs"]
+            offsets, values = logprobs["text_offset"], logprobs["token_logprobs"]
+            end = len(context + continuation)
+            picked = [v for o, v in zip(offsets, values) if len(context) <= o < end]
+            total = float(sum(picked))
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ConfigError(f"{self.base_url} answered without prompt log-probabilities; echo scoring needs a "
+                              "server that returns them (vLLM, llama.cpp server), else use next-token.") from None
+        if not picked:
+            raise ConfigError(f"The answer {continuation!r} got no token of its own from {self.base_url}; "
+                              "choose other answer words.")
+        self._count("prompts")
+        return total
 
     def _top_logprobs(self, prompt: str) -> dict[str, float]:
         body = {"model": self.model_name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
@@ -461,6 +494,48 @@ class OpenAICompatible(Backend):
         self._count("failed")
         raise ConfigError(f"The LLM endpoint {self.base_url} failed after {self.retries + 1} tries ({last}); "
                           "check that the server is up and the URL is right.")
+
+
+class OpenAIEmbeddings(OpenAICompatible):
+    """Embeddings from an OpenAI-compatible server's ``/embeddings`` (``BASE_URL::MODEL``),
+    64 texts a request, L2-normalized like the local embedder's; same retries and key."""
+
+    BATCH = 64
+
+    def __init__(self, model: str | None = None, **options):
+        options.pop("scoring", None)
+        super().__init__(model, **options)
+        self.fingerprint = f"openai-embed:{self.base_url}:{self.model_name}"
+
+    def loglikelihood(self, requests):
+        return Backend.loglikelihood(self, requests)
+
+    def embed(self, texts):
+        from concurrent.futures import ThreadPoolExecutor
+
+        batches = [list(texts[i:i + self.BATCH]) for i in range(0, len(texts), self.BATCH)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            parts = list(pool.map(self._embed_batch, batches))
+        vectors = np.array([v for part in parts for v in part], dtype=np.float32).reshape(len(texts), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1)
+
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        answer = self._post("/embeddings", {"model": self.model_name, "input": batch})
+        try:
+            data = sorted(answer["data"], key=lambda item: item.get("index", 0))
+            # A server without pooling (llama.cpp's, for some models) sends a vector per token:
+            # their mean stands for the text.
+            vectors = [np.asarray(item["embedding"], dtype=float).reshape(-1, np.shape(item["embedding"])[-1])
+                       .mean(axis=0).tolist() for item in data]
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{self.base_url} answered /embeddings without vectors; use a server that serves "
+                              "embeddings (llama.cpp server with --embedding, vLLM, OpenAI).") from None
+        if len(vectors) != len(batch):
+            raise ConfigError(f"{self.base_url} returned {len(vectors)} embeddings for {len(batch)} texts.")
+        with self._lock:
+            self.stats["prompts"] += len(batch)
+        return vectors
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -159,8 +159,8 @@ class EmbedLinear(_LLMLearner):
     """Sentence embeddings of the serialized rows, then L2 logistic regression."""
 
     def __init__(self, task: Task | None = None, backend: str = "minilm", model: str | None = None,
-                 random_state: int = 0):
-        super().__init__(task, backend, model, False, random_state)
+                 random_state: int = 0, backend_options: dict | None = None):
+        super().__init__(task, backend, model, False, random_state, backend_options)
 
     def _fit(self, X, y):
         from sklearn.linear_model import LogisticRegression
