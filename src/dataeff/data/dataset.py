@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dataeff.errors import DataError, did_you_mean
+from dataeff.errors import DataError, did_you_mean, one_line
 
 
 @dataclass
@@ -139,6 +139,6 @@ def _refuse_near_duplicate_labels(y: pd.Series, target: str, name: str) -> None:
 
 
 def _preview(columns, limit: int = 12) -> str:
-    names = [str(c) for c in columns]
+    names = [one_line(c, 60) for c in columns]  # a name may hold newlines: the message stays one line
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
