@@ -23,15 +23,9 @@ SECTIONS = {
     "llm": ["backend", "model", "url", "scoring", "shots", "question", "style", "template", "dictionary",
             "embed_url", "embed_model", "api_key_env", "timeout", "retries", "concurrency"],
 }
-# TOML key -> setting name, where the two differ ([analysis] target is a score, not a column)
-RENAMED = {("analysis", "target"): "score_target", ("llm", "backend"): "llm_backend",
-           ("llm", "model"): "llm_model", ("llm", "url"): "llm_url", ("llm", "shots"): "llm_shots",
-           ("llm", "question"): "llm_question", ("llm", "style"): "llm_style", ("llm", "template"): "llm_template",
-           ("llm", "dictionary"): "llm_dictionary", ("llm", "scoring"): "llm_scoring",
-           ("llm", "embed_url"): "llm_embed_url", ("llm", "embed_model"): "llm_embed_model",
-           ("llm", "api_key_env"): "llm_api_key_env",
-           ("llm", "timeout"): "llm_timeout", ("llm", "retries"): "llm_retries",
-           ("llm", "concurrency"): "llm_concurrency"}
+# TOML key -> setting name: every [llm] key is the setting with an 'llm_' prefix (url ->
+# llm_url), and [analysis] target is a score, not a column.
+RENAMED = {("analysis", "target"): "score_target", **{("llm", key): f"llm_{key}" for key in SECTIONS["llm"]}}
 
 
 @dataclass
@@ -136,9 +130,11 @@ class StudyConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, Path)):
                 raise ConfigError(f"The '{name}' setting must be a string. Got {value!r} instead.")
-        if self.engine not in ("local", "dask"):
-            raise ConfigError(f"Unknown engine '{self.engine}'.{did_you_mean(str(self.engine), ['local', 'dask'])} "
-                              "Engines: local, dask.")
+        from dataeff.experiment.runner import ENGINES
+
+        if self.engine not in ENGINES:
+            raise ConfigError(f"Unknown engine '{self.engine}'.{did_you_mean(str(self.engine), ENGINES)} "
+                              f"Engines: {', '.join(ENGINES)}.")
         if self.scheduler is not None and self.engine != "dask":
             raise ConfigError("--scheduler needs --engine dask; add it, or drop --scheduler.")
         if not isinstance(self.force, bool):
@@ -152,10 +148,6 @@ class StudyConfig:
                               "Choose llamacpp or openai.")
         if self.llm_backend == "openai" and not (self.llm_url and self.llm_model):
             raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
-        if self.llm_url is not None:
-            from dataeff.learners.llm.backends import check_endpoint_url
-
-            check_endpoint_url(self.llm_url)
         if not isinstance(self.llm_api_key_env, str) or not self.llm_api_key_env.replace("_", "").isalnum():
             raise ConfigError("The 'llm_api_key_env' setting must name an environment variable (like OPENAI_API_KEY), "
                               "not hold the key itself.")
@@ -169,10 +161,11 @@ class StudyConfig:
             raise ConfigError(f"Unknown endpoint scoring '{self.llm_scoring}'; choose next-token or echo.")
         if bool(self.llm_embed_url) != bool(self.llm_embed_model):
             raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
-        if self.llm_embed_url is not None:
-            from dataeff.learners.llm.backends import check_endpoint_url
+        from dataeff.learners.llm.backends import check_endpoint_url
 
-            check_endpoint_url(self.llm_embed_url)
+        for url in (self.llm_url, self.llm_embed_url):
+            if url is not None:
+                check_endpoint_url(url)
         if self.llm_style not in ("list", "text"):
             raise ConfigError(f"Unknown row style '{self.llm_style}'; choose list or text (or give a template file).")
         for name in ("llm_template", "llm_dictionary"):

@@ -417,39 +417,45 @@ class OpenAICompatible(Backend):
         # max_tokens=1, not 0: llama.cpp's server reads 0 as "no limit".
         body = {"model": self.model_name, "prompt": context + continuation, "max_tokens": 1, "temperature": 0.0,
                 "echo": True, "logprobs": 1}
-        answer = self._post("/completions", body)
-        try:
-            logprobs = answer["choices"][0]["logprobs"]
-            offsets, values = logprobs["text_offset"], logprobs["token_logprobs"]
-            end = len(context + continuation)
-            picked = [v for o, v in zip(offsets, values) if len(context) <= o < end]
-            total = float(sum(picked))
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise ConfigError(f"{self.base_url} answered without prompt log-probabilities; echo scoring needs a "
-                              "server that returns them (vLLM, llama.cpp server), else use next-token.") from None
+        end = len(context + continuation)
+
+        def read(logprobs):
+            return [float(v) for o, v in zip(logprobs["text_offset"], logprobs["token_logprobs"])
+                    if len(context) <= o < end]
+
+        picked = self._completion_logprobs(body, read, "prompt log-probabilities; echo scoring needs a server "
+                                                       "that returns them (vLLM, llama.cpp server), else use next-token")
         if not picked:
             raise ConfigError(f"The answer {continuation!r} got no token of its own from {self.base_url}; "
                               "choose other answer words.")
         self._count("prompts")
-        return total
+        return sum(picked)
 
     def _top_logprobs(self, prompt: str) -> dict[str, float]:
         body = {"model": self.model_name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
                 "logprobs": self.TOP_LOGPROBS}
-        answer = self._post("/completions", body)
-        try:
-            top = answer["choices"][0]["logprobs"]["top_logprobs"][0]
+        def read(logprobs):
+            top = logprobs["top_logprobs"][0]
             if isinstance(top, list):  # some servers send [{"token": ..., "logprob": ...}]
                 top = {item["token"]: item["logprob"] for item in top}
-            top = {str(k): float(v) for k, v in top.items()}
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-            raise ConfigError(f"{self.base_url} answered without log-probabilities; use a server that "
-                              "returns 'logprobs' for completions (vLLM, llama.cpp server).") from None
+            return {str(k): float(v) for k, v in top.items()}
+
+        top = self._completion_logprobs(body, read, "log-probabilities; use a server that returns 'logprobs' "
+                                                    "for completions (vLLM, llama.cpp server)")
         if not top:
             raise ConfigError(f"{self.base_url} answered with no log-probabilities; use a server that "
                               "returns 'logprobs' for completions (vLLM, llama.cpp server).")
         self._count("prompts")
         return top
+
+    def _completion_logprobs(self, body: dict, read, missing: str):
+        """POST a completion and ``read`` its ``logprobs``; an answer without them is one
+        clear error ("answered without <missing>")."""
+        answer = self._post("/completions", body)
+        try:
+            return read(answer["choices"][0]["logprobs"])
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            raise ConfigError(f"{self.base_url} answered without {missing}.") from None
 
     def _post(self, path: str, body: dict) -> dict:
         import json as _json
