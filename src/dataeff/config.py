@@ -28,6 +28,9 @@ SECTIONS = {
 RENAMED = {("analysis", "target"): "score_target", **{("llm", key): f"llm_{key}" for key in SECTIONS["llm"]}}
 
 
+LLM_BACKENDS = ["llamacpp", "transformers", "openai"]
+LLM_DEVICES = ["auto", "cpu", "cuda"]
+
 @dataclass
 class StudyConfig:
     """Everything that defines a study and where it runs.
@@ -78,10 +81,12 @@ class StudyConfig:
     predictions: float = 1e6
     token_price: float = 0.0
     compute_price: float = 0.10
-    # the LLM behind llm-zero, llm-few, llm-prior: llamacpp (a GGUF file; default Gemma 3 270M)
-    # or openai (an OpenAI-compatible server at llm_url serving llm_model)
+    # the LLM behind llm-zero, llm-few, llm-prior: llamacpp (a GGUF file; default Gemma 3 270M),
+    # transformers (a model folder or GGUF file in PyTorch; on a GPU where there is one), or
+    # openai (an OpenAI-compatible server at llm_url serving llm_model)
     llm_backend: str = "llamacpp"
     llm_model: str | None = None
+    llm_device: str = "auto"  # transformers: auto (CUDA when there is one), cpu or cuda
     llm_url: str | None = None
     llm_shots: int = DEFAULT_K_MAX  # demonstrations llm-few puts in its prompt at most
     llm_scoring: str = "next-token"  # endpoint: next-token top log-probs, or echo (multi-token answers)
@@ -143,9 +148,12 @@ class StudyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"The '{name}' setting must be a number >= 0. Got {value!r} instead.")
-        if self.llm_backend not in ("llamacpp", "openai"):
-            raise ConfigError(f"Unknown LLM backend '{self.llm_backend}'.{did_you_mean(self.llm_backend, ['llamacpp', 'openai'])} "
-                              "Choose llamacpp or openai.")
+        if self.llm_backend not in LLM_BACKENDS:
+            raise ConfigError(f"Unknown LLM backend '{self.llm_backend}'.{did_you_mean(self.llm_backend, LLM_BACKENDS)} "
+                              f"Choose {', '.join(LLM_BACKENDS[:-1])} or {LLM_BACKENDS[-1]}.")
+        if self.llm_device not in LLM_DEVICES:
+            raise ConfigError(f"Unknown LLM device '{self.llm_device}'.{did_you_mean(self.llm_device, LLM_DEVICES)} "
+                              f"Choose {', '.join(LLM_DEVICES)}.")
         if self.llm_backend == "openai" and not (self.llm_url and self.llm_model):
             raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
         if not isinstance(self.llm_api_key_env, str) or not self.llm_api_key_env.replace("_", "").isalnum():
@@ -183,10 +191,14 @@ class StudyConfig:
         return self
 
     def llm_params(self) -> dict:
-        """What LLM learners get: the backend alias and the model (a GGUF path, or URL::name)."""
+        """What LLM learners get: the backend alias, the model (a GGUF path or model folder, or
+        URL::name) and the backend's options."""
         if self.llm_backend == "openai":
             options = {**self.endpoint_options(), "scoring": self.llm_scoring}
             return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}", "backend_options": options}
+        if self.llm_backend == "transformers":
+            return {"backend": "transformers", "model": self.llm_model,
+                    "backend_options": {"device": self.llm_device}}
         return {"backend": "llamacpp", "model": self.llm_model}
 
     def embed_params(self) -> dict:

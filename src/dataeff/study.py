@@ -244,22 +244,22 @@ class Study:
             from dataeff.experiment.runner import check_dask
 
             check_dask(self.config.scheduler)
-        from dataeff.learners.llm.backends import LOCAL_CONTEXT, local_token_counter, preflight
+        from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter, preflight
         from dataeff.learners.llm.prompting import check_prompts_fit
 
         asking = [s for s in specs if is_llm_spec(s) and "backend" in s.params]
-        on_cluster = [s.name for s in asking if self.config.engine == "dask" and s.params["backend"] == "llamacpp"]
+        on_cluster = [s.name for s in asking if self.config.engine == "dask" and s.params["backend"] in LOCAL_BACKENDS]
         if on_cluster:
             # A model copy per worker would multiply memory and load time; a cluster shares a server.
             raise ConfigError(f"On a Dask cluster, {', '.join(on_cluster)} talk to an LLM endpoint, not a model per "
                               "worker: add --llm-backend openai --llm-url URL --llm-model NAME.")
-        for backend, model in dict.fromkeys((s.params["backend"], s.params.get("model")) for s in asking):
-            preflight(backend, model)
-        local = [s for s in asking if s.params["backend"] == "llamacpp"]
+        for spec in {(s.params["backend"], s.params.get("model")): s for s in asking}.values():
+            preflight(spec.params["backend"], spec.params.get("model"), spec.params.get("backend_options"))
+        local = [s for s in asking if s.params["backend"] in LOCAL_BACKENDS]
         if local:
             shots = max((s.params.get("k_max", 0) for s in local), default=0)
-            check_prompts_fit(dataset.X, local[0].params["task"], shots,
-                              local_token_counter(local[0].params.get("model")), LOCAL_CONTEXT)
+            counter, context = local_token_counter(local[0].params["backend"], local[0].params.get("model"))
+            check_prompts_fit(dataset.X, local[0].params["task"], shots, counter, context)
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
         from importlib.metadata import PackageNotFoundError, version

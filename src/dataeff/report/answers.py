@@ -49,10 +49,12 @@ def needed_text(entry: dict) -> str:
     if how is None or how == "unreachable" or n is None:
         return "does not get there"
     ci = interval(need.get("ci"))
+    if n == 0:
+        return "no labels (it gets there with none)"
     if how == "at_most":
         return f"at most {labels(n)} (reached at the smallest size measured)"
     suffix = " (extrapolated from the fitted curve)" if how == "extrapolated" else ""
-    return f"about {labels(n)} {ci}{suffix}".replace("  ", " ")
+    return f"about {labels(n)} {ci}{suffix}".replace("  ", " ").strip()
 
 
 def llm_traffic(facts: dict) -> str | None:
@@ -158,7 +160,11 @@ def sentences(analysis: dict, facts: dict) -> list[str]:
                 f"{money(cost['serving_per_month'])})")
         if cheapest.get("runner_up"):
             ratio = cheapest.get("ratio")
-            times = f"{ratio:.1f}× cheaper than" if ratio and math.isfinite(ratio) else "cheaper than"
+            if ratio and math.isfinite(ratio):
+                # "1.0× cheaper" says nothing: within 5% the two routes cost the same.
+                times = f"{ratio:.1f}× cheaper than" if ratio >= 1.05 else "about as cheap as"
+            else:
+                times = "cheaper than"
             text += (f", {times} {cheapest['runner_up']} "
                      f"({money(cheapest['total_first_month'] + cheapest['saving'])})")
         out.append(text + ".")

@@ -21,6 +21,7 @@ ALIASES = {
     "minilm": "dataeff.learners.llm.backends:SentenceEmbedder",
     "openai": "dataeff.learners.llm.backends:OpenAICompatible",
     "openai-embed": "dataeff.learners.llm.backends:OpenAIEmbeddings",
+    "transformers": "dataeff.learners.llm.transformers_lm:Transformers",
 }
 _LOADED: dict[tuple, Backend] = {}
 
@@ -111,10 +112,17 @@ def _close_all() -> None:
     _LOADED.clear()
 
 
-def preflight(alias: str, model: str | None) -> None:
-    """Cheap checks before a run folder is made: the model file is a GGUF file, the endpoint
-    answers. A problem here is a bad input (one line, exit 2), not a column of failed cells."""
-    if alias == "llamacpp":
+def preflight(alias: str, model: str | None, options: dict | None = None) -> None:
+    """Cheap checks before a run folder is made: the model file is a GGUF file (or model
+    folder), the device exists, the endpoint answers. A problem here is a bad input (one line,
+    exit 2), not a column of failed cells. A GGUF file for transformers is converted here,
+    once, before workers start."""
+    if alias == "transformers":
+        from dataeff.learners.llm.transformers_lm import check_device, model_folder
+
+        check_device((options or {}).get("device", "auto"))
+        model_folder(Path(model) if model else default_gguf())
+    elif alias == "llamacpp":
         path = Path(model) if model else None
         if path is None:
             default_gguf()  # the packaged default: assembled (hash-checked) once, before workers start
@@ -140,15 +148,20 @@ def preflight(alias: str, model: str | None) -> None:
 
 
 LOCAL_CONTEXT = 4096  # tokens of context the llamacpp backend gives the model
+LOCAL_BACKENDS = ("llamacpp", "transformers")  # a model in this process, whose context is known
 
 
-def local_token_counter(model: str | None):
-    """Token counts with the GGUF file's own tokenizer (vocabulary only: loads in a blink)."""
+def local_token_counter(alias: str, model: str | None):
+    """(token counter, context length) of a local model, without loading its weights."""
+    if alias == "transformers":
+        from dataeff.learners.llm.transformers_lm import token_counter
+
+        return token_counter(Path(model) if model else default_gguf())
     from llama_cpp import Llama
 
     _silence_llama_cpp()
     vocab = Llama(model_path=str(Path(model) if model else default_gguf()), vocab_only=True, verbose=False)
-    return lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]
+    return (lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]), LOCAL_CONTEXT
 
 
 def file_fingerprint(path: Path) -> str:

@@ -1,0 +1,253 @@
+"""The ``transformers`` backend: any causal LM through Hugging Face transformers and PyTorch.
+
+The model is a local model folder (``config.json`` + weights + tokenizer) or a GGUF file. A
+GGUF file is dequantized by transformers (``gguf`` package; ~45 s for Gemma 3 270M on 2 cores)
+and the converted copy is kept under the cache folder, so later runs load it in seconds.
+On a machine with CUDA the model runs on the GPU: this is the route from the laptop study to a
+big model on a GPU server, with the same prompts and the same answer cache.
+
+Scoring batches requests sorted by their tokens. A batch whose prompts share a long token
+prefix (a few-shot block, the instructions) evaluates that prefix once and reuses its KV cache
+for every row, as the llamacpp backend does.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dataeff.errors import ConfigError, one_line
+from dataeff.learners.llm.backends import Backend, _common_prefix, default_gguf, file_fingerprint
+from dataeff.learners.llm.cache import default_cache_dir
+
+class Transformers(Backend):
+    """A causal LM in PyTorch. ``device`` auto picks CUDA when there is one; weights are float32 on
+    the CPU (exact dequantized GGUF values) and bfloat16 on a GPU (big models fit)."""
+
+    # A shared prefix shorter than this is recomputed per row: copying its cache costs more.
+    MIN_PREFIX = 32
+
+    def __init__(self, model: str | None = None, device: str = "auto", batch_tokens: int = 4096,
+                 max_batch: int = 16):
+        try:
+            import torch
+            import transformers
+        except ImportError:
+            raise ConfigError("The transformers backend needs torch and transformers: "
+                              "pip install 'dataeff[transformers]'.") from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        check_device(device)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.torch, self.device = torch, torch.device(device)
+        self.dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        folder, model_hash = model_folder(Path(model) if model else default_gguf())
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype).to(self.device).eval()
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"Cannot load {folder} as a transformers causal LM ({one_line(exc, 160)}); "
+                              "pass a model folder with config.json, weights and tokenizer, or a GGUF file.") from None
+        self.n_ctx = int(getattr(self.model.config, "max_position_embeddings", 0) or 4096)
+        # transformers 5 renamed past_key_values to cache; older models still take the old name.
+        import inspect
+
+        forward = inspect.signature(self.model.forward).parameters
+        self._cache_argument = "cache" if "cache" in forward else "past_key_values"
+        self._encode = encoder(self.tokenizer)
+        self.fingerprint = f"transformers:{model_hash}:{str(self.dtype).removeprefix('torch.')}"
+        self.batch_tokens, self.max_batch = batch_tokens, max_batch
+        self._prefix: tuple[tuple[int, ...], object] | None = None
+
+    def count_tokens(self, texts):
+        return [len(self._encode(t)) for t in texts]
+
+    def loglikelihood(self, requests):
+        # Each request needs the log-probs of its answer tokens; the model reads the prompt and
+        # all but the last answer token. Requests that read the same tokens (the answer words
+        # of one prompt, when they are one token each) share one forward pass.
+        wanted: dict[tuple[int, ...], list] = {}
+        plans = []
+        for context, continuation in requests:
+            full = self._encode(context + continuation)
+            shared = _common_prefix(self._encode(context), full)
+            answer = full[shared:]
+            if not answer:
+                raise ConfigError(f"The answer {continuation!r} adds no token to the prompt; choose other verbalizers.")
+            if len(full) > self.n_ctx:
+                raise ConfigError(f"A prompt of {len(full)} tokens exceeds the model's context of {self.n_ctx}; "
+                                  "use fewer demonstrations or shorter rows.")
+            reads = tuple(full[:-1])
+            # (position from the end of ``reads``, token) for each answer token
+            needs = [(len(answer) - j, token) for j, token in enumerate(answer)]
+            wanted.setdefault(reads, []).extend(needs)
+            plans.append((reads, needs))
+        logprobs: dict[tuple[int, ...], dict] = {}
+        for batch in self._batches(sorted(wanted)):
+            logprobs.update(self._forward(batch, {reads: wanted[reads] for reads in batch}))
+        return [float(sum(logprobs[reads][need] for need in needs)) for reads, needs in plans]
+
+    def _batches(self, ordered: list[tuple[int, ...]]):
+        """Consecutive runs of sorted token sequences, bounded in tokens and rows."""
+        batch: list[tuple[int, ...]] = []
+        for reads in ordered:
+            longest = max([len(reads)] + [len(r) for r in batch])
+            if batch and (longest * (len(batch) + 1) > self.batch_tokens or len(batch) == self.max_batch):
+                yield batch
+                batch = []
+            batch.append(reads)
+        if batch:
+            yield batch
+
+    def _forward(self, batch: list[tuple[int, ...]], needs: dict) -> dict:
+        """One forward pass over ``batch`` (right-padded after a shared prefix whose KV cache is
+        reused) -> {reads: {(position from end, token): log-prob}}."""
+        torch = self.torch
+        # The prefix stops before the first position whose logits any row needs.
+        shared = min(len(reads) - max(back for back, _ in needs[reads]) for reads in batch)
+        for reads in batch[1:]:
+            shared = min(shared, _common_prefix(batch[0], reads))
+        cache = self._prefix_cache(batch[0][:shared]) if shared >= self.MIN_PREFIX else None
+        start = shared if cache is not None else 0
+        rest = [r[start:] for r in batch]
+        width = max(len(r) for r in rest)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), start + width), dtype=torch.long)
+        mask[:, :start] = 1
+        for i, r in enumerate(rest):
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, start: start + len(r)] = 1
+        # Only the positions some row needs get logits: the vocabulary is large (262k for Gemma).
+        rows_positions = [[len(r) - back for back, _ in needs[reads]] for reads, r in zip(batch, rest)]
+        keep = sorted({p for positions in rows_positions for p in positions})
+        column = {p: k for k, p in enumerate(keep)}
+        kwargs = {}
+        if cache is not None:
+            cache = copy.deepcopy(cache)
+            cache.batch_repeat_interleave(len(batch))
+            kwargs = {self._cache_argument: cache, "use_cache": True}
+        with torch.inference_mode():
+            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                             position_ids=torch.arange(start, start + width).expand(len(batch), -1).to(self.device),
+                             logits_to_keep=torch.tensor(keep, device=self.device), **kwargs)
+            logp = torch.log_softmax(out.logits.float(), dim=-1)
+        answers = {}
+        for i, reads in enumerate(batch):
+            row = {}
+            for back, token in needs[reads]:
+                row[(back, token)] = float(logp[i, column[len(rest[i]) - back], token])
+            answers[reads] = row
+        return answers
+
+    def _prefix_cache(self, prefix: tuple[int, ...]):
+        """The KV cache after ``prefix`` (batch of one), computed once while rows share it."""
+        if self._prefix is None or self._prefix[0] != prefix:
+            torch = self.torch
+            self._prefix = None
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True,
+                                 logits_to_keep=1)
+            self._prefix = (prefix, getattr(out, "cache", None) or out.past_key_values)
+        return self._prefix[1]
+
+
+def model_folder(path: Path) -> tuple[Path, str]:
+    """A transformers model folder for ``path`` and a hash naming the exact weights. A GGUF file
+    is converted once into ``<cache>/models/<name>-<hash>-hf`` (float32 safetensors)."""
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{path} is not a transformers model folder (no config.json); "
+                              "pass a folder saved with save_pretrained, or a GGUF file.")
+        digest = hashlib.sha256()
+        for item in sorted(p for p in path.iterdir() if p.is_file()):
+            digest.update(item.name.encode() + file_fingerprint(item).encode())
+        return path, digest.hexdigest()[:16]
+    if not path.is_file():
+        raise ConfigError(f"LLM model not found: {path}. Pass a GGUF file or a transformers model folder.")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise ConfigError(f"{path} is neither a GGUF file nor a model folder; pass one of those.")
+    model_hash = file_fingerprint(path)
+    folder = default_cache_dir() / "models" / f"{path.stem}-{model_hash}-hf"
+    if not (folder / "config.json").is_file():
+        _convert_gguf(path, folder)
+    return folder, model_hash
+
+
+def _convert_gguf(path: Path, folder: Path) -> None:
+    """Dequantize ``path`` with transformers and save it as a model folder (atomically: a
+    killed conversion leaves no half folder, and parallel workers may race to finish first)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        import gguf  # noqa: F401 - transformers reads GGUF files with it
+    except ImportError:
+        raise ConfigError("Loading a GGUF file with the transformers backend needs the 'gguf' package: "
+                          "pip install 'dataeff[transformers]'.") from None
+    print(f"converting {path.name} for transformers once (about a minute); kept in {folder.parent}",
+          file=sys.stderr, flush=True)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
+    try:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ConfigError(f"transformers cannot read {path.name} ({one_line(exc, 160)}); "
+                              "use the llamacpp backend for this GGUF file.") from None
+        # The weights are plain float32 now; the GGUF "quantizer" transformers attached only
+        # blocks saving them.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "config.json").is_file():  # not another worker's finished copy
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine does not have, before a run starts."""
+    from dataeff.config import LLM_DEVICES
+
+    if device not in LLM_DEVICES:
+        raise ConfigError(f"Unknown LLM device '{device}'; choose {', '.join(LLM_DEVICES)}.")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or auto.")
+
+
+def token_counter(path: Path):
+    """(token counter, context length) from the model folder's tokenizer and config, no weights."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    folder, _ = model_folder(path)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    context = int(config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings") or 4096)
+    encode = encoder(tokenizer)
+    return (lambda texts: [len(encode(t)) for t in texts]), context
+
+
+def encoder(tokenizer):
+    """text -> token ids: BOS as the llamacpp backend adds it, no EOS (an answer word follows)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    return lambda text: bos + list(tokenizer(text, add_special_tokens=False).input_ids)
