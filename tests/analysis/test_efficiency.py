@@ -24,6 +24,18 @@ def test_flags_reached_at_smallest_size_and_unreachable():
     assert labels_to_target(np.array([0.0, 8.0]), np.array([0.72, 0.8]), 0.7) .n == 0.0
 
 
+def test_extrapolation_stops_at_a_hundred_times_the_largest_size():
+    from dataeff.analysis.curves import fit_curve
+
+    sizes = np.array([8.0, 16.0, 32.0, 64.0, 128.0])
+    curve = 0.9 - 0.6 * sizes ** -0.5  # pow3: reaches 0.85 at n = 144, 0.899 at n = 360,000
+    fit = fit_curve(sizes, curve, top=1.0)
+    near = labels_to_target(sizes, curve, 0.85, fit=fit)
+    assert near.how == "extrapolated" and near.n == pytest.approx(144, rel=0.05)
+    far = labels_to_target(sizes, curve, 0.899, fit=fit)
+    assert far.how == "extrapolated" and far.n == float("inf")  # 2,800x the largest size: not a number to print
+
+
 def test_crossover_of_two_known_curves_is_found_at_the_right_n():
     """A = 0.9 - 0.6 n^-0.5 and B = 0.75 - 0.2 n^-0.5 cross where 0.15 = 0.4 n^-0.5: n = 7.1;
     C = 0.7 (flat, like a zero-shot LLM) is overtaken by A at 0.2 = 0.6 n^-0.5: n = 9."""

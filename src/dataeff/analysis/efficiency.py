@@ -77,18 +77,20 @@ def labels_to_target(sizes: np.ndarray, means: np.ndarray, target: float, fit=No
     return Needed(_solve_fit(fit, goal, float(n[-1])), "extrapolated")
 
 
+# A fitted curve is trusted this far past the largest measured size at most; an answer
+# further out (or a bootstrap bound) is "more than that": infinite, shown as ∞.
+EXTRAPOLATION_LIMIT = 100
+
+
 def _solve_fit(fit, goal: float, start: float, stop: float | None = None) -> float:
-    """Smallest n > start where the (rising) fitted curve reaches ``goal``: bisection on log n."""
+    """Smallest n > start where the (rising) fitted curve reaches ``goal``: bisection on log n;
+    inf when it needs more than EXTRAPOLATION_LIMIT × ``start``."""
     low = np.log(start)
     if stop is not None:
         high = np.log(stop)
     else:
-        high = low
-        for _ in range(80):  # grow the bracket up to ~e^80 rows
-            high += 1.0
-            if fit.predict(np.exp(high)) >= goal:
-                break
-        else:
+        high = low + np.log(EXTRAPOLATION_LIMIT)
+        if fit.predict(np.exp(high)) < goal:
             return float("inf")
     for _ in range(60):
         mid = (low + high) / 2

@@ -92,7 +92,9 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
         import importlib
 
         module, attr = ALIASES[alias].split(":")
+        before = _resident_bytes()
         inner = getattr(importlib.import_module(module), attr)(model, **options)
+        _not_a_leak(_resident_bytes() - before)
         cache = AnswerCache(enabled=not os.environ.get("DATAEFF_NO_CACHE"))
         _LOADED[key] = Cached(inner, cache)
         if len(_LOADED) == 1:
@@ -100,6 +102,28 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
 
             atexit.register(_close_all)
     return _LOADED[key]
+
+
+def _resident_bytes() -> int:
+    try:
+        import psutil
+    except ImportError:
+        return 0
+    return psutil.Process().memory_info().rss
+
+
+def _not_a_leak(loaded: int) -> None:
+    """In a joblib (loky) worker, raise its memory-leak threshold by what the model took.
+
+    loky restarts a worker whose memory grew 300 MB past its size after its first task,
+    taking that for a leak; a model loaded for a later cell is no leak, and a restart would
+    throw it away and load it again for the next group of cells (with a "worker stopped"
+    warning in the run's output)."""
+    import sys
+
+    executor = sys.modules.get("joblib.externals.loky.process_executor")
+    if executor is not None and loaded > 0 and hasattr(executor, "_MAX_MEMORY_LEAK_SIZE"):
+        executor._MAX_MEMORY_LEAK_SIZE += loaded
 
 
 def _close_all() -> None:

@@ -6,9 +6,9 @@ and the converted copy is kept under the cache folder, so later runs load it in 
 On a machine with CUDA the model runs on the GPU: this is the route from the laptop study to a
 big model on a GPU server, with the same prompts and the same answer cache.
 
-Scoring batches requests sorted by their tokens. A batch whose prompts share a long token
-prefix (a few-shot block, the instructions) evaluates that prefix once and reuses its KV cache
-for every row, as the llamacpp backend does.
+Scoring batches prompts of similar length. Prompts that share a long token prefix (a few-shot
+block) have that prefix evaluated once and its KV cache reused for every row, as the llamacpp
+backend does.
 """
 
 from __future__ import annotations
@@ -91,61 +91,86 @@ class Transformers(Backend):
             wanted.setdefault(reads, []).extend(needs)
             plans.append((reads, needs))
         logprobs: dict[tuple[int, ...], dict] = {}
-        for batch in self._batches(sorted(wanted)):
-            logprobs.update(self._forward(batch, {reads: wanted[reads] for reads in batch}))
+        for shared, group in self._groups(sorted(wanted), wanted):
+            for batch in self._batches(group, shared):
+                logprobs.update(self._forward(batch, shared, {reads: wanted[reads] for reads in batch}))
         return [float(sum(logprobs[reads][need] for need in needs)) for reads, needs in plans]
 
-    def _batches(self, ordered: list[tuple[int, ...]]):
-        """Consecutive runs of sorted token sequences, bounded in tokens and rows."""
+    def _groups(self, ordered: list[tuple[int, ...]], wanted: dict):
+        """(shared prefix length, sequences): runs of sorted sequences sharing at least
+        MIN_PREFIX tokens (a few-shot block), whose prefix is evaluated once for the run; the
+        sequences that share less with their neighbours together, with no prefix."""
+        def room(reads):  # a prefix stops before the first position whose logits are needed
+            return len(reads) - max(back for back, _ in wanted[reads])
+
+        loners: list[tuple[int, ...]] = []
+        run, common = [], 0
+        for reads in ordered + [()]:  # () ends the last run
+            shared = min(common, _common_prefix(run[0], reads), room(reads)) if run and reads else 0
+            if shared >= self.MIN_PREFIX:
+                run, common = run + [reads], shared
+                continue
+            if len(run) > 1:
+                yield common, run
+            else:
+                loners += run
+            run, common = ([reads], room(reads)) if reads else ([], 0)
+        if loners:
+            yield 0, loners
+
+    def _batches(self, group: list[tuple[int, ...]], shared: int):
+        """Batches of similar length (less padding), bounded in rows and in tokens beyond the
+        shared prefix."""
         batch: list[tuple[int, ...]] = []
-        for reads in ordered:
-            longest = max([len(reads)] + [len(r) for r in batch])
-            if batch and (longest * (len(batch) + 1) > self.batch_tokens or len(batch) == self.max_batch):
+        for reads in sorted(group, key=len):
+            width = len(reads) - shared  # the longest so far: sorted by length
+            if batch and (width * (len(batch) + 1) > self.batch_tokens or len(batch) == self.max_batch):
                 yield batch
                 batch = []
             batch.append(reads)
         if batch:
             yield batch
 
-    def _forward(self, batch: list[tuple[int, ...]], needs: dict) -> dict:
-        """One forward pass over ``batch`` (right-padded after a shared prefix whose KV cache is
-        reused) -> {reads: {(position from end, token): log-prob}}."""
+    def _forward(self, batch: list[tuple[int, ...]], shared: int, needs: dict) -> dict:
+        """One forward pass over ``batch`` -> {reads: {(position from end, token): log-prob}}.
+
+        Without a shared prefix, rows are left-padded so that every row ends at the last
+        column and only the last few positions need logits. After a shared prefix (its KV
+        cache reused) they are right-padded: padding between the prefix and a row would move
+        the row's tokens relative to the prefix's in a sliding-window layer."""
         torch = self.torch
-        # The prefix stops before the first position whose logits any row needs.
-        shared = min(len(reads) - max(back for back, _ in needs[reads]) for reads in batch)
-        for reads in batch[1:]:
-            shared = min(shared, _common_prefix(batch[0], reads))
-        cache = self._prefix_cache(batch[0][:shared]) if shared >= self.MIN_PREFIX else None
-        start = shared if cache is not None else 0
-        rest = [r[start:] for r in batch]
+        rest = [r[shared:] for r in batch]
         width = max(len(r) for r in rest)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), start + width), dtype=torch.long)
-        mask[:, :start] = 1
+        mask = torch.zeros((len(batch), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        ends = []  # the column after each row's last token
         for i, r in enumerate(rest):
-            ids[i, : len(r)] = torch.tensor(r)
-            mask[i, start: start + len(r)] = 1
+            begin = width - len(r) if not shared else 0
+            ids[i, begin: begin + len(r)] = torch.tensor(r)
+            mask[i, shared + begin: shared + begin + len(r)] = 1
+            ends.append(begin + len(r))
+        if shared:
+            positions = torch.arange(shared, shared + width).expand(len(batch), -1)
+        else:
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
         # Only the positions some row needs get logits: the vocabulary is large (262k for Gemma).
-        rows_positions = [[len(r) - back for back, _ in needs[reads]] for reads, r in zip(batch, rest)]
-        keep = sorted({p for positions in rows_positions for p in positions})
+        keep = sorted({end - back for reads, end in zip(batch, ends) for back, _ in needs[reads]})
         column = {p: k for k, p in enumerate(keep)}
         kwargs = {}
-        if cache is not None:
-            cache = copy.deepcopy(cache)
+        if shared:
+            cache = copy.deepcopy(self._prefix_cache(batch[0][:shared]))
             cache.batch_repeat_interleave(len(batch))
             kwargs = {self._cache_argument: cache, "use_cache": True}
+        else:
+            kwargs = {"use_cache": False}
         with torch.inference_mode():
             out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                             position_ids=torch.arange(start, start + width).expand(len(batch), -1).to(self.device),
+                             position_ids=positions.to(self.device),
                              logits_to_keep=torch.tensor(keep, device=self.device), **kwargs)
-            logp = torch.log_softmax(out.logits.float(), dim=-1)
-        answers = {}
-        for i, reads in enumerate(batch):
-            row = {}
-            for back, token in needs[reads]:
-                row[(back, token)] = float(logp[i, column[len(rest[i]) - back], token])
-            answers[reads] = row
-        return answers
+            logp = torch.log_softmax(out.logits.float(), dim=-1).cpu()
+        return {reads: {(back, token): float(logp[i, column[ends[i] - back], token]) for back, token in needs[reads]}
+                for i, reads in enumerate(batch)}
 
     def _prefix_cache(self, prefix: tuple[int, ...]):
         """The KV cache after ``prefix`` (batch of one), computed once while rows share it."""
