@@ -226,3 +226,25 @@ def test_llm_few_similar_runs_in_a_study(tmp_path):
                            llm_shots=2).run(tmp_path / "run", progress=False)
     assert (result.results["status"] == "ok").all(), result.results["error"].tolist()
     assert set(result.results["n_train"]) == {0, 2, 6}
+
+
+def test_model_fingerprints_are_remembered_by_path_size_and_mtime(tmp_path, monkeypatch):
+    import hashlib
+    import json
+    import os
+
+    from dataeff.learners.llm.backends import file_fingerprint
+
+    monkeypatch.setenv("DATAEFF_CACHE_DIR", str(tmp_path / "cache"))
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights v1")
+    first = file_fingerprint(model)
+    assert first == hashlib.sha256(b"weights v1").hexdigest()[:16]
+    memo_path = tmp_path / "cache" / "fingerprints.json"
+    memo = json.loads(memo_path.read_text())
+    assert list(memo.values()) == [first]
+    memo_path.write_text(json.dumps(dict.fromkeys(memo, "remembered")))
+    assert file_fingerprint(model) == "remembered"  # not hashed again
+    model.write_bytes(b"weights v2")  # same size, new content and mtime
+    os.utime(model, ns=(1, 2))
+    assert file_fingerprint(model) == hashlib.sha256(b"weights v2").hexdigest()[:16]

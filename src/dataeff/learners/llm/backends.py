@@ -189,11 +189,31 @@ def local_token_counter(alias: str, model: str | None):
 
 
 def file_fingerprint(path: Path) -> str:
+    """The first 16 hex digits of the file's SHA-256, remembered by (path, size, mtime) in the
+    cache folder: a model of many gigabytes is hashed once, not by every worker of every run."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo_path = default_cache_dir() / "fingerprints.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if isinstance(memo, dict) and isinstance(memo.get(key), str):
+        return memo[key]
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()[:16]
+    memo = memo if isinstance(memo, dict) else {}
+    memo[key] = digest.hexdigest()[:16]
+    try:  # atomically: workers may write at once (one of them wins; the others re-hash later)
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_path.with_name(f".{memo_path.name}.{os.getpid()}.partial")
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, memo_path)
+    except OSError:
+        pass  # a read-only cache folder: hash again next time
+    return memo[key]
 
 
 def default_gguf() -> Path:
