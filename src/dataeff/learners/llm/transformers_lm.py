@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends import Backend, _common_prefix, default_gguf, file_fingerprint
 from dataeff.learners.llm.cache import default_cache_dir
+
 
 class Transformers(Backend):
     """A causal LM in PyTorch. ``device`` auto picks CUDA when there is one; weights are float32 on
@@ -58,8 +60,6 @@ class Transformers(Backend):
                               "pass a model folder with config.json, weights and tokenizer, or a GGUF file.") from None
         self.n_ctx = int(getattr(self.model.config, "max_position_embeddings", 0) or 4096)
         # transformers 5 renamed past_key_values to cache; older models still take the old name.
-        import inspect
-
         forward = inspect.signature(self.model.forward).parameters
         self._cache_argument = "cache" if "cache" in forward else "past_key_values"
         self._encode = encoder(self.tokenizer)
