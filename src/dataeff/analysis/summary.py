@@ -197,7 +197,7 @@ def _costs(out: dict, results: pd.DataFrame, curves: dict[str, Curve], prices: P
     routes = {}
     for name in curves:
         needed = out["learners"][name].get("labels_to_target", {})
-        if needed.get("n") is None:
+        if needed.get("n") is None or not np.isfinite(needed["n"]):  # never, or past what a fit can tell
             out["learners"][name]["cost"] = None
             continue
         n = float(needed["n"])

@@ -46,6 +46,10 @@ def needed_text(entry: dict) -> str:
     """'about 450 [380, 500]' or 'at most 8' or 'about 6,200 (extrapolated)' or 'not reached'."""
     need = entry.get("labels_to_target") or {}
     how, n = need.get("how"), need.get("n")
+    if how == "extrapolated" and (n is None or not math.isfinite(n)):  # inf (null in summary.json)
+        from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
+
+        return f"more than {EXTRAPOLATION_LIMIT}× the largest size measured (its fitted curve rises too slowly)"
     if how is None or how == "unreachable" or n is None:
         return "does not get there"
     ci = interval(need.get("ci"))
@@ -55,6 +59,18 @@ def needed_text(entry: dict) -> str:
         return f"at most {labels(n)} (reached at the smallest size measured)"
     suffix = " (extrapolated from the fitted curve)" if how == "extrapolated" else ""
     return f"about {labels(n)} {ci}{suffix}".replace("  ", " ").strip()
+
+
+def _needed_cell(need: dict) -> str:
+    """Labels to target in the table: '190 [107, 733]', '> 100× largest size', 'not reached'."""
+    n = need.get("n")
+    if n is not None and math.isfinite(n):
+        return f"{labels(n)} {interval(need.get('ci'))}".strip()
+    if need.get("how") == "extrapolated":
+        from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
+
+        return f"> {EXTRAPOLATION_LIMIT}× largest size"
+    return "not reached"
 
 
 def llm_traffic(facts: dict) -> str | None:
@@ -182,7 +198,7 @@ def target_rows(analysis: dict) -> list[list[str]]:
         rows.append([
             name,
             asym + (f" ({fit['family']})" if fit else ""),
-            labels(need["n"]) + " " + interval(need.get("ci")) if need.get("n") is not None else "not reached",
+            _needed_cell(need),
             need.get("how", ""),
             f"{rule[0]:,}–{rule[1]:,}" if rule else "—",
         ])
