@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
+
 
 def labels(n) -> str:
     """A label count for people: 87, 450, 3,200, 12,000 (two or three significant digits)."""
@@ -47,8 +49,6 @@ def needed_text(entry: dict) -> str:
     need = entry.get("labels_to_target") or {}
     how, n = need.get("how"), need.get("n")
     if how == "extrapolated" and (n is None or not math.isfinite(n)):  # inf (null in summary.json)
-        from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
-
         return f"more than {EXTRAPOLATION_LIMIT}× the largest size measured (its fitted curve rises too slowly)"
     if how is None or how == "unreachable" or n is None:
         return "does not get there"
@@ -67,8 +67,6 @@ def _needed_cell(need: dict) -> str:
     if n is not None and math.isfinite(n):
         return f"{labels(n)} {interval(need.get('ci'))}".strip()
     if need.get("how") == "extrapolated":
-        from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
-
         return f"> {EXTRAPOLATION_LIMIT}× largest size"
     return "not reached"
 

@@ -145,7 +145,7 @@ def preflight(alias: str, model: str | None, options: dict | None = None) -> Non
         from dataeff.learners.llm.transformers_lm import check_device, model_folder
 
         check_device((options or {}).get("device", "auto"))
-        model_folder(Path(model) if model else default_gguf())
+        model_folder(local_model_path(model))
     elif alias == "llamacpp":
         path = Path(model) if model else None
         if path is None:
@@ -153,9 +153,8 @@ def preflight(alias: str, model: str | None, options: dict | None = None) -> Non
             return
         if not path.is_file():
             raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file with --llm-model.")
-        with path.open("rb") as handle:
-            if handle.read(4) != b"GGUF":
-                raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
+        if not is_gguf(path):
+            raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
     elif alias in ("openai", "openai-embed"):
         import urllib.error
         import urllib.request
@@ -180,11 +179,11 @@ def local_token_counter(alias: str, model: str | None):
     if alias == "transformers":
         from dataeff.learners.llm.transformers_lm import token_counter
 
-        return token_counter(Path(model) if model else default_gguf())
+        return token_counter(local_model_path(model))
     from llama_cpp import Llama
 
     _silence_llama_cpp()
-    vocab = Llama(model_path=str(Path(model) if model else default_gguf()), vocab_only=True, verbose=False)
+    vocab = Llama(model_path=str(local_model_path(model)), vocab_only=True, verbose=False)
     return (lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]), LOCAL_CONTEXT
 
 
@@ -214,6 +213,17 @@ def file_fingerprint(path: Path) -> str:
     except OSError:
         pass  # a read-only cache folder: hash again next time
     return memo[key]
+
+
+def local_model_path(model: str | None) -> Path:
+    """The model a local backend loads: the given file or folder, else the packaged default."""
+    return Path(model) if model else default_gguf()
+
+
+def is_gguf(path: Path) -> bool:
+    """Whether the file starts with GGUF's magic bytes."""
+    with path.open("rb") as handle:
+        return handle.read(4) == b"GGUF"
 
 
 def default_gguf() -> Path:
@@ -247,7 +257,7 @@ class LlamaCpp(Backend):
     """
 
     def __init__(self, model: str | None = None, n_ctx: int = LOCAL_CONTEXT, n_threads: int = 1):
-        path = Path(model) if model else default_gguf()
+        path = local_model_path(model)
         if not path.is_file():
             raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file.")
         try:

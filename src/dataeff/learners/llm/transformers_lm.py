@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends import Backend, _common_prefix, default_gguf, file_fingerprint
+from dataeff.learners.llm.backends import Backend, _common_prefix, file_fingerprint, is_gguf, local_model_path
 from dataeff.learners.llm.cache import default_cache_dir
 
 
@@ -49,7 +49,7 @@ class Transformers(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.torch, self.device = torch, torch.device(device)
         self.dtype = torch.float32 if device == "cpu" else torch.bfloat16
-        folder, model_hash = model_folder(Path(model) if model else default_gguf())
+        folder, model_hash = model_folder(local_model_path(model))
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
@@ -76,9 +76,10 @@ class Transformers(Backend):
         # of one prompt, when they are one token each) share one forward pass.
         wanted: dict[tuple[int, ...], list] = {}
         plans = []
+        contexts = {c: self._encode(c) for c in dict.fromkeys(c for c, _ in requests)}  # each prompt once
         for context, continuation in requests:
             full = self._encode(context + continuation)
-            shared = _common_prefix(self._encode(context), full)
+            shared = _common_prefix(contexts[context], full)
             answer = full[shared:]
             if not answer:
                 raise ConfigError(f"The answer {continuation!r} adds no token to the prompt; choose other verbalizers.")
@@ -108,7 +109,8 @@ class Transformers(Backend):
         for reads in ordered + [()]:  # () ends the last run
             shared = min(common, _common_prefix(run[0], reads), room(reads)) if run and reads else 0
             if shared >= self.MIN_PREFIX:
-                run, common = run + [reads], shared
+                run.append(reads)
+                common = shared
                 continue
             if len(run) > 1:
                 yield common, run
@@ -197,9 +199,8 @@ def model_folder(path: Path) -> tuple[Path, str]:
         return path, digest.hexdigest()[:16]
     if not path.is_file():
         raise ConfigError(f"LLM model not found: {path}. Pass a GGUF file or a transformers model folder.")
-    with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise ConfigError(f"{path} is neither a GGUF file nor a model folder; pass one of those.")
+    if not is_gguf(path):
+        raise ConfigError(f"{path} is neither a GGUF file nor a model folder; pass one of those.")
     model_hash = file_fingerprint(path)
     folder = default_cache_dir() / "models" / f"{path.stem}-{model_hash}-hf"
     if not (folder / "config.json").is_file():
