@@ -28,7 +28,7 @@ TARGET_SECONDS = 5.0
 def make_run(out: Path) -> None:
     """A run folder with realistic cells, written through the real store and outputs."""
     from dataeff.experiment.store import STORE_NAME, Store
-    from dataeff.study import analyze, load_run
+    from dataeff.results import analyze, load_run
 
     rng = np.random.default_rng(0)
     out.mkdir(parents=True)

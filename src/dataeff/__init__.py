@@ -4,7 +4,8 @@ Public API: :class:`Study`, :func:`run`, :func:`analyze`, :func:`load_run`.
 """
 
 from dataeff.errors import DataEffError
-from dataeff.study import RunResult, Study, analyze, load_run, run
+from dataeff.results import RunResult, analyze, load_run
+from dataeff.study import Study, run
 
 __version__ = "0.1.0"
 __all__ = ["DataEffError", "RunResult", "Study", "analyze", "load_run", "run", "__version__"]

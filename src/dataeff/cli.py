@@ -162,7 +162,7 @@ def report(
     open_report: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
 ) -> None:
     """Rebuild report.html and curves.png from a run folder's store (no refitting)."""
-    from dataeff.study import report as build
+    from dataeff.results import report as build
 
     path = build(run_dir)
     print(f"Report: {path}")
@@ -247,7 +247,7 @@ def analyze(
 ) -> None:
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
     from dataeff.config import StudyConfig
-    from dataeff.study import analyze as run_analysis
+    from dataeff.results import analyze as run_analysis
 
     config = StudyConfig().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
                                           token_price=token_price, compute_price=compute_price)

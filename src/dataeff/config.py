@@ -169,8 +169,6 @@ class StudyConfig:
             raise ConfigError(f"Unknown endpoint scoring '{self.llm_scoring}'; choose next-token or echo.")
         if bool(self.llm_embed_url) != bool(self.llm_embed_model):
             raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
-        from dataeff.learners.llm.backends import check_endpoint_url
-
         for url in (self.llm_url, self.llm_embed_url):
             if url is not None:
                 check_endpoint_url(url)
@@ -184,8 +182,6 @@ class StudyConfig:
             from dataeff.data.serialize import compile_template
 
             compile_template(Path(self.llm_template).read_text(encoding="utf-8"))
-        from dataeff.analysis.summary import parse_target
-
         parse_target(self.score_target)
         self.score_target = str(self.score_target)
         return self
@@ -281,3 +277,34 @@ def load_config(path: str | Path) -> StudyConfig:
         if isinstance(values.get(key), str) and not Path(values[key]).is_absolute():
             values[key] = str(base / values[key])
     return StudyConfig().with_overrides(**values)
+
+
+def parse_target(spec) -> tuple[str, float]:
+    """'95%' -> ('relative', 0.95) of the ceiling; '0.85' or 0.85 -> ('absolute', 0.85)."""
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            value = float(text[:-1]) / 100
+            if not 0 < value <= 1:
+                raise ValueError
+            return "relative", value
+        return "absolute", float(text)
+    except ValueError:
+        raise ConfigError(
+            f"--target must be a score like 0.85 or a share of the ceiling like 95%. Got '{spec}'."
+        ) from None
+
+
+def check_endpoint_url(url: str) -> str:
+    """A base URL without credentials (a key in the URL would end up in logs and cache keys)."""
+    from urllib.parse import urlsplit
+
+    url = str(url).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = f"; got {url!r}" if "@" not in url else ""
+        raise ConfigError(f"--llm-url must be an http(s) URL such as http://127.0.0.1:8000/v1{shown}.")
+    if parts.username or parts.password:
+        raise ConfigError("--llm-url must not carry credentials (user:password@host); put the API key in an "
+                          "environment variable and name it with --llm-api-key-env.")
+    return url

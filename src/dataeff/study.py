@@ -6,7 +6,6 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,39 +23,7 @@ from dataeff.experiment.runner import default_jobs, results_frame, run_cells
 from dataeff.experiment.store import STORE_NAME, Store
 from dataeff.learners.base import LearnerSpec, is_llm_spec, resolve_learners
 from dataeff.learners.llm.cache import default_cache_dir
-
-
-@dataclass
-class RunResult:
-    """What a finished (or resumed) run gives back.
-
-    Attributes
-    ----------
-    results : DataFrame
-        One row per cell (the columns of results.csv).
-    out : Path
-        The run folder.
-    metric : str
-        The headline metric.
-    facts : dict
-        Dataset, plan and run facts (also in summary.json).
-    """
-
-    results: pd.DataFrame
-    out: Path
-    metric: str
-    facts: dict = field(default_factory=dict)
-    analysis: dict = field(default_factory=dict)
-
-    def curves(self, metric: str | None = None) -> pd.DataFrame:
-        """Mean and 95% CI per learner and size for ``metric`` (default: the headline)."""
-        from dataeff.analysis.curves import curve_table
-
-        return curve_table(self.results, metric or self.metric)
-
-    def __repr__(self) -> str:
-        ok = int((self.results["status"] == "ok").sum())
-        return f"RunResult(out='{self.out}', cells={len(self.results)}, ok={ok}, metric='{self.metric}')"
+from dataeff.results import RunResult, analyze
 
 
 class Study:
@@ -314,80 +281,6 @@ def run(data: Any = None, *, out: str | Path | None = None, jobs: int | None = N
     >>> result.results.groupby(["learner", "n_train"])["roc_auc"].mean()       # doctest: +SKIP
     """
     return Study(data, **settings).run(out, jobs=jobs, progress=progress)
-
-
-def load_run(out: str | Path) -> RunResult:
-    """Read a run folder's store back into a RunResult (no refitting)."""
-    out = Path(out)
-    if not (out / STORE_NAME).is_file():
-        raise RunFolderError(f"{out} is not a dataeff run folder (no {STORE_NAME}); check the path.")
-    with Store(out / STORE_NAME) as store:
-        facts = json.loads(store.get_meta("facts") or "{}")
-        metric = store.get_meta("metric") or "roc_auc"
-        analysis = json.loads(store.get_meta("analysis") or "{}")
-        results = results_frame(store)
-    return RunResult(results, out, metric, facts, analysis)
-
-
-def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, metric: str | None = None,
-            write: bool = True) -> RunResult:
-    """Compute the answers for a run and (by default) rewrite its summary files.
-
-    Parameters
-    ----------
-    run_or_dir : RunResult or path
-        A finished run, or its folder (read from the store, no refitting).
-    target : str or float
-        A score (0.85) or a share of the data's ceiling ('95%').
-    prices : dataeff.analysis.efficiency.Prices, optional
-        Label, token and compute prices, and predictions per month.
-    metric : str, optional
-        Analyse another metric than the run's headline.
-
-    Examples
-    --------
-    >>> result = dataeff.analyze("runs/churn", target="90%")          # doctest: +SKIP
-    >>> result.analysis["learners"]["xgboost"]["labels_to_target"]    # doctest: +SKIP
-    """
-    from dataeff.analysis.summary import analyze as compute
-    from dataeff.experiment.metrics import check_metric
-    from dataeff.report.outputs import write_outputs
-
-    result = run_or_dir if isinstance(run_or_dir, RunResult) else load_run(run_or_dir)
-    metric = check_metric(metric) if metric else result.metric
-    result.metric = metric
-    # JSON-ready at once (NaN and infinity become null), so the report drawn now and the one
-    # 'dataeff report' draws later from the stored copy are the same.
-    result.analysis = _json_ready(compute(result.results, metric, target=target, prices=prices,
-                                          order=result.facts.get("learners")))
-    if write:
-        # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
-        with Store(result.out / STORE_NAME) as store:
-            store.set_meta({"analysis": json.dumps(_json_ready(result.analysis)), "metric": metric})
-        write_outputs(result.out, result.results, result.facts, metric, result.analysis)
-    return result
-
-
-def report(out: str | Path) -> Path:
-    """Rebuild report.html (and curves.png) of a run folder from its store: no refitting, and
-    the answers as the last analysis left them."""
-    from dataeff.analysis.curves import curve_tables
-    from dataeff.report.html import write_report
-    from dataeff.report.outputs import write_png
-
-    result = load_run(out)
-    if not result.analysis:
-        result = analyze(result)
-    tables = curve_tables(result.results)
-    write_png(result.out, tables[result.metric], result.facts, result.metric, result.analysis)
-    return write_report(result.out / "report.html", result.results, tables, result.facts, result.metric,
-                        result.analysis)
-
-
-def _json_ready(value):
-    from dataeff.report.outputs import _finite, _json_default
-
-    return json.loads(json.dumps(_finite(value), default=_json_default))
 
 
 # Gemma 3 270M through llama.cpp, one thread per job, prompt tokens per second of this estimate:

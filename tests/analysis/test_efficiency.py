@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataeff.analysis.efficiency import Prices, crossings, data_advantage, labels_to_target, route_cost
-from dataeff.analysis.summary import analyze, parse_target
+from dataeff.analysis.summary import analyze
+from dataeff.config import parse_target
 from dataeff.errors import ConfigError
 from tests.analysis.test_curves import SIZES, cells, pow3
 

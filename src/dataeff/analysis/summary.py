@@ -10,7 +10,7 @@ from dataeff.analysis.curves import (N_FIT_BOOTSTRAP, Curve, curves_from_results
 from dataeff.analysis.curves import ceiling as data_ceiling
 from dataeff.analysis.efficiency import (RULE_OF_THUMB, Prices, crossings, data_advantage, interpolate_log,
                                          labels_to_target, route_cost)
-from dataeff.errors import ConfigError
+from dataeff.config import parse_target
 from dataeff.experiment.metrics import METRICS
 
 DEFAULT_TARGET = "95%"
@@ -19,22 +19,6 @@ BASELINES = ("majority",)
 
 def is_llm(name: str) -> bool:
     return name.startswith("llm")
-
-
-def parse_target(spec) -> tuple[str, float]:
-    """'95%' -> ('relative', 0.95) of the ceiling; '0.85' or 0.85 -> ('absolute', 0.85)."""
-    text = str(spec).strip()
-    try:
-        if text.endswith("%"):
-            value = float(text[:-1]) / 100
-            if not 0 < value <= 1:
-                raise ValueError
-            return "relative", value
-        return "absolute", float(text)
-    except ValueError:
-        raise ConfigError(
-            f"--target must be a score like 0.85 or a share of the ceiling like 95%. Got '{spec}'."
-        ) from None
 
 
 def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: Prices | None = None,

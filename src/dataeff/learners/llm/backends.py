@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dataeff.config import check_endpoint_url
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.learners.llm.cache import AnswerCache, default_cache_dir
 
@@ -631,18 +632,3 @@ def _seconds(retry_after: str | None) -> float | None:
 
 def _redacted(text: str, secret: str) -> str:
     return text.replace(secret, "[key]") if secret else text
-
-
-def check_endpoint_url(url: str) -> str:
-    """A base URL without credentials (a key in the URL would end up in logs and cache keys)."""
-    from urllib.parse import urlsplit
-
-    url = str(url).rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = f"; got {url!r}" if "@" not in url else ""
-        raise ConfigError(f"--llm-url must be an http(s) URL such as http://127.0.0.1:8000/v1{shown}.")
-    if parts.username or parts.password:
-        raise ConfigError("--llm-url must not carry credentials (user:password@host); put the API key in an "
-                          "environment variable and name it with --llm-api-key-env.")
-    return url
