@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from dataeff.errors import RunFolderError
 from dataeff.experiment.runner import results_frame
 from dataeff.experiment.store import STORE_NAME, Store
+
+if TYPE_CHECKING:
+    from dataeff.analysis.types import Analysis
+    from dataeff.report.chart import Chart
+    from dataeff.report.plots import CurveDisplay
 
 
 @dataclass
@@ -28,13 +34,22 @@ class RunResult:
         The headline metric.
     facts : dict
         Dataset, plan and run facts (also in summary.json).
+    analysis : dataeff.analysis.types.Analysis or None
+        The answers (ceiling, labels to target, crossovers, data advantage, costs); None until
+        analysed.
+
+    Examples
+    --------
+    >>> result = dataeff.run(data=df, target="churned", out="runs/x")    # doctest: +SKIP
+    >>> result.analysis.learners["logreg"].labels_to_target.n            # doctest: +SKIP
+    >>> result.plot()                                                    # doctest: +SKIP
     """
 
     results: pd.DataFrame
     out: Path
     metric: str
     facts: dict = field(default_factory=dict)
-    analysis: dict = field(default_factory=dict)
+    analysis: Analysis | None = None
 
     def curves(self, metric: str | None = None) -> pd.DataFrame:
         """Mean and 95% CI per learner and size for ``metric`` (default: the headline)."""
@@ -42,21 +57,52 @@ class RunResult:
 
         return curve_table(self.results, metric or self.metric)
 
+    def chart(self, metric: str | None = None) -> Chart:
+        """The learning-curve chart of ``metric`` (default: the headline), with fits and the
+        ceiling when that metric is the analysed one: what curves.png and report.html draw."""
+        from dataeff.report.chart import Chart
+
+        metric = metric or self.metric
+        return Chart.from_curves(self.curves(metric), metric, self.facts.get("learners"), self.analysis,
+                                 title=f"{self.facts.get('dataset', '')}: {metric} vs labelled examples")
+
+    def plot(self, ax=None, metric: str | None = None) -> CurveDisplay:
+        """Draw the learning curves on a matplotlib Axes (a new figure when ``ax`` is None).
+
+        Returns a display with ``ax_``, ``figure_`` and the ``chart`` drawn. The matplotlib
+        backend is left as it is.
+
+        Examples
+        --------
+        >>> fig, ax = plt.subplots()           # doctest: +SKIP
+        >>> result.plot(ax=ax, metric="accuracy")  # doctest: +SKIP
+        """
+        from dataeff.report.plots import CurveDisplay
+
+        return CurveDisplay(self.chart(metric)).plot(ax=ax)
+
+    def _repr_html_(self) -> str:
+        """A notebook shows a result as its answers and the headline chart (inline SVG)."""
+        from dataeff.report.html import render_result
+
+        return render_result(self.chart(), self.analysis, self.facts)
+
     def __repr__(self) -> str:
         ok = int((self.results["status"] == "ok").sum())
         return f"RunResult(out='{self.out}', cells={len(self.results)}, ok={ok}, metric='{self.metric}')"
 
 
-
 def load_run(out: str | Path) -> RunResult:
     """Read a run folder's store back into a RunResult (no refitting)."""
+    from dataeff.analysis.types import Analysis
+
     out = Path(out)
     if not (out / STORE_NAME).is_file():
         raise RunFolderError(f"{out} is not a dataeff run folder (no {STORE_NAME}); check the path.")
     with Store(out / STORE_NAME) as store:
         facts = json.loads(store.get_meta("facts") or "{}")
         metric = store.get_meta("metric") or "roc_auc"
-        analysis = json.loads(store.get_meta("analysis") or "{}")
+        analysis = Analysis.from_stored(store.get_meta("analysis"))
         results = results_frame(store)
     return RunResult(results, out, metric, facts, analysis)
 
@@ -79,7 +125,7 @@ def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, me
     Examples
     --------
     >>> result = dataeff.analyze("runs/churn", target="90%")          # doctest: +SKIP
-    >>> result.analysis["learners"]["xgboost"]["labels_to_target"]    # doctest: +SKIP
+    >>> result.analysis.learners["xgboost"].labels_to_target         # doctest: +SKIP
     """
     from dataeff.analysis.summary import analyze as compute
     from dataeff.experiment.metrics import check_metric
@@ -88,14 +134,14 @@ def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, me
     result = run_or_dir if isinstance(run_or_dir, RunResult) else load_run(run_or_dir)
     metric = check_metric(metric) if metric else result.metric
     result.metric = metric
-    # JSON-ready at once (NaN and infinity become null), so the report drawn now and the one
-    # 'dataeff report' draws later from the stored copy are the same.
-    result.analysis = _json_ready(compute(result.results, metric, target=target, prices=prices,
-                                          order=result.facts.get("learners")))
+    # Its numbers are JSON's already (NaN and infinity are None), so the report drawn now and the
+    # one 'dataeff report' draws later from the stored copy are the same.
+    result.analysis = compute(result.results, metric, target=target, prices=prices,
+                              order=result.facts.get("learners"))
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
         with Store(result.out / STORE_NAME) as store:
-            store.set_meta({"analysis": json.dumps(_json_ready(result.analysis)), "metric": metric})
+            store.set_meta({"analysis": json.dumps(result.analysis.to_json()), "metric": metric})
         write_outputs(result.out, result.results, result.facts, metric, result.analysis)
     return result
 
@@ -108,15 +154,9 @@ def report(out: str | Path) -> Path:
     from dataeff.report.outputs import write_png
 
     result = load_run(out)
-    if not result.analysis:
+    if result.analysis is None:
         result = analyze(result)
     tables = curve_tables(result.results)
     write_png(result.out, tables[result.metric], result.facts, result.metric, result.analysis)
     return write_report(result.out / "report.html", result.results, tables, result.facts, result.metric,
                         result.analysis)
-
-
-def _json_ready(value):
-    from dataeff.report.outputs import _finite, _json_default
-
-    return json.loads(json.dumps(_finite(value), default=_json_default))

@@ -26,7 +26,7 @@ def test_flags_reached_at_smallest_size_and_unreachable():
 
 
 def test_extrapolation_stops_at_a_hundred_times_the_largest_size():
-    from dataeff.analysis.curves import fit_curve
+    from dataeff.analysis.fits import fit_curve
 
     sizes = np.array([8.0, 16.0, 32.0, 64.0, 128.0])
     curve = 0.9 - 0.6 * sizes ** -0.5  # pow3: reaches 0.85 at n = 144, 0.899 at n = 360,000
@@ -47,11 +47,11 @@ def test_crossover_of_two_known_curves_is_found_at_the_right_n():
     rng = np.random.default_rng(2)
     results = cells({"a": pow3, "flat": lambda n: 0.82 + 0 * n}, rng, sigma=0.004)
     # 0.9 - 0.6 n^-0.5 = 0.82  ->  n = 56.25
-    cross = [c for c in analyze(results, "roc_auc", n_boot=100)["crossovers"] if c["final"]]
-    assert len(cross) == 1 and cross[0]["winner"] == "a" and cross[0]["loser"] == "flat"
-    assert cross[0]["n"] == pytest.approx(56.25, rel=0.2)
-    assert cross[0]["ci"][0] <= 56.25 <= cross[0]["ci"][1]
-    assert cross[0]["lead_ci"][0] > 0
+    cross = [c for c in analyze(results, "roc_auc", n_boot=100).crossovers if c.final]
+    assert len(cross) == 1 and cross[0].winner == "a" and cross[0].loser == "flat"
+    assert cross[0].n == pytest.approx(56.25, rel=0.2)
+    assert cross[0].ci[0] <= 56.25 <= cross[0].ci[1]
+    assert cross[0].lead_ci[0] > 0 and cross[0].settled
 
 
 def test_data_advantage_of_a_curve_shifted_by_a_factor():
@@ -76,8 +76,8 @@ def test_cheapest_route_is_named_with_its_margin():
     rng = np.random.default_rng(5)
     results = cells({"fast": lambda n: pow3(n, c=0.8), "slow": lambda n: pow3(n, c=0.3)}, rng, sigma=0.003)
     analysis = analyze(results, "roc_auc", target=0.8, n_boot=50)
-    cheapest = analysis["cheapest"]
-    assert cheapest["learner"] == "fast" and cheapest["runner_up"] == "slow" and cheapest["ratio"] > 1
+    cheapest = analysis.cheapest
+    assert cheapest.learner == "fast" and cheapest.runner_up == "slow" and cheapest.ratio > 1
 
 
 @pytest.mark.parametrize(("spec", "parsed"), [("95%", ("relative", 0.95)), ("0.85", ("absolute", 0.85)),
@@ -125,5 +125,5 @@ def test_analysis_of_a_results_frame_with_failed_cells_and_one_seed():
     results = cells({"x": pow3}, rng, seeds=1)
     results.loc[3, "status"] = "failed"
     analysis = analyze(results, "roc_auc", n_boot=20)
-    assert analysis["learners"]["x"]["asymptote_ci"] == [pytest.approx(np.nan, nan_ok=True)] * 2
-    assert isinstance(pd.DataFrame(analysis["crossovers"]), pd.DataFrame)
+    assert analysis.learners["x"].asymptote_ci == (None, None)  # one seed: no interval
+    assert isinstance(pd.DataFrame([c.to_json() for c in analysis.crossovers]), pd.DataFrame)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dataeff.analysis.curves import (N_FIT_BOOTSTRAP, Curve, curves_from_results, fit_learners, gain,
-                                     percentile_ci, seed_resamples)
-from dataeff.analysis.curves import ceiling as data_ceiling
-from dataeff.analysis.efficiency import (RULE_OF_THUMB, Prices, crossings, data_advantage, interpolate_log,
-                                         labels_to_target, route_cost)
+from dataeff.analysis.ceiling import ceiling as data_ceiling
+from dataeff.analysis.costs import cheapest, route_costs
+from dataeff.analysis.curves import N_FIT_BOOTSTRAP, Curve, curves_from_results, gain, percentile_ci, seed_resamples
+from dataeff.analysis.efficiency import RULE_OF_THUMB, Prices, crossings, data_advantage, labels_to_target
+from dataeff.analysis.fits import LearnerFit, fit_learners
+from dataeff.analysis.types import (Advantage, Analysis, Crossover, LabelsNeeded, LabelsSaved, LabelsToMatch,
+                                    LearnerAnswer, Target, num, pair)
 from dataeff.config import parse_target
 from dataeff.experiment.metrics import METRICS
 
@@ -18,69 +20,54 @@ BASELINES = ("majority",)
 
 
 def is_llm(name: str) -> bool:
+    """Whether a learner is an LLM, by its name (the one place that decides it)."""
     return name.startswith("llm")
 
 
 def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: Prices | None = None,
-            n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None) -> dict:
-    """Every answer for the headline ``metric``, JSON-ready, each with a 95% CI and a flag
-    ('measured', 'at_most', 'extrapolated', 'unreachable') saying where it comes from."""
+            n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None) -> Analysis:
+    """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
+    'at_most', 'extrapolated', 'unreachable') saying where it comes from."""
     prices = prices or Prices()
     kind, amount = parse_target(target)
     curves, seeds = curves_from_results(results, metric)
     if order:
         curves = {k: curves[k] for k in order if k in curves} | {k: v for k, v in curves.items() if k not in order}
     higher = METRICS[metric]
-    out: dict = {"metric": metric, "higher_is_better": higher, "n_seeds": len(seeds),
-                 "prices": prices.__dict__.copy(), "learners": {}, "crossovers": [], "data_advantage": [],
-                 "prompt_worth": []}
     if not curves:
-        out["target"] = {"spec": str(target), "value": None}
-        return out
+        return Analysis(metric, higher, len(seeds), prices, Target(str(target)))
     resamples = seed_resamples(len(seeds), n_boot)
     fits = fit_learners(curves, metric, resamples)
     ceil = data_ceiling(fits, curves, metric, len(seeds), resamples, exclude=BASELINES)
-    out["ceiling"] = ceil
     if kind == "relative":
-        base = ceil.get("value")
-        if base is None:
-            base = ceil.get("best_measured")
+        base = None if ceil is None else (ceil.value if ceil.value is not None else ceil.best_measured)
         value = None if base is None else (base * amount if higher else base / amount)
     else:
         value = amount
-    out["target"] = {"spec": str(target), "kind": kind, "value": value,
-                     "relative_to": "ceiling" if kind == "relative" else None}
+    goal = Target(str(target), kind, num(value), "ceiling" if kind == "relative" else None)
 
+    needed = {name: _labels_with_ci(curve, fits[name], value, metric, resamples) if value is not None else None
+              for name, curve in curves.items()}
+    costs = route_costs(results, needed, prices) if value is not None else {}
+    learners = {}
     for name, curve in curves.items():
         lf = fits[name]
-        entry = {
-            "sizes": [int(n) for n in curve.sizes],
-            "fit": lf.fit.to_dict() if lf.fit else None,
-            "asymptote": lf.asymptote if lf.fit else None,
-            "asymptote_ci": list(lf.asymptote_ci),
-            "rule_of_thumb": list(RULE_OF_THUMB[name]) if name in RULE_OF_THUMB else None,
-        }
-        if value is not None:
-            entry["labels_to_target"] = _labels_with_ci(curve, lf, value, metric, resamples)
-        out["learners"][name] = entry
-
-    out["crossovers"] = _crossovers(curves, resamples)
-    reference = _reference(curves, fits)
-    out["reference"] = reference
+        learners[name] = LearnerAnswer(
+            sizes=tuple(int(n) for n in curve.sizes), fit=lf.fit, asymptote=num(lf.asymptote) if lf.fit else None,
+            asymptote_ci=pair(lf.asymptote_ci),
+            rule_of_thumb=RULE_OF_THUMB.get(name), labels_to_target=needed[name], cost=costs.get(name))
+    reference = _reference(curves)
+    advantage = []
     if reference:
         for name, curve in curves.items():
             if name == reference or name in BASELINES:
                 continue
-            worth = _worth(curve, curves[reference], metric, fits[reference], resamples)
-            worth.update(learner=name, reference=reference, llm=is_llm(name))
-            out["data_advantage"].append(worth)
-        out["prompt_worth"] = [w for w in out["data_advantage"] if w["llm"]]
-    if value is not None:
-        _costs(out, results, curves, prices)
-    return out
+            advantage.append(_worth(name, curve, reference, curves[reference], metric, fits[reference], resamples))
+    return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(_crossovers(curves, resamples)),
+                    tuple(advantage), reference, cheapest(costs))
 
 
-def _labels_with_ci(curve: Curve, lf, value: float, metric: str, resamples: np.ndarray) -> dict:
+def _labels_with_ci(curve: Curve, lf: LearnerFit, value: float, metric: str, resamples: np.ndarray) -> LabelsNeeded:
     goal = gain(np.array([value]), metric)[0]
     smooth = lf.faithful
     point = labels_to_target(curve.sizes, gain(curve.means, metric), goal, lf.fit, inside_from_fit=smooth)
@@ -90,9 +77,9 @@ def _labels_with_ci(curve: Curve, lf, value: float, metric: str, resamples: np.n
             boot.append(labels_to_target(curve.sizes, gain(means, metric), goal, fit,
                                          inside_from_fit=smooth and fit is not None).value)
     low, high = percentile_ci(np.array(boot), curve.values.shape[1])
-    return {"n": None if point.how == "unreachable" else point.n, "how": point.how,
-            "method": "fit" if smooth and point.how != "unreachable" else "interpolation",
-            "ci": [low, high], "max_measured": int(curve.sizes.max())}
+    return LabelsNeeded(None if point.how == "unreachable" else num(point.n), point.how,
+                        "fit" if smooth and point.how != "unreachable" else "interpolation", pair((low, high)),
+                        int(curve.sizes.max()))
 
 
 def _paired(a: Curve, b: Curve) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +88,7 @@ def _paired(a: Curve, b: Curve) -> tuple[np.ndarray, np.ndarray]:
     return shared, a.values[np.searchsorted(a.sizes, shared)] - b.values[np.searchsorted(b.sizes, shared)]
 
 
-def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[dict]:
+def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[Crossover]:
     names = [n for n in curves if n not in BASELINES]
     out = []
     for i, a in enumerate(names):
@@ -124,19 +111,18 @@ def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[dict]:
                         matches.append(min(same, key=lambda n: abs(np.log(max(n, 1)) - np.log(max(crossing.n, 1)))))
                 low, high = percentile_ci(np.array(matches), n_seeds)
                 winner, loser = (a, b) if crossing.direction > 0 else (b, a)
-                out.append({
-                    "winner": winner, "loser": loser, "n": crossing.n, "ci": [low, high],
-                    "support": len(matches) / len(boot_diffs),
-                    "final": k == len(found) - 1,
+                out.append(Crossover(
+                    winner, loser, num(crossing.n), pair((low, high)), len(matches) / len(boot_diffs),
+                    final=k == len(found) - 1,
                     # the paired difference winner - loser at the largest shared size, with CI
-                    "lead_at_largest": float(mean_diff[-1] * crossing.direction),
-                    "lead_ci": sorted([lead_low * crossing.direction, lead_high * crossing.direction]),
-                    "largest_shared": int(sizes[-1]),
-                })
+                    lead_at_largest=num(mean_diff[-1] * crossing.direction),
+                    lead_ci=pair(sorted([lead_low * crossing.direction, lead_high * crossing.direction])),
+                    largest_shared=int(sizes[-1]),
+                ))
     return out
 
 
-def _reference(curves: dict[str, Curve], fits) -> str | None:
+def _reference(curves: dict[str, Curve]) -> str | None:
     """The best classic learner: highest mean at its largest size (LLMs and baselines excluded)."""
     classic = {n: c for n, c in curves.items() if not is_llm(n) and n not in BASELINES}
     if not classic:
@@ -145,7 +131,8 @@ def _reference(curves: dict[str, Curve], fits) -> str | None:
                if np.isfinite(classic[n].means).any() else -np.inf)
 
 
-def _worth(curve: Curve, ref: Curve, metric: str, ref_fit, resamples: np.ndarray) -> dict:
+def _worth(name: str, curve: Curve, reference: str, ref: Curve, metric: str, ref_fit: LearnerFit,
+           resamples: np.ndarray) -> Advantage:
     """What ``curve`` is worth in ``ref``'s labels: labels ``ref`` needs to match its first
     point (for a zero-shot LLM, its n = 0 score), and the average horizontal gap between
     the curves over their shared score window (Le Scao & Rush 2021)."""
@@ -165,46 +152,11 @@ def _worth(curve: Curve, ref: Curve, metric: str, ref_fit, resamples: np.ndarray
         boot_match.append(labels_to_target(ref.sizes, other, float(mine[np.isfinite(mine)][0]), fit).value)
         adv = data_advantage(curve.sizes, mine, ref.sizes, other)
         boot_adv.append(adv["labels"] if adv else np.nan)
-    return {
-        "first_size": int(curve.sizes[0]),
-        "labels_to_match": {"n": None if point.how == "unreachable" else point.n, "how": point.how,
-                            "ci": list(percentile_ci(np.array(boot_match), n_seeds))},
-        "advantage": None if advantage is None else {
-            "labels": advantage["labels"], "ci": list(percentile_ci(np.array(boot_adv), n_seeds)),
-            "window": [float(gain(np.array(w), metric)) for w in advantage["window"]],
-        },
-    }
-
-
-def _costs(out: dict, results: pd.DataFrame, curves: dict[str, Curve], prices: Prices) -> None:
-    ok = results[results["status"] == "ok"]
-    routes = {}
-    for name in curves:
-        needed = out["learners"][name].get("labels_to_target", {})
-        if needed.get("n") is None or not np.isfinite(needed["n"]):  # never, or past what a fit can tell
-            out["learners"][name]["cost"] = None
-            continue
-        n = float(needed["n"])
-        rows = ok[ok["learner"] == name]
-        per_size = rows.groupby("n_train").agg(fit=("fit_seconds", "mean"), predict=("predict_seconds", "mean"),
-                                               tokens=("tokens", "mean"), n_test=("n_test", "mean"))
-        sizes = per_size.index.to_numpy(float)
-        nearest = per_size.iloc[int(np.argmin(np.abs(sizes - n)))]
-        cost = route_cost(
-            n_labels=n,
-            fit_seconds=interpolate_log(sizes, per_size["fit"].to_numpy(float), n) if n > 0 else 0.0,
-            predict_seconds_per_row=float(nearest["predict"] / nearest["n_test"]),
-            tokens_per_row=float(np.nan_to_num(nearest["tokens"]) / nearest["n_test"]),
-            train_tokens=0.0, prices=prices,
-        )
-        cost["n_labels"] = n
-        cost["how"] = needed["how"]
-        out["learners"][name]["cost"] = cost
-        routes[name] = cost["total_first_month"]
-    if routes:
-        ranked = sorted(routes, key=routes.get)
-        cheapest = {"learner": ranked[0], "total_first_month": routes[ranked[0]]}
-        if len(ranked) > 1:
-            cheapest.update(runner_up=ranked[1], saving=routes[ranked[1]] - routes[ranked[0]],
-                            ratio=routes[ranked[1]] / routes[ranked[0]] if routes[ranked[0]] > 0 else None)
-        out["cheapest"] = cheapest
+    return Advantage(
+        learner=name, reference=reference, llm=is_llm(name), first_size=int(curve.sizes[0]),
+        labels_to_match=LabelsToMatch(None if point.how == "unreachable" else num(point.n), point.how,
+                                      pair(percentile_ci(np.array(boot_match), n_seeds))),
+        advantage=None if advantage is None else LabelsSaved(
+            num(advantage["labels"]), pair(percentile_ci(np.array(boot_adv), n_seeds)),
+            pair([float(gain(np.array(w), metric)) for w in advantage["window"]])),
+    )

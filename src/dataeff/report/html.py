@@ -1,54 +1,65 @@
-"""The self-contained HTML report: answers first, the chart as inline SVG, tables, run facts."""
+"""The self-contained HTML report: answers first, the chart as inline SVG, tables, run facts;
+and the short form a notebook shows for a result (answers and the headline chart)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from dataeff.analysis.costs import measured_usage
+from dataeff.analysis.types import Analysis
 from dataeff.experiment.metrics import METRICS
 from dataeff.report import answers
-from dataeff.report.svg import curve_svg
+from dataeff.report.chart import Chart
+from dataeff.report.files import atomic_write
+from dataeff.report.svg import chart_svg
+from dataeff.report.tables import curve_pivot
 
 
-def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
-                  analysis: dict) -> str:
-    """The report as one HTML string (no network: styles inline, chart inline SVG); ``tables``
-    holds the curve table of every metric (``analysis.curves.curve_tables``)."""
+def _template(name: str):
     from jinja2 import Environment, PackageLoader, select_autoescape
-    from markupsafe import Markup
 
     env = Environment(loader=PackageLoader("dataeff.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(name)
+
+
+def _svg_markup(chart: Chart, chart_id: str):
+    from markupsafe import Markup
+
+    # the SVG is built from escaped pieces in report.svg, so it is safe markup
+    return Markup(chart_svg(chart, chart_id=chart_id))
+
+
+def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
+                  analysis: Analysis | None) -> str:
+    """The report as one HTML string (no network: styles inline, chart inline SVG); ``tables``
+    holds the curve table of every metric (``analysis.curves.curve_tables``)."""
     order = facts.get("learners") or list(dict.fromkeys(results["learner"]))
     metrics = []
     for name in [metric, *[m for m in METRICS if m != metric]]:
         curves = tables[name]
         if curves.empty:
             continue
-        svg = curve_svg(curves, name, order, analysis if name == metric else None, chart_id=f"chart-{name}")
-        # the SVG is built from escaped pieces in report.svg, so it is safe markup
-        metrics.append({"id": re.sub(r"[^a-z0-9_]", "_", name), "name": name, "svg": Markup(svg)})
-    from dataeff.report.outputs import curve_pivot
-
+        chart = Chart.from_curves(curves, name, order, analysis)
+        metrics.append({"id": re.sub(r"[^a-z0-9_]", "_", name), "name": name,
+                        "svg": _svg_markup(chart, f"chart-{name}")})
     pivot = curve_pivot(tables[metric], order)
     failed = results[results["status"] != "ok"][["learner", "n_train", "seed", "error"]]
-    target = (analysis or {}).get("target") or {}
-    prices = (analysis or {}).get("prices") or {}
-    template = env.get_template("report.html.j2")
-    return template.render(
+    prices = analysis.prices if analysis is not None else None
+    return _template("report.html.j2").render(
         facts=facts, metric=metric, metrics=metrics,
-        sentences=answers.sentences(analysis, facts) if analysis else [],
-        target_value=answers.score(target.get("value")),
+        sentences=answers.sentences(analysis, facts),
+        target_value=answers.score(analysis.target.value if analysis is not None else None),
         target_rows=answers.target_rows(analysis) if analysis else [],
         crossover_rows=answers.crossover_rows(analysis) if analysis else [],
         advantage_rows=answers.advantage_rows(analysis) if analysis else [],
         cost_rows=_cost_rows(results, order, analysis),
-        prices_note=(f"Prices: ${prices.get('label_cost')} per label, {prices.get('predictions', 0):,.0f} "
-                     f"predictions a month, ${prices.get('token_price')} per million tokens, "
-                     f"${prices.get('compute_price')} per CPU hour. Change them with dataeff analyze.")
+        prices_note=(f"Prices: ${prices.label_cost} per label, {prices.predictions:,.0f} "
+                     f"predictions a month, ${prices.token_price} per million tokens, "
+                     f"${prices.compute_price} per CPU hour. Change them with dataeff analyze.")
         if prices else "",
         failed=failed.to_dict("records"),
         pivot_columns=list(pivot.columns), pivot_rows=[(f"{n:,}", list(r)) for n, r in pivot.iterrows()],
@@ -57,23 +68,43 @@ def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts:
     )
 
 
-def _cost_rows(results: pd.DataFrame, order: list[str], analysis: dict) -> list[list[str]]:
-    ok = results[results["status"] == "ok"]
+def render_result(chart: Chart, analysis: Analysis | None, facts: dict) -> str:
+    """A result in a notebook (``RunResult._repr_html_``): the answers and the headline chart,
+    its styles scoped to the result so the notebook's own SVGs are left alone."""
+    from importlib.resources import files
+
+    from markupsafe import Markup
+
+    css = files("dataeff.report").joinpath("templates", "chart.css").read_text(encoding="utf-8")
+    return _template("result.html.j2").render(
+        facts=facts, sentences=answers.sentences(analysis, facts), svg=_svg_markup(chart, "dataeff-chart"),
+        css=Markup(_scoped(css, ".dataeff-result")))
+
+
+def _scoped(css: str, scope: str) -> str:
+    """Prefix every selector of chart.css (one rule a line) with ``scope``."""
+    rules = []
+    for line in css.splitlines():
+        selectors, _, body = line.partition("{")
+        if body:
+            rules.append(", ".join(f"{scope} {s.strip()}" for s in selectors.split(",")) + " {" + body)
+    return "\n".join(rules)
+
+
+def _cost_rows(results: pd.DataFrame, order: list[str], analysis: Analysis | None) -> list[list[str]]:
+    """Per learner: what its cells cost at the largest size, then its route's costs (both computed
+    in analysis.costs; here only formatted)."""
     rows = []
-    for name in order:
-        cells = ok[ok["learner"] == name]
-        if cells.empty:
-            continue
-        largest = cells[cells["n_train"] == cells["n_train"].max()]
-        per_row = (largest["predict_seconds"] / largest["n_test"]).mean()
-        tokens = (np.nan_to_num(largest["tokens"].to_numpy(float)) / largest["n_test"].to_numpy(float)).mean()
-        cost = ((analysis or {}).get("learners", {}).get(name) or {}).get("cost")
+    for name, usage in measured_usage(results, order).items():
+        answer = analysis.learners.get(name) if analysis is not None else None
+        cost = answer.cost if answer is not None else None
         rows.append([
-            name, f"{largest['fit_seconds'].mean():.3f}", f"{per_row * 1e6:.2f}", f"{tokens:,.0f}",
-            answers.labels(cost["n_labels"]) if cost else "not reached",
-            answers.money(cost["labels"]) if cost else "—", answers.money(cost["training"]) if cost else "—",
-            answers.money(cost["serving_per_month"]) if cost else "—",
-            answers.money(cost["total_first_month"]) if cost else "—",
+            name, f"{usage.fit_seconds:.3f}", f"{usage.predict_seconds_per_row * 1e6:.2f}",
+            f"{usage.tokens_per_row:,.0f}",
+            answers.labels(cost.n_labels) if cost else "not reached",
+            answers.money(cost.labels) if cost else "—", answers.money(cost.training) if cost else "—",
+            answers.money(cost.serving_per_month) if cost else "—",
+            answers.money(cost.total_first_month) if cost else "—",
         ])
     return rows
 
@@ -107,8 +138,6 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
 
 
 def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
-                 analysis: dict) -> Path:
-    from dataeff.report.outputs import _atomic
-
+                 analysis: Analysis | None) -> Path:
     html = render_report(results, tables, facts, metric, analysis)
-    return _atomic(path, lambda p: Path(p).write_text(html, encoding="utf-8"))
+    return atomic_write(path, lambda p: Path(p).write_text(html, encoding="utf-8"))

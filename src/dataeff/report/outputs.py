@@ -3,47 +3,48 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from dataeff.analysis.curves import curve_tables, format_estimate
+from dataeff.analysis.curves import curve_tables
+from dataeff.analysis.types import Analysis
 from dataeff.experiment.store import CELL_COLUMNS
-from dataeff.report.plots import learner_order, plot_curves
+from dataeff.report import answers
+from dataeff.report.chart import Chart
+from dataeff.report.files import atomic_write, finite, json_default
+from dataeff.report.html import write_report
+from dataeff.report.plots import save_png
+from dataeff.report.tables import curve_pivot
 
 
 def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
-                  analysis: dict | None = None) -> dict[str, Path]:
-    """results.csv, summary.md, summary.json and curves.png from the store's cells and the analysis."""
-    analysis = analysis or {}
+                  analysis: Analysis | None = None) -> dict[str, Path]:
+    """results.csv, summary.md, summary.json, curves.png and report.html from the store's cells
+    and the analysis."""
     tables = curve_tables(results)
-    summary = _finite(summary_dict(results, facts, metric, tables, analysis))
+    summary = finite(summary_dict(results, facts, metric, tables, analysis))
     markdown = summary_markdown(tables[metric], results, facts, metric, analysis)
     paths = {
-        "results": _atomic(out / "results.csv", lambda p: results[CELL_COLUMNS].to_csv(p, index=False)),
-        "summary_md": _atomic(out / "summary.md", lambda p: Path(p).write_text(markdown, encoding="utf-8")),
-        "summary_json": _atomic(out / "summary.json", lambda p: Path(p).write_text(
-            json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")),
+        "results": atomic_write(out / "results.csv", lambda p: results[CELL_COLUMNS].to_csv(p, index=False)),
+        "summary_md": atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown, encoding="utf-8")),
+        "summary_json": atomic_write(out / "summary.json", lambda p: Path(p).write_text(
+            json.dumps(summary, indent=2, default=json_default), encoding="utf-8")),
     }
     png = write_png(out, tables[metric], facts, metric, analysis)
     if png:
         paths["curves"] = png
-    from dataeff.report.html import write_report
-
     paths["report"] = write_report(out / "report.html", results, tables, facts, metric, analysis)
     return paths
 
 
-def write_png(out: Path, curves: pd.DataFrame, facts: dict, metric: str, analysis: dict) -> Path | None:
+def write_png(out: Path, curves: pd.DataFrame, facts: dict, metric: str, analysis: Analysis | None) -> Path | None:
     """curves.png (from the headline metric's curve table): the same chart as the report's, for slides."""
     if curves.empty:
         return None
-    return _atomic(out / "curves.png", lambda p: plot_curves(
-        curves, metric, Path(p), title=f"{facts.get('dataset', '')}: {metric} vs labelled examples",
-        order=facts.get("learners"), analysis=analysis), suffix=".png")
+    chart = Chart.from_curves(curves, metric, facts.get("learners"), analysis,
+                              title=f"{facts.get('dataset', '')}: {metric} vs labelled examples")
+    return atomic_write(out / "curves.png", lambda p: save_png(chart, Path(p)), suffix=".png")
 
 
 ANALYSIS_KEYS = ("target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
@@ -52,7 +53,7 @@ LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "labels_to_target", "rule_of
 
 
 def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[str, pd.DataFrame],
-                 analysis: dict | None = None) -> dict:
+                 analysis: Analysis | None = None) -> dict:
     """summary.json: run facts, per learner the curve of every metric (mean, CI, seeds) and the
     headline metric's fit, asymptote, labels to target and cost; then ceiling, crossovers,
     prompt worth, data advantage and the cheapest route (keys documented in the README)."""
@@ -62,9 +63,9 @@ def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[s
             entry = learners.setdefault(row.learner, {"curve": {}})
             point = entry["curve"].setdefault(str(row.n_train), {"n_seeds": row.n_seeds})
             point[name] = {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high}
-    analysis = analysis or {}
-    for name, entry in analysis.get("learners", {}).items():
-        learners.setdefault(name, {"curve": {}}).update({k: entry.get(k) for k in LEARNER_KEYS})
+    for name, answer in (analysis.learners if analysis is not None else {}).items():
+        entry = answer.to_json()
+        learners.setdefault(name, {"curve": {}}).update({k: entry[k] for k in LEARNER_KEYS})
     failed = results[results["status"] != "ok"]
     summary = {
         "schema": 2,
@@ -74,36 +75,35 @@ def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[s
         "cells": {"total": int(len(results)), "ok": int((results["status"] == "ok").sum()),
                   "failed": int(len(failed))},
     }
-    summary.update({k: analysis.get(k) for k in ANALYSIS_KEYS if k in analysis})
+    if analysis is not None:
+        data = analysis.to_json()
+        summary.update({k: data[k] for k in ANALYSIS_KEYS if k in data})
     return summary
 
 
 def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, metric: str,
-                     analysis: dict | None = None) -> str:
+                     analysis: Analysis | None = None) -> str:
     """summary.md: the answers in sentences, then the tables, then the curves."""
-    from dataeff.report import answers
-
-    analysis = analysis or {}
     lines = [f"# dataeff: {facts.get('dataset', '')}", ""]
-    said = answers.sentences(analysis, facts) if analysis else []
+    said = answers.sentences(analysis, facts)
     if said:
         lines += ["## Answers", ""] + [f"- {s}" for s in said] + [""]
-        target = analysis.get("target") or {}
-        lines += _md_table(f"Labels to reach {metric} {answers.score(target.get('value'))} vs the rule of thumb",
-                           ["learner", "asymptote [95% CI] (fit)", "labels to target [95% CI]", "from", "rule of thumb"],
+        lines += _md_table(f"Labels to reach {metric} {answers.score(analysis.target.value)} vs the rule of thumb",
+                           ["learner", "asymptote [95% CI] (fit)", "labels to target [95% CI]", "from",
+                            "rule of thumb"],
                            answers.target_rows(analysis))
         lines += _md_table("Crossovers (paired over seeds)",
                            ["winner", "overtakes", "last at n [95% CI]", "earlier sign changes",
                             "resamples with it", "lead at largest n [95% CI]", "significant"],
                            answers.crossover_rows(analysis))
-        lines += _md_table(f"Data advantage vs {analysis.get('reference')} (Le Scao & Rush 2021)",
+        lines += _md_table(f"Data advantage vs {analysis.reference} (Le Scao & Rush 2021)",
                            ["learner", "reference", "reference labels to match its first point",
                             "labels saved over the shared score window"], answers.advantage_rows(analysis))
-        prices = analysis.get("prices", {})
+        prices = analysis.prices
         lines += _md_table(
-            f"Cost to reach the target (label ${prices.get('label_cost')}, {prices.get('predictions', 0):,.0f} "
-            f"predictions a month, ${prices.get('token_price')} per million tokens, "
-            f"${prices.get('compute_price')} per CPU hour)",
+            f"Cost to reach the target (label ${prices.label_cost}, {prices.predictions:,.0f} "
+            f"predictions a month, ${prices.token_price} per million tokens, "
+            f"${prices.compute_price} per CPU hour)",
             ["learner", "labels", "labelling", "training compute", "serving a month", "first month"],
             answers.cost_rows(analysis))
     lines.append(
@@ -140,49 +140,3 @@ def _md_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]
     out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out + [""]
-
-
-def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
-    """Sizes down, learners across (in the study's order), 'mean ± half-width' cells."""
-    if curves.empty:
-        return pd.DataFrame()
-    text = curves.assign(cell=[format_estimate(m, lo, hi) for m, lo, hi in
-                               zip(curves["mean"], curves["ci_low"], curves["ci_high"])])
-    order = learner_order(order, curves["learner"])
-    return text.pivot(index="n_train", columns="learner", values="cell")[order].fillna("")
-
-
-def _atomic(path: Path, write, suffix: str | None = None) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _finite(value):
-    """NaN and infinity become null: summary.json stays valid JSON for every reader."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

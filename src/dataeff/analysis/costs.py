@@ -1,0 +1,87 @@
+"""What each route to the target costs, which is cheapest, and the run's measured compute per learner.
+
+Every cost number is computed here, once; the report only formats them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dataeff.analysis.efficiency import Prices, interpolate_log, route_cost
+from dataeff.analysis.types import Cheapest, Cost, LabelsNeeded, num
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one learner's cells cost at the largest size measured (means over seeds)."""
+
+    fit_seconds: float
+    predict_seconds_per_row: float
+    tokens_per_row: float
+
+
+def _ok_cells(results: pd.DataFrame, learner: str) -> pd.DataFrame:
+    ok = results[results["status"] == "ok"]
+    return ok[ok["learner"] == learner]
+
+
+def route_costs(results: pd.DataFrame, needed: dict[str, LabelsNeeded | None],
+                prices: Prices) -> dict[str, Cost | None]:
+    """Per learner, the first-month cost of labelling what it needs, training on it and serving a
+    month of predictions; None when it never gets there, or only past what a fit can tell."""
+    out: dict[str, Cost | None] = {}
+    for name, need in needed.items():
+        if need is None or need.n is None:
+            out[name] = None
+            continue
+        n = need.n
+        per_size = _ok_cells(results, name).groupby("n_train").agg(
+            fit=("fit_seconds", "mean"), predict=("predict_seconds", "mean"), tokens=("tokens", "mean"),
+            n_test=("n_test", "mean"))
+        sizes = per_size.index.to_numpy(float)
+        # Serving is measured per row: the size nearest the route's, as the model served would be.
+        nearest = per_size.iloc[int(np.argmin(np.abs(sizes - n)))]
+        cost = route_cost(
+            n_labels=n,
+            fit_seconds=interpolate_log(sizes, per_size["fit"].to_numpy(float), n) if n > 0 else 0.0,
+            predict_seconds_per_row=float(nearest["predict"] / nearest["n_test"]),
+            tokens_per_row=float(np.nan_to_num(nearest["tokens"]) / nearest["n_test"]),
+            train_tokens=0.0, prices=prices,
+        )
+        out[name] = Cost(num(cost["labels"]), num(cost["training"]), num(cost["serving_per_month"]),
+                         num(cost["total_first_month"]), n, need.how)
+    return out
+
+
+def cheapest(costs: dict[str, Cost | None]) -> Cheapest | None:
+    """The cheapest route, with the runner-up and by how much (None without any route)."""
+    routes = {name: cost.total_first_month for name, cost in costs.items() if cost is not None}
+    if not routes:
+        return None
+    ranked = sorted(routes, key=routes.get)
+    best = routes[ranked[0]]
+    if len(ranked) == 1:
+        return Cheapest(ranked[0], best)
+    second = routes[ranked[1]]
+    return Cheapest(ranked[0], best, ranked[1], num(second - best), num(second / best) if best > 0 else None)
+
+
+def measured_usage(results: pd.DataFrame, learners: list[str]) -> dict[str, Usage]:
+    """Per learner with a finished cell: fit seconds, predict seconds and tokens per test row at
+    its largest size (the report's cost table shows them next to the routes' costs)."""
+    out = {}
+    for name in learners:
+        cells = _ok_cells(results, name)
+        if cells.empty:
+            continue
+        largest = cells[cells["n_train"] == cells["n_train"].max()]
+        out[name] = Usage(
+            fit_seconds=float(largest["fit_seconds"].mean()),
+            predict_seconds_per_row=float((largest["predict_seconds"] / largest["n_test"]).mean()),
+            tokens_per_row=float((np.nan_to_num(largest["tokens"].to_numpy(float))
+                                  / largest["n_test"].to_numpy(float)).mean()),
+        )
+    return out

@@ -1,0 +1,152 @@
+"""The learning-curve chart as data: what both drawings (curves.png and the report's SVG) show.
+
+Everything a reader could compare between the two is decided here, once: the series and
+their colours, where each fitted extrapolation ends, the ceiling and whether its band shows,
+the x scale and ticks, and the y range. ``plots`` draws a Chart with matplotlib, ``svg`` as
+inline SVG; neither adds data of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dataeff.analysis.types import Analysis, LabelsNeeded
+from dataeff.report.tables import learner_order
+
+# matplotlib's default cycle (tab10), so a chart drawn on a notebook's Axes matches the files.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+# A ceiling band wider than this (few seeds) would cover the chart and say little; the answer
+# sentences still give the interval.
+CEILING_BAND_MAX_WIDTH = 0.2
+X_LABEL = "labelled training examples (n_train, log scale)"
+FIT_POINTS = 40
+# The dashed fit runs to 2x the largest size measured, or on to just past an extrapolated
+# target (1.2x its labels), but never beyond 20x: further out a fit is a guess.
+FIT_SPAN, FIT_PAST_TARGET, FIT_SPAN_MAX = 2.0, 1.2, 20.0
+Y_PAD = 0.06  # share of the data's span left free above and below
+
+
+def size_ticks(sizes: list) -> list[int]:
+    """x ticks: 0 and powers of two among the sizes, and the largest size (the whole pool)."""
+    sizes = sorted(sizes)
+    ticks = [s for s in sizes if s == 0 or np.log2(s) == int(np.log2(s))]
+    if sizes and sizes[-1] not in ticks and (not ticks or sizes[-1] > ticks[-1] * 1.3):
+        ticks.append(sizes[-1])
+    return [int(t) for t in (ticks or sizes)]
+
+
+def extrapolation_end(n_max: float, need: LabelsNeeded | None) -> float:
+    """Where a learner's dashed fit ends (it starts at its largest measured size ``n_max``)."""
+    end = FIT_SPAN * n_max
+    if need is not None and need.how == "extrapolated" and need.n:
+        end = min(max(end, FIT_PAST_TARGET * need.n), FIT_SPAN_MAX * n_max)
+    return end
+
+
+@dataclass(frozen=True)
+class Series:
+    """One learner: mean and 95% band per measured size; its fitted curve past the largest size."""
+
+    learner: str
+    color: str
+    x: tuple[int, ...]
+    mean: tuple[float, ...]
+    low: tuple[float, ...]  # NaN where a size has no CI (one seed)
+    high: tuple[float, ...]
+    n_seeds: tuple[int, ...]
+    fit_x: tuple[float, ...] = ()  # empty: no fit drawn
+    fit_y: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class CeilingMark:
+    """The data's ceiling as a line, with its CI as a band when that is narrow enough to say something."""
+
+    value: float
+    low: float | None
+    high: float | None
+
+    @property
+    def band(self) -> bool:
+        return self.low is not None and self.high is not None and self.high - self.low <= CEILING_BAND_MAX_WIDTH
+
+    @property
+    def label(self) -> str:
+        return f"ceiling {self.value:.3f}"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One learning-curve chart: ``metric`` against labelled examples on a log x axis
+    ('symlog' when n = 0, zero-shot, is among the sizes)."""
+
+    metric: str
+    title: str
+    series: tuple[Series, ...]
+    ceiling: CeilingMark | None
+    x_scale: str
+    x_ticks: tuple[int, ...]
+    x_max: float  # the largest x drawn: measured or extrapolated
+    y_range: tuple[float, float]
+    x_label: str = X_LABEL
+
+    @property
+    def y_label(self) -> str:
+        return self.metric
+
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({n for s in self.series for n in s.x})
+
+    @classmethod
+    def from_curves(cls, curves: pd.DataFrame, metric: str, order: list[str] | None = None,
+                    analysis: Analysis | None = None, title: str = "") -> Chart:
+        """From a curve table (``analysis.curves.curve_table``) and, for the analysed metric, the
+        fits and ceiling of ``analysis`` (ignored for any other metric)."""
+        if analysis is not None and analysis.metric != metric:
+            analysis = None
+        series = []
+        for index, learner in enumerate(learner_order(order, curves["learner"])):
+            group = curves[curves["learner"] == learner].sort_values("n_train")
+            fit_x, fit_y = _extrapolation(analysis, learner, float(group["n_train"].max()))
+            series.append(Series(
+                learner, PALETTE[index % len(PALETTE)], tuple(int(n) for n in group["n_train"]),
+                tuple(map(float, group["mean"])), tuple(map(float, group["ci_low"])),
+                tuple(map(float, group["ci_high"])), tuple(int(n) for n in group["n_seeds"]), fit_x, fit_y))
+        ceiling = None
+        if analysis is not None and analysis.ceiling is not None and analysis.ceiling.value is not None:
+            ceiling = CeilingMark(analysis.ceiling.value, *analysis.ceiling.ci)
+        sizes = curves["n_train"].unique().tolist()
+        return cls(
+            metric=metric, title=title or f"Learning curves ({metric}, mean and 95% CI over seeds)",
+            series=tuple(series), ceiling=ceiling, x_scale="symlog" if 0 in sizes else "log",
+            x_ticks=tuple(size_ticks(sizes)),
+            x_max=max([float(max(sizes, default=1))] + [s.fit_x[-1] for s in series if s.fit_x]),
+            y_range=_y_range(series, ceiling),
+        )
+
+
+def _extrapolation(analysis: Analysis | None, learner: str, n_max: float) -> tuple[tuple, tuple]:
+    answer = analysis.learners.get(learner) if analysis is not None else None
+    if answer is None or answer.fit is None or n_max <= 0:
+        return (), ()
+    grid = np.geomspace(n_max, extrapolation_end(n_max, answer.labels_to_target), FIT_POINTS)
+    sign = 1.0 if analysis.higher_is_better else -1.0  # fits live on the gain scale (log_loss negated)
+    return tuple(map(float, grid)), tuple(map(float, sign * answer.fit.predict(grid)))
+
+
+def _y_range(series: list[Series], ceiling: CeilingMark | None) -> tuple[float, float]:
+    """Everything drawn fits: means, bands, fitted curves, the ceiling (and its band when shown)."""
+    values = [v for s in series for v in (*s.mean, *s.low, *s.high, *s.fit_y)]
+    if ceiling is not None:
+        values += [ceiling.value, *((ceiling.low, ceiling.high) if ceiling.band else ())]
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return 0.0, 1.0
+    low, high = min(values), max(values)
+    pad = max((high - low) * Y_PAD, 1e-3)
+    return low - pad, high + pad

@@ -1,0 +1,53 @@
+"""The analysis as typed objects: summary.json's shapes, a lossless JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from dataeff.analysis.summary import analyze
+from dataeff.analysis.types import Analysis
+from tests.analysis.test_curves import cells, pow3
+
+LEARNER_KEYS = {"sizes", "fit", "asymptote", "asymptote_ci", "rule_of_thumb", "labels_to_target", "cost"}
+
+
+def _analysis() -> Analysis:
+    rng = np.random.default_rng(8)
+    results = cells({"majority": lambda n: 0.5 + 0 * n, "logreg": lambda n: pow3(n, c=0.8),
+                     "llm-zero": lambda n: pow3(n, a=0.85, c=0.2)}, rng, seeds=3, sigma=0.004)
+    return analyze(results, "roc_auc", target="95%", n_boot=30)
+
+
+def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
+    analysis = _analysis()
+    data = json.loads(json.dumps(analysis.to_json(), allow_nan=False))  # valid JSON: no NaN, no inf
+    assert set(data) == {"metric", "higher_is_better", "n_seeds", "prices", "learners", "crossovers",
+                         "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest"}
+    assert set(data["learners"]["logreg"]) == LEARNER_KEYS
+    assert set(data["ceiling"]) == {"value", "ci", "learner", "from", "best_measured", "best_measured_learner",
+                                    "best_measured_n", "gap", "extrapolated", "still_rising"}
+    assert set(data["target"]) == {"spec", "kind", "value", "relative_to"}
+    assert set(data["learners"]["logreg"]["labels_to_target"]) == {"n", "how", "method", "ci", "max_measured"}
+    assert set(data["learners"]["logreg"]["cost"]) == {"labels", "training", "serving_per_month",
+                                                       "total_first_month", "n_labels", "how"}
+    assert [w["learner"] for w in data["prompt_worth"]] == ["llm-zero"]
+    assert set(data["prompt_worth"][0]) == {"learner", "reference", "llm", "first_size", "labels_to_match",
+                                            "advantage"}
+    assert Analysis.from_json(data).to_json() == data
+
+
+def test_costs_are_numbers_in_the_analysis_and_the_cheapest_is_the_smallest():
+    analysis = _analysis()
+    totals = {n: a.cost.total_first_month for n, a in analysis.learners.items() if a.cost is not None}
+    assert totals and analysis.cheapest.learner == min(totals, key=totals.get)
+    assert all(isinstance(t, float) for t in totals.values())
+
+
+def test_a_run_without_curves_keeps_only_the_target_as_given():
+    results = cells({"x": pow3}, np.random.default_rng(0), seeds=2).assign(status="failed")
+    data = analyze(results, "roc_auc").to_json()
+    assert data["target"] == {"spec": "95%", "value": None} and "ceiling" not in data and "reference" not in data
+    assert Analysis.from_json(data).to_json() == data
+    assert Analysis.from_stored(None) is None and Analysis.from_stored("{}") is None
