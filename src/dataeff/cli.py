@@ -69,7 +69,7 @@ def learners() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dataeff.learners.base import available_learners
+    from dataeff.learners.registry import available_learners
 
     table = Table(title="Learners (use with --learners a,b,c)")
     table.add_column("name")
@@ -121,20 +121,14 @@ def run(
     llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder."""
-    import os
-
-    # Environment, so worker processes see it too.
-    if cache_dir is not None:
-        os.environ["DATAEFF_CACHE_DIR"] = str(cache_dir)
-    if no_cache:
-        os.environ["DATAEFF_NO_CACHE"] = "1"
-    from dataeff.config import StudyConfig, load_config, parse_sizes
+    from dataeff.config import Settings, load_config, parse_sizes
     from dataeff.study import Study
 
-    base = load_config(config) if config else StudyConfig()
+    base = load_config(config) if config else Settings()
     overrides = dict(source=data, target=target, table=table, query=query, seeds=seeds, test_rows=test_rows,
                      metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
-                     engine=engine, scheduler=scheduler,
+                     engine=engine, scheduler=scheduler, cache_dir=str(cache_dir) if cache_dir else None,
+                     no_cache=no_cache or None,
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_device=llm_device, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
@@ -146,7 +140,7 @@ def run(
         overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
     if sizes is not None:
         overrides["sizes"] = parse_sizes(sizes)
-    study = Study(config=base.with_overrides(**overrides))
+    study = Study(settings=base, **overrides)
     log = (lambda message: None) if quiet else _err
     result = study.run(progress=not quiet, log=log)
     _print_summary(result)
@@ -181,18 +175,18 @@ def features(
     from dataeff.data.relations import flatten
     from dataeff.errors import ConfigError
 
-    cfg = load_config(config)
-    if cfg.flattening is None:
+    flattening = load_config(config).data.flattening
+    if flattening is None:
         raise ConfigError(f"{config} declares no relations: [data] needs 'entity', 'key' and [[data.relations]].")
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise ConfigError(f"--out must end in .parquet or .csv; got {out.name}.")
-    wide = flatten(cfg.flattening)
+    wide = flatten(flattening)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     wide.to_parquet(tmp, index=False) if out.suffix.lower() == ".parquet" else wide.to_csv(tmp, index=False)
     tmp.replace(out)
     print(f"{out}: {len(wide):,} rows, {wide.shape[1]} columns "
-          f"({sum(len(r.features) for r in cfg.flattening.relations)} flattened features)")
+          f"({sum(len(r.features) for r in flattening.relations)} flattened features)")
 
 
 @app.command()
@@ -246,12 +240,14 @@ def analyze(
     compute_price: Annotated[float, typer.Option(help="Price per CPU hour.")] = 0.10,
 ) -> None:
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
-    from dataeff.config import StudyConfig
+    from dataeff.analysis.efficiency import Prices
+    from dataeff.config import Settings
     from dataeff.results import analyze as run_analysis
 
-    config = StudyConfig().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
-                                          token_price=token_price, compute_price=compute_price)
-    result = run_analysis(run_dir, target=config.score_target, prices=config.prices(), metric=metric)
+    settings = Settings().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
+                                         token_price=token_price, compute_price=compute_price)
+    result = run_analysis(run_dir, target=settings.analysis.target, prices=Prices(**settings.analysis.prices()),
+                          metric=metric)
     _print_answers(result)
 
 

@@ -1,224 +1,314 @@
-"""The study config: one dataclass, filled from TOML, CLI flags or keyword arguments, validated once."""
+"""The study's settings, declared once: grouped sections whose fields are the TOML keys, the
+Python keywords and the CLI flags, each checked by the constraint declared beside it.
+
+A setting's flat name (``seeds``, ``llm_url``, ``score_target``) is how the Python API and the
+CLI name it; in a study TOML it is the key of its section (``[llm] url``). Every problem is a
+one-line ``ConfigError`` naming the setting and the fix. Nothing here imports a later stage.
+"""
 
 from __future__ import annotations
 
+import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.experiment.metrics import DEFAULT_METRIC, check_metric
-from dataeff.learners.llm.prompting import DEFAULT_K_MAX
 
 DEFAULT_DATA = "churn"
 DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
-
-# TOML layout: which keys live in which section.
-SECTIONS = {
-    "data": ["source", "target", "table", "query", "entity", "entity_table", "key", "cutoff", "relations"],
-    "study": ["learners", "seeds", "sizes", "test_rows", "metric"],
-    "run": ["out", "jobs", "force", "engine", "scheduler"],
-    "analysis": ["target", "label_cost", "predictions", "token_price", "compute_price"],
-    "llm": ["backend", "model", "url", "scoring", "shots", "question", "style", "template", "dictionary",
-            "embed_url", "embed_model", "api_key_env", "timeout", "retries", "concurrency"],
-}
-# TOML key -> setting name: every [llm] key is the setting with an 'llm_' prefix (url ->
-# llm_url), and [analysis] target is a score, not a column.
-RENAMED = {("analysis", "target"): "score_target", **{("llm", key): f"llm_{key}" for key in SECTIONS["llm"]}}
+DEFAULT_SHOTS = 8  # demonstrations llm-few puts in its prompt at most
+MAX_DEFAULT_TEST_ROWS = 1000  # test rows per seed when not told: 20% of the rows, at most this
+ENGINES = ("local", "dask")
+LLM_BACKENDS = ("llamacpp", "transformers", "openai")
+LLM_DEVICES = ("auto", "cpu", "cuda")
+ENDPOINT_SCORING = ("next-token", "echo")
+ROW_STYLES = ("list", "text")
 
 
-LLM_BACKENDS = ["llamacpp", "transformers", "openai"]
-LLM_DEVICES = ["auto", "cpu", "cuda"]
+# -- constraints: each raises one ConfigError naming the setting by its flat name ---------------
+def _name(info: ValidationInfo) -> str:
+    prefix = {"LLMSettings": "llm_"}.get(info.config.get("title", ""), "")
+    name = f"{prefix}{info.field_name}"
+    return "score_target" if name == "target" and info.config.get("title") == "AnalysisSettings" else name
 
-@dataclass
-class StudyConfig:
-    """Everything that defines a study and where it runs.
 
-    Example TOML::
+def _positive_int(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ConfigError(f"The '{_name(info)}' setting must be a positive integer. Got {value!r} instead.")
+    return value
 
-        [data]
-        source = "customers.csv"   # a built-in name or a file; paths are relative to this file
-        target = "churned"
 
-        [study]
-        learners = ["logreg", "xgboost"]
-        seeds = 5
-        sizes = [16, 64, 256, 1024]   # omit for the sqrt(2) anchor schedule
-        test_rows = 1000
-        metric = "roc_auc"
+def _non_negative_number(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"The '{_name(info)}' setting must be a number >= 0. Got {value!r} instead.")
+    return float(value)
 
-        [run]
-        out = "runs/mine"
-        jobs = 2
 
-        [analysis]
-        target = "95%"        # or a score such as 0.85
-        label_cost = 0.50     # per label
-        predictions = 1e6     # per month
-        token_price = 0.0     # per million tokens
-        compute_price = 0.10  # per CPU hour
-    """
+def _text(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and not isinstance(value, (str, Path)):
+        raise ConfigError(f"The '{_name(info)}' setting must be a string. Got {value!r} instead.")
+    return None if value is None else str(value)
 
-    source: Any = DEFAULT_DATA  # built-in name, file path, or a DataFrame (Python API)
-    flattening: Any = None  # a relations.Flattening: entity table + related tables (from [data])
-    target: str | None = None
-    table: str | None = None
-    query: str | None = None
-    learners: list = field(default_factory=lambda: list(DEFAULT_LEARNERS))
-    seeds: int = 5
-    sizes: list[int] | None = None
-    test_rows: int | None = None
-    metric: str = DEFAULT_METRIC
-    out: str | None = None
-    jobs: int | None = None
-    force: bool = False
-    engine: str = "local"  # or "dask": cells on a Dask cluster (scheduler, or a local one)
-    scheduler: str | None = None  # tcp://HOST:PORT of a running Dask scheduler
-    # the answers: a score target (0.85) or a share of the ceiling (95%), and prices
-    score_target: str = "95%"
-    label_cost: float = 0.50
-    predictions: float = 1e6
-    token_price: float = 0.0
-    compute_price: float = 0.10
-    # the LLM behind llm-zero, llm-few, llm-prior: llamacpp (a GGUF file; default Gemma 3 270M),
-    # transformers (a model folder or GGUF file in PyTorch; on a GPU where there is one), or
-    # openai (an OpenAI-compatible server at llm_url serving llm_model)
-    llm_backend: str = "llamacpp"
-    llm_model: str | None = None
-    llm_device: str = "auto"  # transformers: auto (CUDA when there is one), cpu or cuda
-    llm_url: str | None = None
-    llm_shots: int = DEFAULT_K_MAX  # demonstrations llm-few puts in its prompt at most
-    llm_scoring: str = "next-token"  # endpoint: next-token top log-probs, or echo (multi-token answers)
-    # llm-embed through an endpoint's /embeddings instead of the local MiniLM
-    llm_embed_url: str | None = None
-    llm_embed_model: str | None = None
-    # how rows become text: the question asked, 'list' or 'text' style, or a Jinja template
-    # file; a data dictionary file (CSV column,description or a JSON object) adds meanings
-    llm_question: str | None = None
-    llm_style: str = "list"
-    llm_template: str | None = None
-    llm_dictionary: str | None = None
-    # the endpoint: the environment variable holding the API key (the key itself is never
-    # configured, stored or logged), seconds per request, retries, requests in flight
-    llm_api_key_env: str = "OPENAI_API_KEY"
-    llm_timeout: float = 60.0
-    llm_retries: int = 6
-    llm_concurrency: int = 4
 
-    def with_overrides(self, **values: Any) -> StudyConfig:
-        """A copy with every non-None value applied (CLI flags over the config file)."""
-        known = {f.name for f in fields(self)}
-        for key in values:
-            if key not in known:
-                raise ConfigError(f"Unknown setting '{key}'.{did_you_mean(key, known)}")
-        return replace(self, **{k: v for k, v in values.items() if v is not None}).validated()
+def _flag(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, bool):
+        raise ConfigError(f"The '{_name(info)}' setting must be true or false. Got {value!r} instead.")
+    return value
 
-    def validated(self) -> StudyConfig:
-        """Check types and ranges; raise ConfigError naming the setting and the fix."""
-        _positive_int("seeds", self.seeds)
-        if self.jobs is not None:
-            _positive_int("jobs", self.jobs)
-        if self.test_rows is not None:
-            _positive_int("test_rows", self.test_rows)
-        if self.sizes is not None:
-            if isinstance(self.sizes, (str, bytes)) or not isinstance(self.sizes, (list, tuple)) or not self.sizes:
-                raise ConfigError(f"The 'sizes' setting must be a list of positive integers. Got {self.sizes!r} instead.")
-            for size in self.sizes:
-                _positive_int("sizes", size, item=True)
-        if isinstance(self.learners, str):
-            self.learners = [part for part in self.learners.split(",") if part.strip()]
-        if not isinstance(self.learners, (list, tuple)) or not self.learners:
-            raise ConfigError(f"The 'learners' setting must be a non-empty list. Got {self.learners!r} instead.")
-        check_metric(self.metric)
-        for name in ("target", "table", "query", "out"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, (str, Path)):
-                raise ConfigError(f"The '{name}' setting must be a string. Got {value!r} instead.")
-        from dataeff.experiment.runner import ENGINES
 
-        if self.engine not in ENGINES:
-            raise ConfigError(f"Unknown engine '{self.engine}'.{did_you_mean(str(self.engine), ENGINES)} "
-                              f"Engines: {', '.join(ENGINES)}.")
+def _existing_file(value: Any, info: ValidationInfo) -> Any:
+    value = _text(value, info)
+    if value is not None and not Path(value).is_file():
+        what = _name(info).removeprefix("llm_")
+        raise ConfigError(f"The {what} file {value} does not exist; check the path.")
+    return value
+
+
+def _one_of(choices: tuple[str, ...], what: str, *, suggest: bool = True):
+    listed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if value not in choices:
+            if suggest:
+                raise ConfigError(f"Unknown {what} '{value}'.{did_you_mean(str(value), choices)} Choose {listed}.")
+            raise ConfigError(f"Unknown {what} '{value}'; choose {listed}.")
+        return value
+    return check
+
+
+PositiveInt = Annotated[int, BeforeValidator(_positive_int)]
+OptionalPositiveInt = Annotated[int | None, BeforeValidator(_positive_int)]
+Price = Annotated[float, BeforeValidator(_non_negative_number)]
+Text = Annotated[str | None, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+ExistingFile = Annotated[str | None, BeforeValidator(_existing_file)]
+
+
+def _sizes(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"The 'sizes' setting must be a list of positive integers. Got {value!r} instead.")
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ConfigError(f"Every entry of 'sizes' must be a positive integer. Got {size!r} instead.")
+    return list(value)
+
+
+def _learners(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"The 'learners' setting must be a non-empty list. Got {value!r} instead.")
+    return list(value)
+
+
+def _metric(value: Any, info: ValidationInfo) -> Any:
+    return check_metric(value)
+
+
+def _score_target(value: Any, info: ValidationInfo) -> Any:
+    parse_target(value)
+    return str(value)
+
+
+def _api_key_env(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, str) or not value.replace("_", "").isalnum():
+        raise ConfigError("The 'llm_api_key_env' setting must name an environment variable (like OPENAI_API_KEY), "
+                          "not hold the key itself.")
+    return value
+
+
+def _seconds(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"The '{_name(info)}' setting must be a number of seconds > 0. Got {value!r} instead.")
+    return float(value)
+
+
+def _retries(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"The '{_name(info)}' setting must be an integer >= 0. Got {value!r} instead.")
+    return value
+
+
+def _url(value: Any, info: ValidationInfo) -> Any:
+    return None if value is None else check_endpoint_url(_text(value, info))
+
+
+# -- the sections -----------------------------------------------------------------------------
+class Section(BaseModel):
+    """A group of settings; its fields are the keys of its TOML table."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    #: fields that are not TOML keys (built by load_config, or Python-only)
+    INTERNAL: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [name for name in cls.model_fields if name not in cls.INTERNAL]
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class DataSettings(Section):
+    """[data]: where the rows come from and which column is the label."""
+
+    INTERNAL: ClassVar[frozenset[str]] = frozenset({"flattening"})
+    source: Any = DEFAULT_DATA  # a built-in name, a file path, or a DataFrame (Python API)
+    target: Text = None
+    table: Text = None
+    query: Text = None
+    # related tables flattened into features (see data/relations.py); load_config parses
+    # entity .. relations into ``flattening``
+    entity: Text = None
+    entity_table: Text = None
+    key: Text = None
+    cutoff: Text = None
+    relations: list | None = None
+    flattening: Any = None
+
+
+class StudySettings(Section):
+    """[study]: learners, seeds, training sizes, test rows and the headline metric."""
+
+    learners: Annotated[list, BeforeValidator(_learners)] = Field(default_factory=lambda: list(DEFAULT_LEARNERS))
+    seeds: PositiveInt = 5
+    sizes: Annotated[list[int] | None, BeforeValidator(_sizes)] = None  # None: the sqrt(2) schedule
+    test_rows: OptionalPositiveInt = None
+    metric: Annotated[str, BeforeValidator(_metric)] = DEFAULT_METRIC
+
+
+def default_cache_dir() -> Path:
+    """Where LLM answers and model files are kept unless told: ``$DATAEFF_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/dataeff``, else ``~/.cache/dataeff`` (the user's environment, read here only)."""
+    if os.environ.get("DATAEFF_CACHE_DIR"):
+        return Path(os.environ["DATAEFF_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dataeff"
+
+
+class RunSettings(Section):
+    """[run]: where the run folder is, how many jobs, which engine, the LLM answer cache."""
+
+    out: Text = None
+    jobs: OptionalPositiveInt = None
+    force: Flag = False
+    engine: Annotated[str, BeforeValidator(_one_of(ENGINES, "engine"))] = "local"
+    scheduler: Text = None  # tcp://HOST:PORT of a running Dask scheduler (engine = "dask")
+    cache_dir: Text = None  # None: default_cache_dir()
+    no_cache: Flag = Field(default_factory=lambda: bool(os.environ.get("DATAEFF_NO_CACHE")))
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> RunSettings:
         if self.scheduler is not None and self.engine != "dask":
             raise ConfigError("--scheduler needs --engine dask; add it, or drop --scheduler.")
-        if not isinstance(self.force, bool):
-            raise ConfigError(f"The 'force' setting must be true or false. Got {self.force!r} instead.")
-        for name in ("label_cost", "predictions", "token_price", "compute_price"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"The '{name}' setting must be a number >= 0. Got {value!r} instead.")
-        if self.llm_backend not in LLM_BACKENDS:
-            raise ConfigError(f"Unknown LLM backend '{self.llm_backend}'.{did_you_mean(self.llm_backend, LLM_BACKENDS)} "
-                              f"Choose {', '.join(LLM_BACKENDS[:-1])} or {LLM_BACKENDS[-1]}.")
-        if self.llm_device not in LLM_DEVICES:
-            raise ConfigError(f"Unknown LLM device '{self.llm_device}'.{did_you_mean(self.llm_device, LLM_DEVICES)} "
-                              f"Choose {', '.join(LLM_DEVICES)}.")
-        if self.llm_backend == "openai" and not (self.llm_url and self.llm_model):
-            raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
-        if not isinstance(self.llm_api_key_env, str) or not self.llm_api_key_env.replace("_", "").isalnum():
-            raise ConfigError("The 'llm_api_key_env' setting must name an environment variable (like OPENAI_API_KEY), "
-                              "not hold the key itself.")
-        if isinstance(self.llm_timeout, bool) or not isinstance(self.llm_timeout, (int, float)) or self.llm_timeout <= 0:
-            raise ConfigError(f"The 'llm_timeout' setting must be a number of seconds > 0. Got {self.llm_timeout!r} instead.")
-        if isinstance(self.llm_retries, bool) or not isinstance(self.llm_retries, int) or self.llm_retries < 0:
-            raise ConfigError(f"The 'llm_retries' setting must be an integer >= 0. Got {self.llm_retries!r} instead.")
-        _positive_int("llm_concurrency", self.llm_concurrency)
-        _positive_int("llm_shots", self.llm_shots)
-        if self.llm_scoring not in ("next-token", "echo"):
-            raise ConfigError(f"Unknown endpoint scoring '{self.llm_scoring}'; choose next-token or echo.")
-        if bool(self.llm_embed_url) != bool(self.llm_embed_model):
-            raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
-        for url in (self.llm_url, self.llm_embed_url):
-            if url is not None:
-                check_endpoint_url(url)
-        if self.llm_style not in ("list", "text"):
-            raise ConfigError(f"Unknown row style '{self.llm_style}'; choose list or text (or give a template file).")
-        for name in ("llm_template", "llm_dictionary"):
-            value = getattr(self, name)
-            if value is not None and not Path(value).is_file():
-                raise ConfigError(f"The {name.removeprefix('llm_')} file {value} does not exist; check the path.")
-        if self.llm_template is not None:
-            from dataeff.data.serialize import compile_template
-
-            compile_template(Path(self.llm_template).read_text(encoding="utf-8"))
-        parse_target(self.score_target)
-        self.score_target = str(self.score_target)
         return self
 
-    def llm_params(self) -> dict:
-        """What LLM learners get: the backend alias, the model (a GGUF path or model folder, or
-        URL::name) and the backend's options."""
-        if self.llm_backend == "openai":
-            options = {**self.endpoint_options(), "scoring": self.llm_scoring}
-            return {"backend": "openai", "model": f"{self.llm_url}::{self.llm_model}", "backend_options": options}
-        if self.llm_backend == "transformers":
-            return {"backend": "transformers", "model": self.llm_model,
-                    "backend_options": {"device": self.llm_device}}
-        return {"backend": "llamacpp", "model": self.llm_model}
+    def cache_folder(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
-    def embed_params(self) -> dict:
-        """What llm-embed gets: the local MiniLM, or an endpoint's /embeddings."""
-        if self.llm_embed_url:
-            return {"backend": "openai-embed", "model": f"{self.llm_embed_url}::{self.llm_embed_model}",
-                    "backend_options": self.endpoint_options()}
-        return {}
+
+class AnalysisSettings(Section):
+    """[analysis]: the target of 'labels needed' and the prices of the cost answer."""
+
+    target: Annotated[str, BeforeValidator(_score_target)] = "95%"  # a score (0.85) or a share of the ceiling
+    label_cost: Price = 0.50  # per label
+    predictions: Price = 1e6  # per month
+    token_price: Price = 0.0  # per million tokens
+    compute_price: Price = 0.10  # per CPU hour
+
+    def prices(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in ("label_cost", "predictions", "token_price", "compute_price")}
+
+
+class LLMSettings(Section):
+    """[llm]: the LLM behind llm-zero, llm-few and llm-prior, how rows read, the endpoint."""
+
+    # llamacpp (a GGUF file; default Gemma 3 270M), transformers (a model folder or GGUF file in
+    # PyTorch; on a GPU where there is one), or openai (a server at url serving model)
+    backend: Annotated[str, BeforeValidator(_one_of(LLM_BACKENDS, "LLM backend"))] = "llamacpp"
+    model: Text = None
+    device: Annotated[str, BeforeValidator(_one_of(LLM_DEVICES, "LLM device"))] = "auto"
+    url: Annotated[str | None, BeforeValidator(_url)] = None
+    scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = \
+        "next-token"
+    shots: PositiveInt = DEFAULT_SHOTS
+    # how rows become text: the question, 'list' or 'text' style, a Jinja template file, and a
+    # data dictionary (CSV column,description or a JSON object)
+    question: Text = None
+    style: Annotated[str, BeforeValidator(_one_of(ROW_STYLES, "row style", suggest=False))] = "list"
+    template: ExistingFile = None
+    dictionary: ExistingFile = None
+    # llm-embed through an endpoint's /embeddings instead of the local MiniLM
+    embed_url: Annotated[str | None, BeforeValidator(_url)] = None
+    embed_model: Text = None
+    # the endpoint: the variable holding the API key (never the key), seconds per request,
+    # retries, requests in flight
+    api_key_env: Annotated[str, BeforeValidator(_api_key_env)] = "OPENAI_API_KEY"
+    timeout: Annotated[float, BeforeValidator(_seconds)] = 60.0
+    retries: Annotated[int, BeforeValidator(_retries)] = 6
+    concurrency: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _endpoint_complete(self) -> LLMSettings:
+        if self.backend == "openai" and not (self.url and self.model):
+            raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
+        if bool(self.embed_url) != bool(self.embed_model):
+            raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
+        return self
 
     def endpoint_options(self) -> dict:
-        return {"api_key_env": self.llm_api_key_env, "timeout": float(self.llm_timeout),
-                "retries": self.llm_retries, "concurrency": self.llm_concurrency}
-
-    def prices(self):
-        from dataeff.analysis.efficiency import Prices
-
-        return Prices(float(self.label_cost), float(self.predictions), float(self.token_price),
-                      float(self.compute_price))
+        return {"api_key_env": self.api_key_env, "timeout": self.timeout, "retries": self.retries,
+                "concurrency": self.concurrency}
 
 
-def _positive_int(name: str, value: Any, item: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        what = f"every entry of '{name}'" if item else f"the '{name}' setting"
-        raise ConfigError(f"{what[0].upper() + what[1:]} must be a positive integer. Got {value!r} instead.")
+class Settings(BaseModel):
+    """Everything that defines a study and where it runs, section by section (the README's
+    "Study config" shows the TOML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    data: DataSettings = Field(default_factory=DataSettings)
+    study: StudySettings = Field(default_factory=StudySettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with every non-None value applied, by flat name (CLI flags over the file)."""
+        updates: dict[str, dict[str, Any]] = {}
+        for flat, value in values.items():
+            if flat not in FLAT_NAMES:
+                raise ConfigError(f"Unknown setting '{flat}'.{did_you_mean(flat, FLAT_NAMES)}")
+            if value is not None:
+                section, key = FLAT_NAMES[flat]
+                updates.setdefault(section, {})[key] = value
+        if not updates:
+            return self
+        sections = {name: getattr(self, name) for name in SECTIONS}
+        for name, changed in updates.items():
+            sections[name] = _build(type(sections[name]), {**sections[name].values(), **changed})
+        return Settings(**sections)
+
+
+def _build(section: type[Section], values: dict[str, Any]) -> Section:
+    try:
+        return section(**values)
+    except ValidationError as exc:  # a constraint without a message of its own (a wrong type)
+        error = exc.errors()[0]
+        raise ConfigError(f"The '{'.'.join(map(str, error['loc']))}' setting is invalid: {error['msg']}.") from None
+
+
+# TOML layout and flat names, both derived from the declaration above.
+SECTIONS: dict[str, list[str]] = {name: field.annotation.keys() for name, field in Settings.model_fields.items()}
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    ("score_target" if (section, key) == ("analysis", "target") else f"llm_{key}" if section == "llm" else key):
+        (section, key)
+    for section, field in Settings.model_fields.items() for key in field.annotation.model_fields
+}
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -232,7 +322,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def load_config(path: str | Path) -> StudyConfig:
+def load_config(path: str | Path) -> Settings:
     """Read a study TOML; relative file paths in it are taken relative to the TOML's folder."""
     path = Path(path)
     if not path.is_file():
@@ -241,8 +331,6 @@ def load_config(path: str | Path) -> StudyConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
-    values: dict[str, Any] = {}
-    relational = {}
     for section, content in raw.items():
         if section not in SECTIONS:
             raise ConfigError(
@@ -251,32 +339,32 @@ def load_config(path: str | Path) -> StudyConfig:
             )
         if not isinstance(content, dict):
             raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")
-        for key, value in content.items():
+        for key in content:
             if key not in SECTIONS[section]:
                 raise ConfigError(
                     f"Unknown key '{key}' in [{section}] of {path.name}.{did_you_mean(key, SECTIONS[section])} "
                     f"Keys there: {', '.join(SECTIONS[section])}."
                 )
-            if section == "data" and key in ("entity", "entity_table", "key", "cutoff", "relations"):
-                relational[key] = value
-                continue
-            values[RENAMED.get((section, key), key)] = value
     base = path.parent
+    data = dict(raw.get("data", {}))
+    relational = {k: data.pop(k) for k in ("entity", "entity_table", "key", "cutoff", "relations") if k in data}
     if relational:
-        from dataeff.data.relations import parse_declaration
+        from dataeff.data.relations import parse_declaration  # the declaration's own parser and checks
 
-        if "source" in values:
+        if "source" in data:
             raise ConfigError(f"[data] in {path.name} has both 'source' and 'entity'; an entity table with "
                               "relations replaces 'source': keep one.")
-        values["flattening"] = parse_declaration(relational, base)
-        values["source"] = Path(values["flattening"].entity).name
-    source = values.get("source")
+        data["flattening"] = parse_declaration(relational, base)
+        data["source"] = Path(data["flattening"].entity).name
+    source = data.get("source")
     if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
-        values["source"] = str(base / source)
-    for key in ("out", "llm_template", "llm_dictionary"):
-        if isinstance(values.get(key), str) and not Path(values[key]).is_absolute():
-            values[key] = str(base / values[key])
-    return StudyConfig().with_overrides(**values)
+        data["source"] = str(base / source)
+    sections = {**raw, "data": data}
+    for section, key in (("run", "out"), ("run", "cache_dir"), ("llm", "template"), ("llm", "dictionary")):
+        value = sections.get(section, {}).get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            sections[section] = {**sections[section], key: str(base / value)}
+    return Settings(**{name: _build(Settings.model_fields[name].annotation, content) for name, content in sections.items()})
 
 
 def parse_target(spec) -> tuple[str, float]:

@@ -102,7 +102,7 @@ def test_toml_declaration_with_sqlite_sources(tmp_path):
         '  { name = "HasPurchasedFoodLast6Months", agg = "exists", where = "category = \'food\'", window = "180d" },\n'
         '  { name = "Purchases", agg = "count" },\n]\n')
     cfg = load_config(tmp_path / "study.toml")
-    flat = flatten(cfg.flattening).set_index("customer_id")
+    flat = flatten(cfg.data.flattening).set_index("customer_id")
     assert flat["HasPurchasedFoodLast6Months"].tolist() == [1, 0, 0]
     assert flat["Purchases"].tolist() == [3, 0, 1]
 

@@ -98,6 +98,7 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
     import numpy as np
 
     import dataeff
+    from dataeff.data.load import rows_needed
 
     rng = np.random.default_rng(0)
     n = 30_000
@@ -107,7 +108,7 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
     frame.to_parquet(path, row_group_size=4_000)
     study = dataeff.Study(path, target="y", sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
     dataset = study.load_data()
-    assert dataset.n_rows == pytest.approx(study._rows_needed(), abs=2)
+    assert dataset.n_rows == pytest.approx(rows_needed(study.settings.study), abs=2)
     assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows of long.parquet")
     assert (dataset.y == "yes").mean() == pytest.approx((frame["y"] == "yes").mean(), abs=0.01)
     merged = dataset.X.assign(y=dataset.y.to_numpy()).merge(frame, on=["x", "s", "y"])

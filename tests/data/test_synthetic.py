@@ -50,7 +50,7 @@ def test_noise_lowers_the_ceiling():
 
 def test_learners_do_not_beat_the_known_ceiling(small):
     """xgboost with every flattened feature, fitted on 2,000 rows, stays under the Bayes score."""
-    from dataeff.learners.base import resolve_learners
+    from dataeff.learners.registry import resolve_learners
 
     flat = small.flat.drop(columns="customer_id")
     y = flat.pop("churned")

@@ -116,8 +116,12 @@ def test_ten_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, ref
 def test_a_kill_inside_a_store_write_loses_nothing(tmp_path, reference):
     data, expected, _, _ = reference
     out, cache = tmp_path / "run", tmp_path / "cache"
-    process = subprocess.Popen(_command(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True, env=_env(cache, DATAEFF_FAULT_KILL_IN_WRITE="5"))
+    # The CLI in a process whose store kills it inside its fifth cell write.
+    faulty = [sys.executable, "-c", "import sys; from dataeff.experiment.store import Store; "
+              "Store.kill_in_write = 5; from dataeff.cli import main; sys.argv[0] = 'dataeff'; main()",
+              *_command(data, out)[3:]]
+    process = subprocess.Popen(faulty, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env=_env(cache))
     assert process.wait(timeout=600) == -signal.SIGKILL
     assert _ok_rows(out) == 4  # the fifth write died before its commit: rolled back, not half-written
     _rerun_and_check(data, out, cache, expected, _paid(cache))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dataeff.experiment.metrics import align_proba, score
+from dataeff.experiment.metrics import score
+from dataeff.learners.base import align_proba
 
 
 def test_constant_prediction_has_auc_one_half():

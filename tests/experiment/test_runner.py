@@ -5,7 +5,8 @@ from dataeff.data.dataset import prepare_dataset
 from dataeff.experiment.plan import make_plan
 from dataeff.experiment.runner import run_cells
 from dataeff.experiment.store import Store
-from dataeff.learners.base import Learner, LearnerSpec, resolve_learners
+from dataeff.learners.base import Learner
+from dataeff.learners.registry import LearnerSpec, resolve_learners
 from tests.conftest import make_messy_frame
 
 

@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from dataeff.errors import LearnerError
-from dataeff.learners.base import REGISTRY, available_learners, resolve_learners
+from dataeff.learners.registry import REGISTRY, available_learners, resolve_learners
 from tests.conftest import make_messy_frame
 
 ALL = [*(n for n in REGISTRY if not n.startswith("llm")), "sklearn.svm.SVC", "sklearn.naive_bayes.GaussianNB"]  # LLMs: test_llm.py
@@ -89,7 +89,7 @@ def test_registry_lists_every_alias_without_importing_heavy_packages():
     import subprocess
     import sys
 
-    code = ("import sys; from dataeff.learners.base import available_learners; available_learners(); "
+    code = ("import sys; from dataeff.learners.registry import available_learners; available_learners(); "
             "print('torch' in sys.modules, 'xgboost' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

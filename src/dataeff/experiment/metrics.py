@@ -23,17 +23,6 @@ def check_metric(name: str) -> str:
     return name
 
 
-def align_proba(proba: np.ndarray, learner_classes, classes: list[str]) -> np.ndarray:
-    """Place a learner's probability columns under the study's class order (absent classes: 0)."""
-    out = np.zeros((proba.shape[0], len(classes)))
-    position = {c: i for i, c in enumerate(classes)}
-    for j, c in enumerate(learner_classes):
-        out[:, position[str(c)]] = proba[:, j]
-    sums = out.sum(axis=1, keepdims=True)
-    # Rows that do not sum to one (numerical slack, or all mass on unknown classes) are renormalized.
-    return np.where(sums > 0, out / np.where(sums > 0, sums, 1), 1.0 / len(classes))
-
-
 def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, float]:
     """All metrics for string labels ``y_true`` and probabilities in ``classes`` order.
 

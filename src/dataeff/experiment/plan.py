@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dataeff.config import MAX_DEFAULT_TEST_ROWS
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, DataError
 
-MAX_DEFAULT_TEST_ROWS = 1000
 DEFAULT_TEST_FRACTION = 0.2
 FIRST_ANCHOR = 8
 

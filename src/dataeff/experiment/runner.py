@@ -12,10 +12,11 @@ import pandas as pd
 
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, one_line
-from dataeff.experiment.metrics import align_proba, score
+from dataeff.experiment.metrics import score
 from dataeff.experiment.plan import Cell, Plan
 from dataeff.experiment.store import Store
-from dataeff.learners.base import LearnerSpec
+from dataeff.learners.base import align_proba
+from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.featurize import SHARED_KINDS
 
 

@@ -48,9 +48,6 @@ ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries",
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 
 
-# Fault injection for the crash-safety tests: DATAEFF_FAULT_KILL_IN_WRITE=N makes the process
-# SIGKILL itself inside its N-th cell write, after the INSERT and before the COMMIT.
-_KILL_IN_WRITE = int(os.environ.get("DATAEFF_FAULT_KILL_IN_WRITE") or 0)
 
 
 def _kill_now() -> None:
@@ -67,6 +64,11 @@ class Store:
     Each finished cell is written in one transaction (insert or replace on the cell's
     key), so a killed run keeps every cell it finished and never a half-written one.
     """
+
+    #: Fault injection for the crash-safety test only (tests/e2e/test_resume_after_kill.py):
+    #: N > 0 makes the process SIGKILL itself inside its N-th cell write, after the INSERT and
+    #: before the COMMIT. Never set by dataeff itself.
+    kill_in_write: int = 0
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -127,7 +129,7 @@ class Store:
                 [row[c] for c in columns],
             )
             self._writes += 1
-            if self._writes == _KILL_IN_WRITE:
+            if self._writes == self.kill_in_write:
                 _kill_now()
 
     def finished_keys(self) -> set[tuple[str, int, int]]:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dataeff.config import DEFAULT_SHOTS
 from dataeff.data.serialize import serialize_row
 from dataeff.errors import ConfigError
 
 #: Demonstrations a few-shot prompt holds at most (the rest of the training rows go unused).
-DEFAULT_K_MAX = 8
+DEFAULT_K_MAX = DEFAULT_SHOTS
 
 # Natural questions and answer words for the built-in datasets.
 BUILTIN_TASKS = {
