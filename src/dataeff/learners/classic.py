@@ -72,8 +72,15 @@ class SklearnLearner(Learner):
 
 def _plain_names(Z):
     """Feature columns renamed f0, f1, ...: user column names reach the encoded names, and
-    XGBoost refuses names holding '[', ']' or '<' (seen with a column named '<script>')."""
+    XGBoost refuses names holding '[', ']' or '<' (seen with a column named '<script>').
+
+    A frame whose columns are all float32 goes on as a writable array: pandas hands out its
+    values read-only, and scikit-learn's trees cannot check a read-only float32 buffer for
+    missing values ("buffer source array is read-only"; seen on a table of one numeric
+    column with gaps). Other dtypes are converted by the estimator itself, into a new array."""
     if isinstance(Z, pd.DataFrame):
+        if Z.shape[1] and (Z.dtypes == np.float32).all():
+            return Z.to_numpy(copy=True)
         Z = Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
     return Z
 
