@@ -14,9 +14,9 @@ Targets (issue: fast on one machine):
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
+from pathlib import Path
 
 
 def main() -> int:
@@ -24,16 +24,18 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--few-rows", type=int, default=100)
     args = parser.parse_args()
-    cache = tempfile.mkdtemp(prefix="dataeff-bench-cache-")
-    os.environ["DATAEFF_CACHE_DIR"] = cache
     import numpy as np
     from llama_cpp import Llama
 
     import dataeff
     from dataeff.data.builtin import load_builtin
     from dataeff.learners.llm.backends import default_gguf
+    from dataeff.learners.llm.cache import CacheSettings
     from dataeff.learners.llm.learners import FewShot, ZeroShot
     from dataeff.learners.llm.prompting import Task
+
+    cache_folder = Path(tempfile.mkdtemp(prefix="dataeff-bench-cache-"))
+    uncached = CacheSettings(cache_folder, enabled=False)  # targets 1 and 2 time the model, not the cache
 
     dataset = load_builtin("fine-foods")
     test = dataset.X[dataset.test_mask].head(args.rows)
@@ -41,7 +43,7 @@ def main() -> int:
     task = Task.for_dataset("fine-foods", dataset.target, dataset.classes)
     prompts = [task.query(row) for _, row in test.iterrows()]
 
-    raw = Llama(model_path=str(default_gguf()), n_ctx=4096, n_threads=1, n_threads_batch=1, n_batch=512,
+    raw = Llama(model_path=str(default_gguf(cache_folder)), n_ctx=4096, n_threads=1, n_threads_batch=1, n_batch=512,
                 verbose=False)
     tokenized = [raw.tokenize(p.encode(), add_bos=True, special=False) for p in prompts]
     n_tokens = sum(map(len, tokenized))
@@ -53,20 +55,18 @@ def main() -> int:
     raw_rate = n_tokens / (time.perf_counter() - start)
     del raw
 
-    os.environ["DATAEFF_NO_CACHE"] = "1"
     empty = train_X.iloc[:0], train_y.iloc[:0]
-    zero = ZeroShot(task, calibrate=False).fit(*empty)
+    zero = ZeroShot(task, calibrate=False, cache=uncached).fit(*empty)
     start = time.perf_counter()
     zero.predict_proba(test)
     ours_rate = n_tokens / (time.perf_counter() - start)
 
     few_rows = test.head(args.few_rows)
-    zero_cost = _per_row(ZeroShot(task, calibrate=False).fit(*empty), few_rows)
-    sixteen = FewShot(task, k_max=16, calibrate=False).fit(train_X.iloc[:400], train_y.iloc[:400])
+    zero_cost = _per_row(ZeroShot(task, calibrate=False, cache=uncached).fit(*empty), few_rows)
+    sixteen = FewShot(task, k_max=16, calibrate=False, cache=uncached).fit(train_X.iloc[:400], train_y.iloc[:400])
     few_cost = _per_row(sixteen, few_rows)
-    del os.environ["DATAEFF_NO_CACHE"]
 
-    study = dict(learners=["llm-zero"], seeds=1, sizes=[8], test_rows=args.rows, jobs=1)
+    study = dict(learners=["llm-zero"], seeds=1, sizes=[8], test_rows=args.rows, jobs=1, cache_dir=str(cache_folder))
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         dataeff.run("fine-foods", out=f"{folder}/first", progress=False, **study)

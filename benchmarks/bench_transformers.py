@@ -26,9 +26,8 @@ def main() -> int:
     import torch
 
     from dataeff.data.builtin import load_builtin
-    from dataeff.learners.llm.backends import LlamaCpp
+    from dataeff.learners.llm.backends import LlamaCpp, Transformers
     from dataeff.learners.llm.prompting import Task, balanced_demonstrations
-    from dataeff.learners.llm.transformers_lm import Transformers
 
     dataset = load_builtin("fine-foods")
     test = dataset.X[dataset.test_mask]

@@ -1,24 +1,27 @@
-"""A real llama.cpp server for the endpoint tests, started once per test session."""
+"""The LLM cache the learner tests pass explicitly, and a real llama.cpp server for the endpoint
+tests, started once per test session."""
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 
+from dataeff.learners.llm.cache import CacheSettings
 from tests.llm_server import LlamaServer
 
 
 @pytest.fixture(scope="session")
-def llm_cache_dir(tmp_path_factory):
-    os.environ.setdefault("DATAEFF_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
-    return os.environ["DATAEFF_CACHE_DIR"]
+def llm_cache(private_llm_cache) -> CacheSettings:
+    """The session's private cache folder (tests/conftest.py), handed to backends and learners
+    as an argument: the default model is assembled into it once for every test."""
+    return CacheSettings(Path(private_llm_cache))
 
 
 @pytest.fixture(scope="session")
-def llama_server(llm_cache_dir, tmp_path_factory):
+def llama_server(llm_cache, tmp_path_factory):
     from dataeff.learners.llm.backends import default_gguf
 
-    server = LlamaServer(default_gguf(), tmp_path_factory.mktemp("server") / "server.log").start()
+    server = LlamaServer(default_gguf(llm_cache.folder), tmp_path_factory.mktemp("server") / "server.log").start()
     yield server
     server.stop()

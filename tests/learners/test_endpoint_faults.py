@@ -16,7 +16,7 @@ import pytest
 
 import dataeff
 from dataeff.errors import ConfigError
-from dataeff.learners.llm.backends import Cached, OpenAICompatible
+from dataeff.learners.llm.backends import Cached, OpenAICompletions
 from dataeff.learners.llm.cache import AnswerCache
 from tests.llm_server import FaultProxy, LlamaServer
 
@@ -37,19 +37,19 @@ def _same_server_state(llama_server) -> None:
     """llama.cpp's server reuses the previous prompt's prefix, which shifts its scores by a few
     hundredths of a nat; one fixed prompt first puts it in the same state for both runs
     compared (whatever other tests asked before)."""
-    OpenAICompatible(f"{llama_server.base}::gemma", concurrency=1).loglikelihood([("A fixed prompt.", " Yes")])
+    OpenAICompletions(f"{llama_server.base}::gemma", concurrency=1).loglikelihood([("A fixed prompt.", " Yes")])
 
 
 @pytest.fixture(scope="module")
 def clean_scores(llama_server):
     _same_server_state(llama_server)
-    return OpenAICompatible(f"{llama_server.base}::gemma", concurrency=1).loglikelihood(REQUESTS)
+    return OpenAICompletions(f"{llama_server.base}::gemma", concurrency=1).loglikelihood(REQUESTS)
 
 
 def test_every_kind_of_fault_is_retried_and_the_answers_are_unchanged(proxy, clean_scores, llama_server):
     _same_server_state(llama_server)
     proxy.script = ["429", "drop", "500", "stall", "malformed"]
-    client = OpenAICompatible(f"{proxy.base}::gemma", concurrency=1, timeout=2.0, retries=6)
+    client = OpenAICompletions(f"{proxy.base}::gemma", concurrency=1, timeout=2.0, retries=6)
     started = time.monotonic()
     scores = client.loglikelihood(REQUESTS)
     assert scores == clean_scores  # the same numbers as without faults
@@ -61,25 +61,26 @@ def test_every_kind_of_fault_is_retried_and_the_answers_are_unchanged(proxy, cle
     print(f"5 faults survived in {time.monotonic() - started:.1f} s")
 
 
-def test_backoff_grows_exponentially_with_jitter(monkeypatch, proxy):
+def test_backoff_grows_exponentially_with_full_jitter(monkeypatch, proxy):
     proxy.default = "500"
     waits: list[float] = []
     monkeypatch.setattr(time, "sleep", waits.append)
-    client = OpenAICompatible(f"{proxy.base}::gemma", retries=5, max_wait=30)
-    with pytest.raises(ConfigError, match="failed after 6 tries \\(HTTP 500\\)"):
+    client = OpenAICompletions(f"{proxy.base}::gemma", retries=7, max_wait=8)
+    with pytest.raises(ConfigError, match="failed after 8 tries \\(HTTP 500\\)"):
         client.loglikelihood(REQUESTS[:1])
-    assert len(waits) == 5 and client.stats["failed"] == 1 and client.stats["retried"] == 5
-    for attempt, wait in enumerate(waits):
-        nominal = 0.5 * 2 ** attempt
-        assert 0.5 * nominal <= wait <= 1.5 * nominal
-    ratios = [w / (0.5 * 2 ** a) for a, w in enumerate(waits)]
+    assert len(waits) == 7 and client.stats["failed"] == 1 and client.stats["retried"] == 7
+    # Full jitter: each wait anywhere in [0, cap], the cap doubling from 0.5 s up to max_wait.
+    caps = [min(8.0, 0.5 * 2 ** attempt) for attempt in range(7)]
+    assert caps == [0.5, 1, 2, 4, 8, 8, 8]
+    assert all(0 <= wait <= cap for wait, cap in zip(waits, caps)), waits
+    ratios = [w / cap for w, cap in zip(waits, caps)]
     assert len(set(round(r, 6) for r in ratios)) > 1  # jittered, not a fixed schedule
 
 
 def test_requests_in_flight_never_exceed_the_bound(llama_server):
     proxy = FaultProxy(llama_server.base, delay=0.3)
     try:
-        client = OpenAICompatible(f"{proxy.base}::gemma", concurrency=3)
+        client = OpenAICompletions(f"{proxy.base}::gemma", concurrency=3)
         client.loglikelihood(REQUESTS)
         assert proxy.peak == 3  # bounded, and the bound was used
     finally:
@@ -89,7 +90,7 @@ def test_requests_in_flight_never_exceed_the_bound(llama_server):
 def test_an_error_is_never_cached_as_an_answer(proxy, tmp_path, clean_scores):
     cache = AnswerCache(tmp_path / "cache.sqlite")
     proxy.default = "500"
-    failing = Cached(OpenAICompatible(f"{proxy.base}::gemma", retries=1, timeout=2.0), cache)
+    failing = Cached(OpenAICompletions(f"{proxy.base}::gemma", retries=1, timeout=2.0), cache)
     with pytest.raises(ConfigError, match="failed after 2 tries"):
         failing.loglikelihood(REQUESTS)
     assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
@@ -99,7 +100,7 @@ def test_an_error_is_never_cached_as_an_answer(proxy, tmp_path, clean_scores):
     assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
     proxy.default = "ok"
     _same_server_state(proxy)
-    healthy = Cached(OpenAICompatible(f"{proxy.base}::gemma", concurrency=1), cache)
+    healthy = Cached(OpenAICompletions(f"{proxy.base}::gemma", concurrency=1), cache)
     assert healthy.loglikelihood(REQUESTS) == clean_scores
     assert cache._conn.execute("SELECT count(*) FROM answers").fetchone()[0] == len(REQUESTS)
 
@@ -112,15 +113,14 @@ def _study(base, **extra):
 
 def test_a_failing_cell_is_recorded_and_retried_by_the_next_run(proxy, tmp_path):
     proxy.default = "500"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATAEFF_NO_CACHE", "1")  # ask the server every time
-        first = _study(proxy.base, llm_retries=1, llm_timeout=30.0).run(tmp_path / "run", progress=False)
-        assert (first.results["status"] == "failed").all()
-        assert first.results["error"].str.contains("failed after 2 tries").all()
-        usage = first.facts["llm_usage"]
-        assert usage["endpoint_failures"] >= 1 and usage["endpoint_prompts"] == 0
-        proxy.default = "ok"
-        second = _study(proxy.base, llm_retries=1, llm_timeout=30.0).run(tmp_path / "run", progress=False)
+    # no_cache: the server is asked every time
+    first = _study(proxy.base, llm_retries=1, llm_timeout=30.0, no_cache=True).run(tmp_path / "run", progress=False)
+    assert (first.results["status"] == "failed").all()
+    assert first.results["error"].str.contains("failed after 2 tries").all()
+    usage = first.facts["llm_usage"]
+    assert usage["endpoint_failures"] >= 1 and usage["endpoint_prompts"] == 0
+    proxy.default = "ok"
+    second = _study(proxy.base, llm_retries=1, llm_timeout=30.0, no_cache=True).run(tmp_path / "run", progress=False)
     assert (second.results["status"] == "ok").all(), second.results["error"].tolist()
     usage = second.facts["llm_usage"]
     # 12 test rows + 3 content-free rows, once per cell (n = 0 and n = 8): the rows that left
@@ -130,10 +130,10 @@ def test_a_failing_cell_is_recorded_and_retried_by_the_next_run(proxy, tmp_path)
     assert "30 prompts" in (tmp_path / "run" / "report.html").read_text()
 
 
-def test_a_server_killed_mid_run_and_restarted_lets_the_run_finish(tmp_path, llm_cache_dir):
+def test_a_server_killed_mid_run_and_restarted_lets_the_run_finish(tmp_path, llm_cache):
     from dataeff.learners.llm.backends import default_gguf
 
-    server = LlamaServer(default_gguf(), tmp_path / "server.log").start()
+    server = LlamaServer(default_gguf(llm_cache.folder), tmp_path / "server.log").start()
     proxy = FaultProxy(server.base)  # a pass-through that counts what reached the server
     result: dict = {}
 
@@ -149,9 +149,7 @@ def test_a_server_killed_mid_run_and_restarted_lets_the_run_finish(tmp_path, llm
     killer = threading.Thread(target=restart_after, args=(8,))
     killer.start()
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("DATAEFF_NO_CACHE", "1")
-            run = _study(proxy.base, llm_retries=8, llm_timeout=10.0).run(tmp_path / "run", progress=False)
+        run = _study(proxy.base, llm_retries=8, llm_timeout=10.0, no_cache=True).run(tmp_path / "run", progress=False)
         killer.join(timeout=120)
     finally:
         server.stop()

@@ -16,24 +16,9 @@ POSITIVE = 'review: "I love this tea, it is delicious and fresh"\nQuestion: Is t
 NEGATIVE = 'review: "awful, stale and broken, a waste of money"\nQuestion: Is this review positive?\nAnswer:'
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """One answer cache for this module (the model file is assembled once into it)."""
-    import os
-
-    path = tmp_path_factory.mktemp("llm-cache")
-    old = os.environ.get("DATAEFF_CACHE_DIR")
-    os.environ["DATAEFF_CACHE_DIR"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DATAEFF_CACHE_DIR", None)
-    else:
-        os.environ["DATAEFF_CACHE_DIR"] = old
-
-
 @pytest.fixture(scope="module")
-def gemma():
-    return LlamaCpp()
+def gemma(llm_cache):
+    return LlamaCpp(cache_folder=llm_cache.folder)
 
 
 def test_gemma_scores_answers_and_prefers_yes_for_the_positive_review(gemma):
@@ -54,11 +39,11 @@ def test_multi_token_answers_sum_their_tokens(gemma):
     assert whole == pytest.approx(first + rest, abs=0.15)
 
 
-def test_kv_prefix_reuse_gives_the_scores_of_a_fresh_evaluation(gemma):
+def test_kv_prefix_reuse_gives_the_scores_of_a_fresh_evaluation(gemma, llm_cache):
     prefix = "".join(f'review: "tea number {i} was fine"\nQuestion: Is this review positive?\nAnswer: Yes\n\n'
                      for i in range(4))
     reused = gemma.loglikelihood([(prefix + POSITIVE, " Yes"), (prefix + NEGATIVE, " Yes")])
-    fresh = LlamaCpp().loglikelihood([(prefix + NEGATIVE, " Yes")])
+    fresh = LlamaCpp(cache_folder=llm_cache.folder).loglikelihood([(prefix + NEGATIVE, " Yes")])
     # Exactly equal: block-aligned prefills make a score a function of the prompt alone,
     # whatever was scored before (llama.cpp's batching would otherwise shift it ~0.05 nats).
     assert reused[1] == fresh[0]
@@ -81,8 +66,8 @@ def test_cache_answers_repeats_and_never_stores_errors(tmp_path, gemma):
     assert cached.cache.get_many([cached.cache.key(cached.fingerprint, "loglikelihood", list(too_long))]) == {}
 
 
-def test_embeddings_are_normalized_and_cached():
-    embedder = get_backend("minilm")
+def test_embeddings_are_normalized_and_cached(llm_cache):
+    embedder = get_backend("minilm", cache=llm_cache)
     vectors = embedder.embed(["good tea", "bad tea", "good tea"])
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
@@ -118,23 +103,24 @@ def test_llm_learners_run_in_a_study_and_a_new_folder_costs_no_model_calls(tmp_p
     pd.testing.assert_frame_equal(first.results[metrics], second.results[metrics])
 
 
-def test_bad_model_files_are_clear_errors(tmp_path):
+def test_bad_model_files_are_clear_errors(tmp_path, llm_cache):
     with pytest.raises(ConfigError, match="LLM model file not found"):
-        LlamaCpp(str(tmp_path / "missing.gguf"))
+        LlamaCpp(str(tmp_path / "missing.gguf"), cache_folder=llm_cache.folder)
     corrupt = tmp_path / "corrupt.gguf"
     corrupt.write_bytes(b"GGUF" + b"\0" * 100)
     with pytest.raises(ConfigError, match="Cannot load corrupt.gguf as a GGUF model"):
-        LlamaCpp(str(corrupt))
+        LlamaCpp(str(corrupt), cache_folder=llm_cache.folder)
 
 
-def test_contextual_calibration_divides_out_the_content_free_bias():
+def test_contextual_calibration_divides_out_the_content_free_bias(llm_cache):
     from dataeff.learners.llm.learners import ZeroShot
 
     frame = dataeff.data.builtin.load_builtin("fine-foods")
     task = Task.for_dataset("fine-foods", "score", ["great", "other"])
     rows = frame.X.iloc[:10]
-    raw = ZeroShot(task, calibrate=False).fit(rows.iloc[:0], frame.y.iloc[:0]).predict_proba(rows)
-    calibrated = ZeroShot(task, calibrate=True).fit(rows.iloc[:0], frame.y.iloc[:0]).predict_proba(rows)
+    empty = rows.iloc[:0], frame.y.iloc[:0]
+    raw = ZeroShot(task, calibrate=False, cache=llm_cache).fit(*empty).predict_proba(rows)
+    calibrated = ZeroShot(task, calibrate=True, cache=llm_cache).fit(*empty).predict_proba(rows)
     assert np.allclose(calibrated.sum(axis=1), 1)
     assert not np.allclose(raw, calibrated)
     # for two classes the correction is a shift of the log-odds: the ranking is unchanged
@@ -143,7 +129,7 @@ def test_contextual_calibration_divides_out_the_content_free_bias():
     assert np.allclose(shift, shift[0], atol=1e-6)
 
 
-def test_injected_rows_in_a_real_run_are_scored_over_the_verbalizers_only(monkeypatch):
+def test_injected_rows_in_a_real_run_are_scored_over_the_verbalizers_only(monkeypatch, llm_cache):
     """Rows (and a column name) that try to give orders reach the model fenced on one line, and
     every request the learners send asks only for the label words."""
     from dataeff.learners.llm import backends
@@ -169,7 +155,7 @@ def test_injected_rows_in_a_real_run_are_scored_over_the_verbalizers_only(monkey
         return backend
 
     monkeypatch.setattr(backends, "get_backend", recording)
-    for learner in (ZeroShot(task), FewShot(task, k_max=2)):
+    for learner in (ZeroShot(task, cache=llm_cache), FewShot(task, k_max=2, cache=llm_cache)):
         proba = learner.fit(X.iloc[2:], y.iloc[2:]).predict_proba(X.iloc[:2])
         assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
         assert list(learner.classes_) == ["great", "other"]
@@ -200,7 +186,7 @@ def test_rows_through_a_user_template_and_a_data_dictionary(tmp_path):
     assert listed.row_text(frame.drop(columns="churned").iloc[1]) == 'tenure (months as a customer): 40\nnote: "fine"'
 
 
-def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_question(monkeypatch):
+def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_question(monkeypatch, llm_cache):
     from dataeff.learners.llm.learners import FewShot
 
     frame = dataeff.data.builtin.load_builtin("fine-foods")
@@ -209,14 +195,14 @@ def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_questio
     seen = {}
     monkeypatch.setattr(FewShot, "_score", lambda self, prompts, prefix, columns: seen.setdefault("p", prompts)
                         and np.full((len(prompts), 2), 0.5))
-    learner = FewShot(task, k_max=3, select="similar").fit(X, y)
+    learner = FewShot(task, k_max=3, select="similar", cache=llm_cache).fit(X, y)
     learner.predict_proba(X.iloc[[5, 17]])
     for prompt, i in zip(seen["p"], (5, 17)):
         demonstrations = prompt.split("\n\n")[:-1]
         assert len(demonstrations) == 3
         assert demonstrations[-1] == task.demonstration(X.iloc[i], y.iloc[i]).strip()  # itself, nearest
     assert seen["p"][0] != seen["p"][1]  # a prompt of its own per row
-    few = FewShot(task, k_max=3, select="similar").fit(X.iloc[:3], y.iloc[:3])
+    few = FewShot(task, k_max=3, select="similar", cache=llm_cache).fit(X.iloc[:3], y.iloc[:3])
     assert few._pool is None  # no more rows than shots: the shared balanced prefix
 
 
@@ -228,23 +214,46 @@ def test_llm_few_similar_runs_in_a_study(tmp_path):
     assert set(result.results["n_train"]) == {0, 2, 6}
 
 
-def test_model_fingerprints_are_remembered_by_path_size_and_mtime(tmp_path, monkeypatch):
+def test_model_hashes_are_remembered_in_the_sqlite_cache_by_path_size_and_mtime(tmp_path, monkeypatch):
     import hashlib
-    import json
     import os
+    import sqlite3
+    from pathlib import Path
 
     from dataeff.learners.llm.backends import file_fingerprint
 
-    monkeypatch.setenv("DATAEFF_CACHE_DIR", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
     model = tmp_path / "model.bin"
     model.write_bytes(b"weights v1")
-    first = file_fingerprint(model)
+    first = file_fingerprint(model, cache)
     assert first == hashlib.sha256(b"weights v1").hexdigest()[:16]
-    memo_path = tmp_path / "cache" / "fingerprints.json"
-    memo = json.loads(memo_path.read_text())
-    assert list(memo.values()) == [first]
-    memo_path.write_text(json.dumps(dict.fromkeys(memo, "remembered")))
-    assert file_fingerprint(model) == "remembered"  # not hashed again
+    db = sqlite3.connect(cache / "llm-cache.sqlite", isolation_level=None)
+    assert db.execute("SELECT path, size, digest FROM fingerprints").fetchall() == [(str(model.resolve()), 10, first)]
+    assert not (cache / "fingerprints.json").exists()
+    opened = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self) or real_open(self, *a, **k))
+    assert file_fingerprint(model, cache) == first and opened == []  # not one byte read again
+    db.execute("UPDATE fingerprints SET digest = 'remembered'")
+    assert file_fingerprint(model, cache) == "remembered"  # what the memo says is what is used
     model.write_bytes(b"weights v2")  # same size, new content and mtime
     os.utime(model, ns=(1, 2))
-    assert file_fingerprint(model) == hashlib.sha256(b"weights v2").hexdigest()[:16]
+    opened.clear()
+    assert file_fingerprint(model, cache) == hashlib.sha256(b"weights v2").hexdigest()[:16]
+    assert opened == [model]  # hashed again, once
+
+
+def test_minilm_fingerprint_is_a_hash_of_its_bytes_not_its_name(tmp_path, llm_cache):
+    import shutil
+
+    from dataeff.learners.llm.backends import SentenceEmbedder, default_minilm, file_fingerprint
+
+    source = default_minilm()
+    copy = shutil.copytree(source, tmp_path / "some-other-name")
+    packaged = SentenceEmbedder(cache_folder=llm_cache.folder).fingerprint
+    assert packaged == f"st:{file_fingerprint(source, llm_cache.folder)}:384"
+    assert SentenceEmbedder(str(copy), cache_folder=llm_cache.folder).fingerprint == packaged  # same bytes
+    config = copy / "config.json"
+    config.write_text(config.read_text() + "\n")  # one byte more; the model still loads
+    changed = SentenceEmbedder(str(copy), cache_folder=llm_cache.folder).fingerprint
+    assert changed != packaged and changed.startswith("st:") and changed.endswith(":384")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dataeff.errors import ConfigError
-from dataeff.learners.llm.backends import LlamaCpp, OpenAICompatible
+from dataeff.learners.llm.backends import EndpointClient, LlamaCpp, OpenAICompletions, OpenAIEmbeddings
 from tests.llm_server import free_port as _free_port
 
 PROMPTS = [
@@ -24,9 +24,9 @@ def server(llama_server):
     return llama_server.base
 
 
-def test_endpoint_and_local_scores_agree_within_01_nats(server):
-    remote = OpenAICompatible(f"{server}::gemma")
-    local = LlamaCpp()
+def test_endpoint_and_local_scores_agree_within_01_nats(server, llm_cache):
+    remote = OpenAICompletions(f"{server}::gemma")
+    local = LlamaCpp(cache_folder=llm_cache.folder)
     requests = [(p, a) for p in PROMPTS for a in (" Yes", " No")]
     from_server = remote.loglikelihood(requests)
     from_file = local.loglikelihood(requests)
@@ -37,16 +37,38 @@ def test_endpoint_and_local_scores_agree_within_01_nats(server):
 
 
 def test_answer_words_sharing_a_first_token_are_refused(server):
-    remote = OpenAICompatible(f"{server}::gemma")
+    remote = OpenAICompletions(f"{server}::gemma")
     with pytest.raises(ConfigError, match="share their first token"):
         remote.loglikelihood([(PROMPTS[0], " Yes"), (PROMPTS[0], " Yes indeed")])
 
 
 def test_unreachable_endpoint_is_one_clear_error():
-    remote = OpenAICompatible(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
+    remote = OpenAICompletions(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
     with pytest.raises(ConfigError, match="failed after 2 tries"):
         remote.loglikelihood([(PROMPTS[0], " Yes")])
     assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1}
+
+
+def test_scoring_and_embeddings_are_two_uses_of_one_http_client(monkeypatch):
+    """One client class carries the retries, timeout, key and counters for both; neither
+    backend is a subclass of the other with a method switched off."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    url = f"http://127.0.0.1:{_free_port()}/v1::gemma"
+    scorer = OpenAICompletions(url, retries=2, timeout=2)
+    embedder = OpenAIEmbeddings(url, retries=2, timeout=2)
+    assert type(scorer.client) is type(embedder.client) is EndpointClient
+    assert not isinstance(embedder, OpenAICompletions) and not isinstance(scorer, OpenAIEmbeddings)
+    assert scorer.fingerprint == url.replace("::", ":").replace("http", "openai:http", 1)
+    assert embedder.fingerprint.startswith("openai-embed:")
+    with pytest.raises(ConfigError, match="cannot score text"):
+        embedder.loglikelihood([(PROMPTS[0], " Yes")])
+    with pytest.raises(ConfigError, match="cannot embed text"):
+        scorer.embed(["good tea"])
+    with pytest.raises(ConfigError, match="failed after 3 tries"):
+        embedder.embed(["good tea"])
+    assert embedder.stats == {"prompts": 0, "sent": 3, "retried": 2, "failed": 1}
 
 
 def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):
@@ -87,11 +109,11 @@ def test_dead_endpoint_or_bad_model_file_stop_the_run_before_any_folder(tmp_path
         assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_echo_scoring_sums_multi_token_answers_and_agrees_with_the_local_model(server):
+def test_echo_scoring_sums_multi_token_answers_and_agrees_with_the_local_model(server, llm_cache):
     """Echo mode scores answer words of several tokens whole (llama.cpp's server is slow at it:
     about 0.7 s per prompt token, so the prompts here are short)."""
-    remote = OpenAICompatible(f"{server}::gemma", scoring="echo")
-    local = LlamaCpp()
+    remote = OpenAICompletions(f"{server}::gemma", scoring="echo")
+    local = LlamaCpp(cache_folder=llm_cache.folder)
     requests = [("Is tea a drink? Answer:", " Yes, of course"), ("Is tea a drink? Answer:", " No")]
     from_server = remote.loglikelihood(requests)
     from_file = local.loglikelihood(requests)
@@ -101,14 +123,14 @@ def test_echo_scoring_sums_multi_token_answers_and_agrees_with_the_local_model(s
     assert from_server[0] < from_server[1] - 1  # three more tokens cost probability
 
 
-def test_embeddings_from_an_endpoint(tmp_path, llm_cache_dir):
+def test_embeddings_from_an_endpoint(tmp_path, llm_cache):
     """/v1/embeddings of a real llama.cpp server started with --embedding, through the cache."""
     from dataeff.learners.llm.backends import default_gguf, get_backend
     from tests.llm_server import LlamaServer
 
-    server = LlamaServer(default_gguf(), tmp_path / "embed.log", extra=["--embedding", "true"]).start()
+    server = LlamaServer(default_gguf(llm_cache.folder), tmp_path / "embed.log", extra=["--embedding", "true"]).start()
     try:
-        embedder = get_backend("openai-embed", f"{server.base}::gemma")
+        embedder = get_backend("openai-embed", f"{server.base}::gemma", cache=llm_cache)
         vectors = embedder.embed(["good tea", "bad tea", "good tea"])
         again = embedder.embed(["good tea"])
     finally:

@@ -13,7 +13,7 @@ import pytest
 
 import dataeff
 from dataeff.errors import ConfigError
-from dataeff.learners.llm.transformers_lm import Transformers, model_folder
+from dataeff.learners.llm.backends.transformers import Transformers, model_folder
 
 QUESTION = "\nQuestion: Is this review positive?\nAnswer:"
 REVIEWS = [
@@ -33,27 +33,30 @@ def _prompt(review: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def gemma_hf():
-    return Transformers(device="cpu")
+def gemma_hf(llm_cache):
+    return Transformers(device="cpu", cache_folder=llm_cache.folder)
 
 
-def test_gguf_is_converted_once_into_the_cache_and_named_by_its_hash(gemma_hf):
+def test_gguf_is_converted_once_into_the_cache_and_named_by_its_hash(gemma_hf, llm_cache):
     from dataeff.learners.llm.backends import default_gguf, file_fingerprint
 
-    folder, model_hash = model_folder(default_gguf())
-    assert model_hash == file_fingerprint(default_gguf())
+    gguf = default_gguf(llm_cache.folder)
+    folder, model_hash = model_folder(gguf, llm_cache.folder)
+    assert model_hash == file_fingerprint(gguf, llm_cache.folder)
+    assert folder.parent == llm_cache.folder / "models"
     assert folder.name.endswith(f"-{model_hash}-hf") and (folder / "model.safetensors").is_file()
     assert gemma_hf.fingerprint == f"transformers:{model_hash}:float32"
     assert not list(folder.parent.glob(".*partial"))  # nothing half-written left behind
 
 
-def test_scores_agree_with_llama_cpp_on_the_same_gguf(gemma_hf):
+def test_scores_agree_with_llama_cpp_on_the_same_gguf(gemma_hf, llm_cache):
     from dataeff.learners.llm.backends import LlamaCpp
 
+    llama = LlamaCpp(cache_folder=llm_cache.folder)
     requests = [(_prompt(r), answer) for r in REVIEWS for answer in (" Yes", " No")]
     ours = np.array(gemma_hf.loglikelihood(requests))
-    theirs = np.array(LlamaCpp().loglikelihood(requests))
-    assert gemma_hf.count_tokens([requests[0][0]]) == LlamaCpp().count_tokens([requests[0][0]])  # same tokens
+    theirs = np.array(llama.loglikelihood(requests))
+    assert gemma_hf.count_tokens([requests[0][0]]) == llama.count_tokens([requests[0][0]])  # same tokens
     # Same weights, other arithmetic: llama.cpp multiplies Q4_K weights with 8-bit-quantized
     # activations, transformers with the float32 dequantized weights. Measured on 20 reviews:
     # mean 0.057, max 0.26 nats apart; the Yes-vs-No margins correlate at 0.9.
@@ -92,7 +95,7 @@ def test_a_study_on_transformers_and_a_new_folder_costs_no_model_calls(tmp_path)
     assert np.allclose(first.results["roc_auc"], second.results["roc_auc"])
 
 
-def test_a_model_folder_of_another_architecture_works(tmp_path, gemma_hf):
+def test_a_model_folder_of_another_architecture_works(tmp_path, gemma_hf, llm_cache):
     """A Llama-architecture folder saved with save_pretrained (small, random weights, Gemma's
     tokenizer): the folder route, its own fingerprint, and prefix reuse on another model class."""
     import torch
@@ -104,7 +107,7 @@ def test_a_model_folder_of_another_architecture_works(tmp_path, gemma_hf):
                          max_position_embeddings=2048, bos_token_id=gemma_hf.tokenizer.bos_token_id)
     LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
     gemma_hf.tokenizer.save_pretrained(tmp_path / "tiny")
-    tiny = Transformers(str(tmp_path / "tiny"), device="cpu")
+    tiny = Transformers(str(tmp_path / "tiny"), device="cpu", cache_folder=llm_cache.folder)
     assert tiny.fingerprint.startswith("transformers:") and tiny.fingerprint != gemma_hf.fingerprint
     demos = " ".join(REVIEWS) * 2
     requests = [(demos + _prompt(r), a) for r in REVIEWS[:3] for a in (" Yes", " No")]
@@ -114,20 +117,21 @@ def test_a_model_folder_of_another_architecture_works(tmp_path, gemma_hf):
     assert np.abs(reused - np.array(tiny.loglikelihood(requests))).max() < 1e-4
 
 
-def test_bad_models_and_devices_are_one_clear_line(tmp_path):
+def test_bad_models_and_devices_are_one_clear_line(tmp_path, llm_cache):
+    folder = llm_cache.folder
     with pytest.raises(ConfigError, match="LLM model not found"):
-        Transformers(str(tmp_path / "missing.gguf"))
+        Transformers(str(tmp_path / "missing.gguf"), cache_folder=folder)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="not a transformers model folder"):
-        Transformers(str(tmp_path / "empty"))
+        Transformers(str(tmp_path / "empty"), cache_folder=folder)
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ConfigError, match="neither a GGUF file nor a model folder"):
-        Transformers(str(tmp_path / "notes.txt"))
+        Transformers(str(tmp_path / "notes.txt"), cache_folder=folder)
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
     with pytest.raises(ConfigError, match="Cannot load .* as a transformers causal LM"):
-        Transformers(str(broken))
+        Transformers(str(broken), cache_folder=folder)
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")

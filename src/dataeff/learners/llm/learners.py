@@ -7,22 +7,26 @@ import time
 import numpy as np
 import pandas as pd
 
-from dataeff.experiment.metrics import align_proba
-from dataeff.learners.base import Learner
+from dataeff.learners.base import Learner, align_proba
+from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import DEFAULT_K_MAX, Task, balanced_demonstrations, probabilities
 
 
 class _LLMLearner(Learner):
-    """Shared parts: the task (question, verbalizers, classes) and the backend, both set per cell."""
+    """Shared parts: the task (question, verbalizers, classes), the backend and the answer cache
+    (``cache``: its folder and whether it is used; None is ``CacheSettings.default()``), all
+    set per cell."""
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
-                 calibrate: bool = True, random_state: int = 0, backend_options: dict | None = None):
+                 calibrate: bool = True, random_state: int = 0, backend_options: dict | None = None,
+                 cache: CacheSettings | None = None):
         self.task = task
         self.backend = backend
         self.model = model
         self.calibrate = calibrate
         self.random_state = random_state
         self.backend_options = backend_options
+        self.cache = cache
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
         self._traffic = dict.fromkeys(TRAFFIC, 0)
@@ -57,7 +61,7 @@ class _LLMLearner(Learner):
     def _lm(self):
         from dataeff.learners.llm.backends import get_backend
 
-        return get_backend(self.backend, self.model, self.backend_options)
+        return get_backend(self.backend, self.model, self.backend_options, cache=self.cache)
 
     def _score(self, prompts: list[str], prefix: str = "", columns=None) -> np.ndarray:
         """Summed log-likelihood of each label's answer word after each prompt -> probabilities.
@@ -123,8 +127,8 @@ class FewShot(_LLMLearner):
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0,
-                 backend_options: dict | None = None, select: str = "balanced"):
-        super().__init__(task, backend, model, calibrate, random_state, backend_options)
+                 backend_options: dict | None = None, select: str = "balanced", cache: CacheSettings | None = None):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache)
         self.k_max = k_max
         self.select = select
 
@@ -151,7 +155,7 @@ class FewShot(_LLMLearner):
     def _embed(self, X) -> np.ndarray:
         from dataeff.learners.llm.backends import get_backend
 
-        embedder = get_backend("minilm")
+        embedder = get_backend("minilm", cache=self.cache)
         return self._counted(embedder, embedder.embed, [self.task.row_text(row) for _, row in X.iterrows()])
 
 
@@ -159,8 +163,8 @@ class EmbedLinear(_LLMLearner):
     """Sentence embeddings of the serialized rows, then L2 logistic regression."""
 
     def __init__(self, task: Task | None = None, backend: str = "minilm", model: str | None = None,
-                 random_state: int = 0, backend_options: dict | None = None):
-        super().__init__(task, backend, model, False, random_state, backend_options)
+                 random_state: int = 0, backend_options: dict | None = None, cache: CacheSettings | None = None):
+        super().__init__(task, backend, model, False, random_state, backend_options, cache)
 
     def _fit(self, X, y):
         from sklearn.linear_model import LogisticRegression
@@ -190,8 +194,8 @@ class LLMPrior(_LLMLearner):
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  head: str = "logreg", calibrate: bool = False, random_state: int = 0,
-                 backend_options: dict | None = None):
-        super().__init__(task, backend, model, calibrate, random_state, backend_options)
+                 backend_options: dict | None = None, cache: CacheSettings | None = None):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache)
         self.head = head
 
     def _llm_features(self, X) -> np.ndarray:

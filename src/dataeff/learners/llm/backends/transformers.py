@@ -14,7 +14,6 @@ backend does.
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import os
 import shutil
@@ -22,26 +21,29 @@ import sys
 from pathlib import Path
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends import Backend, _common_prefix, file_fingerprint, is_gguf, local_model_path
-from dataeff.learners.llm.cache import default_cache_dir
+from dataeff.learners.llm.backends.base import Backend, common_prefix
+from dataeff.learners.llm.backends.models import file_fingerprint, is_gguf, local_model_path
+from dataeff.learners.llm.cache import CacheSettings
 
 
 class Transformers(Backend):
     """A causal LM in PyTorch. ``device`` auto picks CUDA when there is one; weights are float32 on
-    the CPU (exact dequantized GGUF values) and bfloat16 on a GPU (big models fit)."""
+    the CPU (exact dequantized GGUF values) and bfloat16 on a GPU (big models fit). A GGUF file is
+    converted once into ``cache_folder`` (None: ``CacheSettings.default()``'s folder)."""
+
+    model_files = True
 
     # A shared prefix shorter than this is recomputed per row: copying its cache costs more.
     MIN_PREFIX = 32
 
     def __init__(self, model: str | None = None, device: str = "auto", batch_tokens: int = 4096,
-                 max_batch: int = 16):
+                 max_batch: int = 16, cache_folder: Path | None = None):
         try:
             import torch
             import transformers
         except ImportError:
             raise ConfigError("The transformers backend needs torch and transformers: "
                               "pip install 'dataeff[transformers]'.") from None
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
         check_device(device)
@@ -49,12 +51,15 @@ class Transformers(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.torch, self.device = torch, torch.device(device)
         self.dtype = torch.float32 if device == "cpu" else torch.bfloat16
-        folder, model_hash = model_folder(local_model_path(model))
+        cache_folder = cache_folder or CacheSettings.default().folder
+        folder, model_hash = model_folder(local_model_path(model, cache_folder), cache_folder)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype).to(self.device).eval()
+            # local_files_only: a folder on disk; nothing may reach the Hub.
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.dtype, local_files_only=True)
+            self.model = self.model.to(self.device).eval()
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"Cannot load {folder} as a transformers causal LM ({one_line(exc, 160)}); "
                               "pass a model folder with config.json, weights and tokenizer, or a GGUF file.") from None
@@ -79,7 +84,7 @@ class Transformers(Backend):
         contexts = {c: self._encode(c) for c in dict.fromkeys(c for c, _ in requests)}  # each prompt once
         for context, continuation in requests:
             full = self._encode(context + continuation)
-            shared = _common_prefix(contexts[context], full)
+            shared = common_prefix(contexts[context], full)
             answer = full[shared:]
             if not answer:
                 raise ConfigError(f"The answer {continuation!r} adds no token to the prompt; choose other verbalizers.")
@@ -107,7 +112,7 @@ class Transformers(Backend):
         loners: list[tuple[int, ...]] = []
         run, common = [], 0
         for reads in ordered + [()]:  # () ends the last run
-            shared = min(common, _common_prefix(run[0], reads), room(reads)) if run and reads else 0
+            shared = min(common, common_prefix(run[0], reads), room(reads)) if run and reads else 0
             if shared >= self.MIN_PREFIX:
                 run.append(reads)
                 common = shared
@@ -186,23 +191,20 @@ class Transformers(Backend):
         return self._prefix[1]
 
 
-def model_folder(path: Path) -> tuple[Path, str]:
+def model_folder(path: Path, cache_folder: Path) -> tuple[Path, str]:
     """A transformers model folder for ``path`` and a hash naming the exact weights. A GGUF file
-    is converted once into ``<cache>/models/<name>-<hash>-hf`` (float32 safetensors)."""
+    is converted once into ``<cache_folder>/models/<name>-<hash>-hf`` (float32 safetensors)."""
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path} is not a transformers model folder (no config.json); "
                               "pass a folder saved with save_pretrained, or a GGUF file.")
-        digest = hashlib.sha256()
-        for item in sorted(p for p in path.iterdir() if p.is_file()):
-            digest.update(item.name.encode() + file_fingerprint(item).encode())
-        return path, digest.hexdigest()[:16]
+        return path, file_fingerprint(path, cache_folder)
     if not path.is_file():
         raise ConfigError(f"LLM model not found: {path}. Pass a GGUF file or a transformers model folder.")
     if not is_gguf(path):
         raise ConfigError(f"{path} is neither a GGUF file nor a model folder; pass one of those.")
-    model_hash = file_fingerprint(path)
-    folder = default_cache_dir() / "models" / f"{path.stem}-{model_hash}-hf"
+    model_hash = file_fingerprint(path, cache_folder)
+    folder = Path(cache_folder) / "models" / f"{path.stem}-{model_hash}-hf"
     if not (folder / "config.json").is_file():
         _convert_gguf(path, folder)
     return folder, model_hash
@@ -224,8 +226,9 @@ def _convert_gguf(path: Path, folder: Path) -> None:
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
     try:
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32,
+                                                         local_files_only=True)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ConfigError(f"transformers cannot read {path.name} ({one_line(exc, 160)}); "
                               "use the llamacpp backend for this GGUF file.") from None
@@ -259,14 +262,14 @@ def check_device(device: str) -> None:
             raise ConfigError("--llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or auto.")
 
 
-def token_counter(path: Path):
+def token_counter(path: Path, cache_folder: Path):
     """(token counter, context length) from the model folder's tokenizer and config, no weights."""
     import json
 
     from transformers import AutoTokenizer
 
-    folder, _ = model_folder(path)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    folder, _ = model_folder(path, cache_folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     config = json.loads((folder / "config.json").read_text())
     context = int(config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings") or 4096)
     encode = encoder(tokenizer)

@@ -1,0 +1,98 @@
+"""Backends by alias: imported lazily, built once per process, behind the answer cache, closed at exit."""
+
+from __future__ import annotations
+
+import importlib
+
+from dataeff.errors import ConfigError, did_you_mean
+from dataeff.learners.llm.backends.base import Backend, Cached
+from dataeff.learners.llm.cache import AnswerCache, CacheSettings
+
+# Heavy imports (llama_cpp, torch, sentence_transformers, httpx) happen only when one is built.
+ALIASES = {
+    "llamacpp": "dataeff.learners.llm.backends.llamacpp:LlamaCpp",
+    "minilm": "dataeff.learners.llm.backends.sentence:SentenceEmbedder",
+    "openai": "dataeff.learners.llm.backends.endpoint:OpenAICompletions",
+    "openai-embed": "dataeff.learners.llm.backends.endpoint:OpenAIEmbeddings",
+    "transformers": "dataeff.learners.llm.backends.transformers:Transformers",
+}
+_LOADED: dict[tuple, Cached] = {}
+
+
+def backend_class(alias: str) -> type[Backend]:
+    """The class behind ``alias`` (imported now), or a one-line error naming the choices."""
+    if alias not in ALIASES:
+        raise ConfigError(f"Unknown LLM backend '{alias}'.{did_you_mean(alias, ALIASES)} "
+                          f"Backends: {', '.join(ALIASES)}.")
+    module, attr = ALIASES[alias].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_backend(alias: str, model: str | None = None, options: dict | None = None,
+                cache: CacheSettings | None = None) -> Cached:
+    """The process's backend for ``alias`` (loaded once per alias, model, options and cache),
+    behind the answer cache.
+
+    Parameters
+    ----------
+    alias : str
+        A key of ``ALIASES`` (llamacpp, transformers, minilm, openai, openai-embed).
+    model : str, optional
+        A model file or folder for local backends, ``BASE_URL::MODEL`` for endpoints; None is
+        the packaged default.
+    options : dict, optional
+        Keyword arguments of the backend's constructor (the endpoint's timeout, retries, ...).
+    cache : CacheSettings, optional
+        The cache folder and whether answers are cached; None is ``CacheSettings.default()``.
+
+    Examples
+    --------
+    >>> lm = get_backend("llamacpp", cache=CacheSettings("/tmp/c"))  # doctest: +SKIP
+    >>> lm.loglikelihood([("Is tea a drink? Answer:", " Yes")])  # doctest: +SKIP
+    """
+    cache = cache or CacheSettings.default()
+    options = dict(options or {})
+    key = (alias, model, tuple(sorted(options.items())), cache)
+    if key not in _LOADED:
+        cls = backend_class(alias)
+        if cls.model_files:
+            options["cache_folder"] = cache.folder
+        before = _resident_bytes()
+        inner = cls(model, **options)
+        _not_a_leak(_resident_bytes() - before)
+        _LOADED[key] = Cached(inner, AnswerCache.for_settings(cache))
+        if len(_LOADED) == 1:
+            import atexit
+
+            atexit.register(_close_all)
+    return _LOADED[key]
+
+
+def _resident_bytes() -> int:
+    try:
+        import psutil
+    except ImportError:
+        return 0
+    return psutil.Process().memory_info().rss
+
+
+def _not_a_leak(loaded: int) -> None:
+    """In a joblib (loky) worker, raise its memory-leak threshold by what the model took.
+
+    loky restarts a worker whose memory grew 300 MB past its size after its first task,
+    taking that for a leak; a model loaded for a later cell is no leak, and a restart would
+    throw it away and load it again for the next group of cells (with a "worker stopped"
+    warning in the run's output)."""
+    import sys
+
+    executor = sys.modules.get("joblib.externals.loky.process_executor")
+    if executor is not None and loaded > 0 and hasattr(executor, "_MAX_MEMORY_LEAK_SIZE"):
+        executor._MAX_MEMORY_LEAK_SIZE += loaded
+
+
+def _close_all() -> None:
+    # llama-cpp-python frees its model in __del__, which fails noisily once the interpreter
+    # is tearing down; closing while everything is still alive keeps exits quiet.
+    for backend in _LOADED.values():
+        backend.close()
+    _LOADED.clear()
