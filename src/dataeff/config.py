@@ -4,6 +4,9 @@ Python keywords and the CLI flags, each checked by the constraint declared besid
 A setting's flat name (``seeds``, ``llm_url``, ``score_target``) is how the Python API and the
 CLI name it; in a study TOML it is the key of its section (``[llm] url``). Every problem is a
 one-line ``ConfigError`` naming the setting and the fix. Nothing here imports a later stage.
+
+Why this module is long: every setting, its default, its constraint and its message are
+declared here together, so that one file answers "what can I set, and what does it accept".
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.experiment.metrics import DEFAULT_METRIC, check_metric
+from dataeff.variants import parse_learner_list, parse_variant, variants_from_toml
 
 DEFAULT_DATA = "churn"
 DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
@@ -52,6 +56,10 @@ def _text(value: Any, info: ValidationInfo) -> Any:
     if value is not None and not isinstance(value, (str, Path)):
         raise ConfigError(f"The '{_name(info)}' setting must be a string. Got {value!r} instead.")
     return None if value is None else str(value)
+
+
+def _optional_flag(value: Any, info: ValidationInfo) -> Any:
+    return None if value is None else _flag(value, info)
 
 
 def _flag(value: Any, info: ValidationInfo) -> Any:
@@ -100,11 +108,26 @@ def _sizes(value: Any, info: ValidationInfo) -> Any:
 
 
 def _learners(value: Any, info: ValidationInfo) -> Any:
+    """Names, 'name=kind(setting=value)' texts and objects; texts become Variants."""
     if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
+        value = parse_learner_list(value)
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"The 'learners' setting must be a non-empty list. Got {value!r} instead.")
-    return list(value)
+    return [parse_variant(item) if isinstance(item, str) else item for item in value]
+
+
+def _answers(value: Any, info: ValidationInfo) -> Any:
+    """Answer words per label: {"0": "No", "1": "Yes"}, or the text '0=No,1=Yes'."""
+    if isinstance(value, str):
+        pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+        if not pairs or any(not eq or not label.strip() or not word.strip() for label, eq, word in pairs):
+            raise ConfigError(f"--llm-answers must be label=word pairs like 0=No,1=Yes. Got '{value}'.")
+        value = {label.strip(): word.strip() for label, _, word in pairs}
+    if value is not None and (not isinstance(value, dict) or not value
+                              or not all(isinstance(w, str) and w.strip() for w in value.values())):
+        raise ConfigError(f"The 'llm_answers' setting must map each label to an answer word, like "
+                          f'{{"0" = "No", "1" = "Yes"}}. Got {value!r} instead.')
+    return None if value is None else {str(k): v.strip() for k, v in value.items()}
 
 
 def _metric(value: Any, info: ValidationInfo) -> Any:
@@ -153,6 +176,10 @@ class Section(BaseModel):
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in type(self).model_fields}
+
+    def updated(self, **values: Any):
+        """A checked copy with ``values`` (by key) set over this section's."""
+        return _build(type(self), {**self.values(), **values})
 
 
 class DataSettings(Section):
@@ -237,6 +264,8 @@ class LLMSettings(Section):
     scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = \
         "next-token"
     shots: PositiveInt = DEFAULT_SHOTS
+    answers: Annotated[dict[str, str] | None, BeforeValidator(_answers)] = None  # label -> answer word
+    calibrate: Annotated[bool | None, BeforeValidator(_optional_flag)] = None  # None: the learner's default
     # how rows become text: the question, 'list' or 'text' style, a Jinja template file, and a
     # data dictionary (CSV column,description or a JSON object)
     question: Text = None
@@ -331,11 +360,12 @@ def load_config(path: str | Path) -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
+    variants = variants_from_toml(raw.pop("learners"), path.name) if "learners" in raw else []
     for section, content in raw.items():
         if section not in SECTIONS:
             raise ConfigError(
                 f"Unknown section [{section}] in {path.name}.{did_you_mean(section, SECTIONS)} "
-                f"Sections: {', '.join(f'[{s}]' for s in SECTIONS)}."
+                f"Sections: {', '.join(f'[{s}]' for s in [*SECTIONS, 'learners.NAME'])}."
             )
         if not isinstance(content, dict):
             raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")
@@ -360,6 +390,9 @@ def load_config(path: str | Path) -> Settings:
     if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
         data["source"] = str(base / source)
     sections = {**raw, "data": data}
+    if variants:  # [learners.NAME] tables run next to (or, alone, instead of) [study] learners
+        study = sections.get("study", {})
+        sections["study"] = {**study, "learners": [*study.get("learners", []), *variants]}
     for section, key in (("run", "out"), ("run", "cache_dir"), ("llm", "template"), ("llm", "dictionary")):
         value = sections.get(section, {}).get(key)
         if isinstance(value, str) and not Path(value).is_absolute():

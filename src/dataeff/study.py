@@ -15,12 +15,12 @@ from dataeff.config import Settings
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.errors import RunFolderError
-from dataeff.experiment.folder import check_folder, clear_owned
-from dataeff.experiment.plan import Plan, make_plan
+from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
+from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
 from dataeff.experiment.store import STORE_NAME, Store
 from dataeff.learners.registry import LearnerSpec, resolve_learners
-from dataeff.learners.llm.wiring import preflight_llms, wire_llm_learners
+from dataeff.learners.wiring import preflight_llms, wire_learners
 from dataeff.learners.llm.workload import llm_workload
 from dataeff.results import RunResult, analyze
 
@@ -54,22 +54,16 @@ class Study:
         specs = resolve_learners(list(study.learners))
         dataset = self.load_data()
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)
-        specs = wire_llm_learners(specs, dataset, plan.classes, self.settings.llm, self.settings.run)
+        specs = wire_learners(specs, dataset, plan.classes, self.settings.llm, self.settings.run, study.metric)
         return dataset, plan, specs
 
-    def fingerprint(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str:
-        """Identity of the study: a run folder holds the cells of exactly one."""
-        identity = {
-            "data": dataset.fingerprint(),
-            "target": dataset.target,
-            # Endpoint timeouts and retries change how answers are fetched, and the cache where
-            # they are kept, not what they are.
-            "learners": [[s.name, repr(s.target), sorted((k, repr(v)) for k, v in s.params.items()
-                                                         if k not in ("backend_options", "cache"))] for s in specs],
-            "seeds": plan.seeds,
-            "sizes": plan.sizes,
-            "n_test": plan.n_test,
-        }
+    def fingerprint(self, dataset: Dataset, plan: Plan) -> str:
+        """Identity of the study: the data and the protocol (the target, the test rows, and
+        how each seed draws its split and training order). Learners, sizes and seeds are not
+        part of it: a run folder grows by them (``learner_identities`` keep a name to one
+        learner)."""
+        identity = {"data": dataset.fingerprint(), "target": dataset.target, "n_test": plan.n_test,
+                    "protocol": PLAN_PROTOCOL}
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # -- the run ----------------------------------------------------------------------
@@ -89,8 +83,13 @@ class Study:
             check_dask(settings.run.scheduler)
         preflight_llms(specs, dataset, settings.run.engine)
         out_path = Path(out or settings.run.out or Path("runs") / _slug(dataset.name))
-        fingerprint = self.fingerprint(dataset, plan, specs)
-        action = check_folder(out_path, fingerprint, settings.run.force if force is None else force)
+        fingerprint = self.fingerprint(dataset, plan)
+        force = settings.run.force if force is None else force
+        action = check_folder(out_path, fingerprint, force)
+        earlier = _stored_json(out_path, "facts") if action == "resume" else {}
+        identities = _stored_json(out_path, "learner_identities") if action == "resume" else {}
+        if _renamed_learner(out_path, identities, specs, force):
+            action, earlier, identities = "restart", {}, {}
         for note in [*dataset.notes, *plan.notes]:
             log(f"note: {note}")
         cells = plan.cells([(s.name, s.needs_examples) for s in specs])
@@ -111,10 +110,14 @@ class Study:
             clear_owned(out_path)
         elif action == "resume":
             log("resuming: finished cells in this folder are kept")
-        facts = self._facts(dataset, plan, specs, fingerprint)
+        facts = _grown(earlier, self._facts(dataset, plan, specs, fingerprint))
         metric = settings.study.metric
         with Store(out_path / STORE_NAME) as store:
-            store.set_meta({"fingerprint": fingerprint, "metric": metric})
+            # Names are claimed before any cell runs: a killed run still keeps a name to its learner.
+            store.set_meta({"fingerprint": fingerprint, "metric": metric,
+                            "learner_identities": {**identities, **{s.name: s.identity() for s in specs}}})
+            stored = len(store.finished_keys() & {(c.learner, c.n_train, c.seed) for c in cells})
+            log(f"{stored} cells already in the store, {len(cells) - stored} to run")
             counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress,
                                engine=settings.run.engine, scheduler=settings.run.scheduler)
             results = results_frame(store)
@@ -176,6 +179,9 @@ class Study:
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
             "learner_settings": {s.name: _settings(s) for s in specs},
+            "learner_kinds": {s.name: s.kind or str(s.target) for s in specs},
+            "learner_families": {s.name: s.family for s in specs},
+
             "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],
@@ -201,17 +207,44 @@ def run(data: Any = None, *, out: str | Path | None = None, jobs: int | None = N
 
 
 def _settings(spec: LearnerSpec) -> str:
-    """One line per learner for the report: what it is and any non-default settings."""
-    from dataeff.learners.registry import REGISTRY
-
-    summary = REGISTRY[spec.name].summary if spec.name in REGISTRY else repr(spec.target)
-    params = {k: v for k, v in spec.params.items() if k not in ("task", "backend_options") and v is not None}
+    """One line per learner for the report: what it is and the settings it was given."""
+    params = dict(spec.settings)
     if "task" in spec.params:
         task = spec.params["task"]
         params["question"] = task.question
         params["answers"] = ", ".join(f"{label} → {word}" for label, word in task.verbalizers.items())
     extra = "; ".join(f"{k}: {v}" for k, v in params.items())
-    return f"{summary}{' (' + extra + ')' if extra else ''}"
+    kind = f"{spec.kind}: " if spec.kind and spec.kind != spec.name else ""
+    return f"{kind}{spec.summary}{' (' + extra + ')' if extra else ''}"
+
+
+def _stored_json(out: Path, key: str) -> dict:
+    return json.loads(stored_meta(out / STORE_NAME, key) or "{}")
+
+
+def _renamed_learner(out: Path, stored: dict, specs: list[LearnerSpec], force: bool) -> bool:
+    """True when a learner name in the folder stands for other settings and --force starts
+    over; without --force that is refused (a name means one learner in a run folder)."""
+    clash = [s.name for s in specs if s.name in stored and stored[s.name] != s.identity()]
+    if clash and not force:
+        raise RunFolderError(f"--out {out} holds cells of a learner named '{clash[0]}' with other settings; "
+                             "give the variant another name, or add --force to start over there.")
+    return bool(clash)
+
+
+def _grown(earlier: dict, now: dict) -> dict:
+    """This run's facts over the folder's earlier ones: learners, sizes and seeds are the union
+    of both, since results, summary and report cover every cell in the store."""
+    if not earlier:
+        return now
+    grown = dict(now)
+    grown["learners"] = list(dict.fromkeys([*earlier.get("learners", []), *now["learners"]]))
+    for key in ("learner_settings", "learner_kinds", "learner_families"):
+        grown[key] = {**earlier.get(key, {}), **now[key]}
+    grown["sizes"] = sorted(set(earlier.get("sizes", [])) | set(now["sizes"]))
+    grown["seeds"] = sorted(set(earlier.get("seeds", [])) | set(now["seeds"]))
+    grown["n_seeds"] = len(grown["seeds"])
+    return grown
 
 
 def _slug(name: str) -> str:

@@ -45,7 +45,7 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
     if force:
         return "restart"
     raise RunFolderError(
-        f"--out {out} holds a different study (other data, learners, seeds, sizes or test rows); "
+        f"--out {out} holds a study of other data, target or test rows; "
         "choose another --out, or add --force to start over there."
     )
 
@@ -61,10 +61,15 @@ def clear_owned(out: Path) -> None:
 
 
 def _stored_fingerprint(path: Path) -> str | None:
+    return stored_meta(path, "fingerprint")
+
+
+def stored_meta(path: Path, key: str) -> str | None:
+    """A value from a store's meta table, read without writing anything (None if absent)."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:

@@ -11,6 +11,9 @@ from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, DataError
 
 DEFAULT_TEST_FRACTION = 0.2
+# How a seed draws its test rows and training order. Part of a run folder's identity: bump it
+# when that changes, so cells drawn the old way are never mixed with new ones.
+PLAN_PROTOCOL = 1
 FIRST_ANCHOR = 8
 
 

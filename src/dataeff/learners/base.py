@@ -19,6 +19,13 @@ class Learner(ABC):
 
     #: False for learners that can answer with no labelled example (zero-shot LLMs).
     needs_examples: bool = True
+    #: What a fit has to say for the record (a tuning search and its outcome); learners that
+    #: have something to say assign a new list per fit.
+    notes: tuple[str, ...] | list[str] = ()
+    #: baseline, classic or llm: which answers it takes part in (the reference is the best classic).
+    family: str = "classic"
+    #: True for learners that must be told the task (the question and the answer words) by the study.
+    needs_task: bool = False
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
         start = time.perf_counter()

@@ -1,5 +1,6 @@
-"""The learner registry: names and import paths resolved lazily into picklable LearnerSpecs
-(no heavy import until a learner is built), with "did you mean ...?" for typos."""
+"""The learner registry: kinds that say what they are (family, whether they need the task, their
+featurization, how their LLM work is sized, the settings they take), resolved lazily into
+picklable LearnerSpecs (no heavy import until a learner is built), with "did you mean ...?"."""
 
 from __future__ import annotations
 
@@ -9,65 +10,114 @@ from typing import Any
 
 from dataeff.errors import LearnerError, did_you_mean, one_line
 from dataeff.learners.base import Learner
+from dataeff.variants import Variant
+
+FAMILIES = ("baseline", "classic", "llm")
+
+# What an LLM variant may set: the [llm] keys (config.LLMSettings) that make sense per row.
+_LLM_COMMON = ("backend", "model", "device", "url", "scoring", "question", "answers", "style", "template",
+               "dictionary", "api_key_env", "timeout", "retries", "concurrency")
+_SEARCH = ("tune",)  # a cross-validated search over the kind's documented space (learners/tuning.py)
 
 
 @dataclass(frozen=True)
-class Alias:
+class Kind:
     """A registry entry: where the learner lives and what it is, without importing it."""
 
-    target: str  # "module:callable" taking random_state
+    target: str  # "module:callable" taking random_state and the settings
     summary: str
-    needs_examples: bool = True
+    family: str = "classic"  # baseline, classic or llm
+    needs_examples: bool = True  # False: it answers with no labelled row (scored at n = 0)
+    needs_task: bool = False  # True: it gets the dataset's question and answer words
+    features: str = "dense"  # what it reads: "tree" or "dense" features, or rows as "text"
+    workload: str | None = None  # how its LLM work is sized (learners/llm/workload.py)
+    settings: tuple[str, ...] = ()  # what a variant may set
+    llm_settings: bool = False  # its settings are [llm] settings, merged over the [llm] table
 
 
 # Heavy imports (torch, xgboost) happen only when a learner is built.
-REGISTRY: dict[str, Alias] = {
-    "majority": Alias("dataeff.learners.classic:majority",
-                      "Predicts the class shares seen in training: the floor every learner must beat."),
-    "logreg": Alias("dataeff.learners.classic:logreg",
-                    "Logistic regression (L2) on one-hot, imputed, scaled features."),
-    "tree": Alias("dataeff.learners.classic:tree",
-                  "Decision tree (CART) on ordinal-coded features; missing values handled natively."),
-    "forest": Alias("dataeff.learners.classic:forest",
-                    "Random forest, 300 trees, on ordinal-coded features."),
-    "knn": Alias("dataeff.learners.classic:knn",
-                 "k-nearest neighbours (k=5, distance-weighted) on scaled features."),
-    "xgboost": Alias("dataeff.learners.classic:xgboost",
-                     "XGBoost gradient-boosted trees (hist, 200 rounds) on ordinal-coded features."),
-    "mlp": Alias("dataeff.learners.mlp:mlp",
-                 "PyTorch MLP (2 hidden layers, dropout, AdamW) with early stopping on an inner split."),
-    "llm-zero": Alias("dataeff.learners.llm.learners:llm_zero",
-                      "Zero-shot LLM (Gemma 3 270M via llama.cpp): the task question per row, answers scored.",
-                      needs_examples=False),
-    "llm-few": Alias("dataeff.learners.llm.learners:llm_few",
-                     "Few-shot LLM: up to 8 labelled rows as demonstrations in the prompt, classes balanced.",
-                     needs_examples=False),
-    "llm-few-similar": Alias("dataeff.learners.llm.learners:llm_few_similar",
-                             "Few-shot LLM whose demonstrations, once the labels outnumber the prompt's room, "
-                             "are the 8 most similar labelled rows per test row (MiniLM embeddings).",
-                             needs_examples=False),
-    "llm-embed": Alias("dataeff.learners.llm.learners:llm_embed",
-                       "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression."),
-    "llm-prior": Alias("dataeff.learners.llm.learners:llm_prior",
-                       "Zero-shot LLM log-odds as a feature next to the classic features, into logreg."),
-    "llm-prior-xgb": Alias("dataeff.learners.llm.learners:llm_prior_xgb",
-                           "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost."),
+REGISTRY: dict[str, Kind] = {
+    "majority": Kind("dataeff.learners.classic:majority",
+                     "Predicts the class shares seen in training: the floor every learner must beat.",
+                     family="baseline"),
+    "logreg": Kind("dataeff.learners.classic:logreg",
+                   "Logistic regression (L2) on one-hot, imputed, scaled features.",
+                   settings=("C", "l1_ratio", "class_weight", "max_iter", *_SEARCH)),
+    "tree": Kind("dataeff.learners.classic:tree",
+                 "Decision tree (CART) on ordinal-coded features; missing values handled natively.", features="tree",
+                 settings=("max_depth", "min_samples_leaf", "min_samples_split", "criterion", "class_weight",
+                           "ccp_alpha", *_SEARCH)),
+    "forest": Kind("dataeff.learners.classic:forest", "Random forest, 300 trees, on ordinal-coded features.",
+                   features="tree", settings=("n_estimators", "max_depth", "min_samples_leaf", "max_features",
+                                              "class_weight", *_SEARCH)),
+    "knn": Kind("dataeff.learners.classic:knn", "k-nearest neighbours (k=5, distance-weighted) on scaled features.",
+                settings=("n_neighbors", "weights", "p", *_SEARCH)),
+    "xgboost": Kind("dataeff.learners.classic:xgboost",
+                    "XGBoost gradient-boosted trees (hist, 200 rounds) on ordinal-coded features.", features="tree",
+                    settings=("n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree",
+                              "min_child_weight", "reg_lambda", "reg_alpha", "gamma", *_SEARCH)),
+    "mlp": Kind("dataeff.learners.mlp:mlp",
+                "PyTorch MLP (2 hidden layers, dropout, AdamW) with early stopping on an inner split.",
+                settings=("hidden", "dropout", "lr", "weight_decay", "max_epochs", "batch_size", *_SEARCH)),
+    "llm-zero": Kind("dataeff.learners.llm.learners:llm_zero",
+                     "Zero-shot LLM (Gemma 3 270M via llama.cpp): the task question per row, answers scored.",
+                     family="llm", needs_examples=False, needs_task=True, features="text", workload="zero",
+                     settings=(*_LLM_COMMON, "calibrate"), llm_settings=True),
+    "llm-few": Kind("dataeff.learners.llm.learners:llm_few",
+                    "Few-shot LLM: up to 8 labelled rows as demonstrations in the prompt, classes balanced.",
+                    family="llm", needs_examples=False, needs_task=True, features="text", workload="few",
+                    settings=(*_LLM_COMMON, "shots", "calibrate"), llm_settings=True),
+    "llm-few-similar": Kind("dataeff.learners.llm.learners:llm_few_similar",
+                            "Few-shot LLM whose demonstrations, once the labels outnumber the prompt's room, "
+                            "are the 8 most similar labelled rows per test row (MiniLM embeddings).",
+                            family="llm", needs_examples=False, needs_task=True, features="text",
+                            workload="few_similar", settings=(*_LLM_COMMON, "shots", "calibrate"), llm_settings=True),
+    "llm-embed": Kind("dataeff.learners.llm.learners:llm_embed",
+                      "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression.",
+                      family="llm", needs_task=True, features="text",
+                      settings=("embed_url", "embed_model", "style", "template", "dictionary", "api_key_env",
+                                "timeout", "retries", "concurrency"), llm_settings=True),
+    "llm-prior": Kind("dataeff.learners.llm.learners:llm_prior",
+                      "Zero-shot LLM log-odds as a feature next to the classic features, into logreg.",
+                      family="llm", needs_task=True, workload="prior", settings=(*_LLM_COMMON, "calibrate"),
+                      llm_settings=True),
+    "llm-prior-xgb": Kind("dataeff.learners.llm.learners:llm_prior_xgb",
+                          "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost.",
+                          family="llm", needs_task=True, features="tree", workload="prior",
+                          settings=(*_LLM_COMMON, "calibrate"), llm_settings=True),
 }
 
 
 def is_llm_spec(spec: LearnerSpec) -> bool:
-    """LLM learners get the dataset's task (question, verbalizers) before they run."""
-    return isinstance(spec.target, str) and spec.target.startswith("dataeff.learners.llm.")
+    """LLM learners get the dataset's task (question, answer words) and an answer cache."""
+    return spec.family == "llm"
 
 
 @dataclass(frozen=True)
 class LearnerSpec:
-    """A picklable recipe for a fresh learner per cell: a registry alias, an import path or an object."""
+    """A picklable recipe for a fresh learner per cell: a kind with settings, an import path,
+    or an object to copy. ``settings`` are what the user set (shown in the run facts, and part
+    of the variant's identity); ``params`` what the learner's constructor gets."""
 
     name: str
     target: Any  # "module:callable", "package.module.Class", or an estimator/Learner to clone
     params: dict = field(default_factory=dict, hash=False)
     needs_examples: bool = True
+    kind: str | None = None  # the registry kind, None for import paths and objects
+    family: str = "classic"
+    needs_task: bool = False
+    settings: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def summary(self) -> str:
+        return REGISTRY[self.kind].summary if self.kind in REGISTRY else repr(self.target)
+
+    def identity(self) -> str:
+        """What the learner is, as text: the same name with another identity is another learner."""
+        shown = sorted((k, repr(v)) for k, v in self.settings.items())
+        if self.kind is None:  # an import path or object: its constructor arguments too
+            shown += sorted((k, repr(v)) for k, v in self.params.items() if k not in ("task", "cache"))
+        return repr([self.kind or repr(self.target), shown])
 
     def build(self, random_state: int) -> Learner:
         """A new, unfitted learner seeded with ``random_state``."""
@@ -78,6 +128,8 @@ class LearnerSpec:
             import copy
 
             learner = copy.deepcopy(target)
+            for key, value in self.params.items():  # the task and cache a study hands it
+                setattr(learner, key, value)
             if hasattr(learner, "random_state"):
                 learner.random_state = random_state
             return learner
@@ -94,19 +146,20 @@ class LearnerSpec:
 
 
 def available_learners() -> dict[str, str]:
-    """Learner aliases with their one-line summaries (no heavy import)."""
-    return {name: alias.summary for name, alias in REGISTRY.items()}
+    """Learner kinds with their one-line summaries (no heavy import)."""
+    return {name: kind.summary for name, kind in REGISTRY.items()}
 
 
 def resolve_learners(learners: list[Any]) -> list[LearnerSpec]:
-    """Turn names, import paths, estimators or Learner objects into unique LearnerSpecs."""
+    """Turn kinds, variants, import paths, estimators or Learner objects into uniquely named
+    LearnerSpecs; an unknown kind or a setting a kind does not take is one clear error."""
     if not learners:
         raise LearnerError(f"No learners given; pick some of: {', '.join(REGISTRY)}.")
     specs: list[LearnerSpec] = []
     for item in learners:
         spec = _resolve_one(item)
         if spec.name in {s.name for s in specs}:
-            raise LearnerError(f"Learner '{spec.name}' is listed twice; list each learner once.")
+            raise LearnerError(f"Learner '{spec.name}' is listed twice; give each learner (or variant) its own name.")
         specs.append(spec)
     return specs
 
@@ -115,23 +168,12 @@ def _resolve_one(item: Any) -> LearnerSpec:
     if isinstance(item, LearnerSpec):
         return item
     if isinstance(item, Learner):
-        return LearnerSpec(type(item).__name__.lower(), item, needs_examples=item.needs_examples)
+        return LearnerSpec(type(item).__name__.lower(), item, needs_examples=item.needs_examples,
+                           family=item.family, needs_task=item.needs_task)
     if isinstance(item, str):
-        name = item.strip()
-        if name in REGISTRY:
-            alias = REGISTRY[name]
-            return LearnerSpec(name, alias.target, needs_examples=alias.needs_examples)
-        if "." in name:
-            cls = _import_class(name)
-            from sklearn.base import is_classifier
-
-            if not is_classifier(cls()):
-                raise LearnerError(f"'{name}' is not a scikit-learn classifier; give a classifier class path.")
-            return LearnerSpec(name, name)
-        raise LearnerError(
-            f"Unknown learner '{name}'.{did_you_mean(name, REGISTRY)} Available: {', '.join(REGISTRY)}, "
-            "or a scikit-learn classifier by import path (e.g. sklearn.svm.SVC)."
-        )
+        item = Variant(item.strip(), item.strip())
+    if isinstance(item, Variant):
+        return _from_variant(item)
     if hasattr(item, "fit") and hasattr(item, "get_params"):
         from sklearn.base import is_classifier
 
@@ -139,6 +181,41 @@ def _resolve_one(item: Any) -> LearnerSpec:
             raise LearnerError(f"{type(item).__name__} is not a classifier; pass a scikit-learn classifier.")
         return LearnerSpec(type(item).__name__.lower(), item)
     raise LearnerError(f"Cannot use {item!r} as a learner; pass a name, an import path or a classifier.")
+
+
+def _from_variant(variant: Variant) -> LearnerSpec:
+    name, kind_name = variant.name, variant.kind
+    if kind_name in REGISTRY:
+        kind = REGISTRY[kind_name]
+        unknown = [key for key in variant.settings if key not in kind.settings]
+        if unknown:
+            takes = ", ".join(kind.settings) if kind.settings else "no settings"
+            raise LearnerError(f"{kind_name} does not take '{unknown[0]}'.{did_you_mean(unknown[0], kind.settings)} "
+                               f"It takes: {takes}.")
+        tune = variant.settings.get("tune")
+        if "tune" in variant.settings and (isinstance(tune, bool) or not isinstance(tune, int) or tune <= 0):
+            raise LearnerError(f"The 'tune' setting of {name} must be a positive integer (settings to try). "
+                               f"Got {tune!r} instead.")
+        # An LLM kind's settings are [llm] settings, merged over that table by the study's
+        # LLM wiring; a classic kind's go to its estimator.
+        params = {} if kind.llm_settings else dict(variant.settings)
+        return LearnerSpec(name, kind.target, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
+                           dict(variant.settings))
+    if "." in kind_name:
+        cls = _import_class(kind_name)
+        from sklearn.base import is_classifier
+
+        try:
+            estimator = cls(**variant.settings)
+        except TypeError as exc:
+            raise LearnerError(f"{kind_name} does not take these settings ({one_line(exc)}).") from None
+        if not is_classifier(estimator):
+            raise LearnerError(f"'{kind_name}' is not a scikit-learn classifier; give a classifier class path.")
+        return LearnerSpec(name, kind_name, dict(variant.settings), settings=dict(variant.settings))
+    raise LearnerError(
+        f"Unknown learner kind '{kind_name}'.{did_you_mean(kind_name, REGISTRY)} Available: {', '.join(REGISTRY)}, "
+        "or a scikit-learn classifier by import path (e.g. sklearn.svm.SVC)."
+    )
 
 
 def _import_class(path: str):

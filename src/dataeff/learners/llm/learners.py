@@ -17,6 +17,9 @@ class _LLMLearner(Learner):
     (``cache``: its folder and whether it is used; None is ``CacheSettings.default()``), all
     set per cell."""
 
+    family = "llm"
+    needs_task = True  # a study hands it the dataset's question and answer words
+
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  calibrate: bool = True, random_state: int = 0, backend_options: dict | None = None,
                  cache: CacheSettings | None = None):

@@ -1,5 +1,6 @@
-"""LLM learners made ready for a study: the task (question, answer words, how rows read) and the
-backend settings handed to each, and the preflight checks run before the run folder is touched."""
+"""Learners made ready for a study: LLM learners get the task (question, answer words, how rows
+read), their backend settings and the answer cache; tuned learners the metric to search by; and
+the LLM preflight checks run before the run folder is touched."""
 
 from __future__ import annotations
 
@@ -12,37 +13,71 @@ import pandas as pd
 from dataeff.config import LLMSettings, RunSettings
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, did_you_mean, one_line
-from dataeff.learners.registry import LearnerSpec, is_llm_spec
+from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import Task
 
 
-def wire_llm_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str], llm: LLMSettings,
-                      run: RunSettings) -> list[LearnerSpec]:
-    """Each LLM learner's spec with the dataset's task, its backend, model and options, and the
-    answer cache; other specs unchanged."""
-    if not any(is_llm_spec(s) for s in specs):
-        return specs
+def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str], llm: LLMSettings,
+                  run: RunSettings, metric: str) -> list[LearnerSpec]:
+    """Each spec with what the study must tell it: LLM learners their task, backend, model,
+    options and answer cache (their own settings over the [llm] table); Learner objects that
+    need the task get it too; tuned learners the metric their search scores by."""
+    cache = CacheSettings(run.cache_folder(), enabled=not run.no_cache)
+    tasks: dict[tuple, Task] = {}
+    wired = []
+    for spec in specs:
+        params = dict(spec.params)
+        if "tune" in params:
+            params["metric"] = metric
+        if spec.needs_task:
+            own = variant_llm(spec, llm)
+            key = (own.question, repr(own.answers), own.style, own.template, own.dictionary)
+            if key not in tasks:
+                tasks[key] = task_for(own, dataset, classes, spec.name)
+            params.update(task=tasks[key], cache=cache)
+            if spec.kind is not None:  # a registry kind: its backend and options too
+                params.update(_learner_params(spec.kind, own))
+        wired.append(replace(spec, params=params))
+    return wired
+
+
+def variant_llm(spec: LearnerSpec, llm: LLMSettings) -> LLMSettings:
+    """The [llm] table with the variant's own LLM settings over it, checked like the table."""
+    if not spec.settings or spec.kind is None:
+        return llm
+    try:
+        return llm.updated(**{k: v for k, v in spec.settings.items() if k in LLMSettings.model_fields})
+    except ConfigError as exc:
+        raise ConfigError(f"Learner '{spec.name}': {exc}") from None
+
+
+def task_for(llm: LLMSettings, dataset: Dataset, classes: list[str], name: str) -> Task:
+    """What the LLM is asked about each row, and the answer word of each label."""
     template = Path(llm.template).read_text(encoding="utf-8") if llm.template else None
     descriptions = load_dictionary(llm.dictionary, dataset.X.columns) if llm.dictionary else None
+    missing = sorted(set(classes) - set(llm.answers)) if llm.answers else []
+    if missing:
+        raise ConfigError(f"The answer words of {name} lack the label(s) {', '.join(map(repr, missing))} of "
+                          f"'{dataset.target}'; give a word for every label, e.g. --llm-answers "
+                          f"{','.join(f'{c}=...' for c in classes[:3])}.")
     task = Task.for_dataset(dataset.name, dataset.target, classes, question=llm.question, style=llm.style,
-                            descriptions=descriptions, template=template)
+                            verbalizers=llm.answers, descriptions=descriptions, template=template)
     if template is not None and len(dataset.X):
         _check_template(task, dataset.X.iloc[0])
-    cache = CacheSettings(run.cache_folder(), enabled=not run.no_cache)
-    backend = backend_params(llm)
+    return task
 
-    def configured(spec: LearnerSpec) -> LearnerSpec:
-        params = {**spec.params, "task": task, "cache": cache}
-        if spec.target.endswith(":llm_embed"):  # the embedder is its own model
-            params.update(embed_params(llm))
-        else:
-            params.update({k: v for k, v in backend.items() if v is not None})
-        if spec.target.endswith((":llm_few", ":llm_few_similar")):
-            params.setdefault("k_max", llm.shots)
-        return replace(spec, params=params)
 
-    return [configured(s) if is_llm_spec(s) else s for s in specs]
+def _learner_params(kind: str, llm: LLMSettings) -> dict:
+    """Constructor arguments of a registry LLM kind from its settings."""
+    if kind == "llm-embed":  # the embedder is its own model
+        return embed_params(llm)
+    params = {k: v for k, v in backend_params(llm).items() if v is not None}
+    if kind in ("llm-few", "llm-few-similar"):
+        params["k_max"] = llm.shots
+    if llm.calibrate is not None:
+        params["calibrate"] = llm.calibrate
+    return params
 
 
 def backend_params(llm: LLMSettings) -> dict:
@@ -70,7 +105,7 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
     from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter, preflight
     from dataeff.learners.llm.prompting import check_prompts_fit
 
-    asking = [s for s in specs if is_llm_spec(s) and "backend" in s.params]
+    asking = [s for s in specs if "backend" in s.params and "task" in s.params]
     on_cluster = [s.name for s in asking if engine == "dask" and s.params["backend"] in LOCAL_BACKENDS]
     if on_cluster:
         # A model copy per worker would multiply memory and load time; a cluster shares a server.
@@ -79,12 +114,15 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
     for spec in {(s.params["backend"], s.params.get("model")): s for s in asking}.values():
         preflight(spec.params["backend"], spec.params.get("model"), spec.params.get("backend_options"),
                   cache=spec.params.get("cache"))
-    local = [s for s in asking if s.params["backend"] in LOCAL_BACKENDS]
-    if local:
-        shots = max((s.params.get("k_max", 0) for s in local), default=0)
-        first = local[0].params
-        counter, context = local_token_counter(first["backend"], first.get("model"), cache=first.get("cache"))
-        check_prompts_fit(dataset.X, first["task"], shots, counter, context)
+    counters: dict[tuple, tuple] = {}
+    for spec in asking:
+        params = spec.params
+        if params["backend"] not in LOCAL_BACKENDS:
+            continue
+        model = (params["backend"], params.get("model"))
+        if model not in counters:
+            counters[model] = local_token_counter(*model, cache=params.get("cache"))
+        check_prompts_fit(dataset.X, params["task"], params.get("k_max", 0), *counters[model])
 
 
 def load_dictionary(path: str, columns) -> dict[str, str]:
