@@ -38,7 +38,7 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
             proba = align_proba(learner.predict_proba(X_test), learner.classes_, classes)
             row.update(score(y_test.to_numpy(), proba, classes))
             row.update(learner.cost())
-        row.update(status="ok", error=None, traceback=None)
+        row.update(status="ok", error=None, traceback=None, note="; ".join(learner.notes) or None)
     except Exception as exc:  # noqa: BLE001 - any learner failure is data for the user
         row.update(status="failed", error=f"{type(exc).__name__}: {one_line(exc)}",
                    traceback=traceback.format_exc())

@@ -15,7 +15,7 @@ from dataeff.experiment.metrics import METRICS
 
 STORE_NAME = "store.sqlite"
 CELL_COLUMNS = ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds", "predict_seconds",
-                "tokens", *METRICS]
+                "tokens", *METRICS, "note"]
 
 
 def _v1(conn: sqlite3.Connection) -> None:
@@ -43,9 +43,14 @@ def _v3(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE cells ADD COLUMN {column} INTEGER")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    # What a fit had to say for the record (a tuning search: settings tried, or why none).
+    conn.execute("ALTER TABLE cells ADD COLUMN note TEXT")
+
+
 ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 
 
 
