@@ -65,18 +65,21 @@ def datasets() -> None:
 @app.command()
 @_friendly
 def learners() -> None:
-    """List the available learners with one line each."""
+    """List the learner kinds: what each is, its family and the settings a variant may give it."""
     from rich.console import Console
     from rich.table import Table
 
-    from dataeff.learners.registry import available_learners
+    from dataeff.learners.registry import REGISTRY
 
-    table = Table(title="Learners (use with --learners a,b,c)")
-    table.add_column("name")
+    table = Table(title="Learner kinds (--learners a,b,name=kind(setting=value))")
+    table.add_column("kind")
+    table.add_column("family")
     table.add_column("what it is", overflow="fold")
-    for name, summary in available_learners().items():
-        table.add_row(name, summary)
-    table.add_row("<import path>", "Any scikit-learn classifier by import path, e.g. sklearn.svm.SVC.")
+    table.add_column("settings", overflow="fold")
+    for name, kind in REGISTRY.items():
+        table.add_row(name, kind.family, kind.summary, ", ".join(kind.settings) or "-")
+    table.add_row("<import path>", "classic", "Any scikit-learn classifier by import path, e.g. sklearn.svm.SVC.",
+                  "its constructor's")
     Console().print(table)
 
 
@@ -87,7 +90,7 @@ def run(
     target: Annotated[str | None, typer.Option(help="Label column (built-ins know theirs).")] = None,
     table: Annotated[str | None, typer.Option(help="Table to read from a SQLite/DuckDB file.")] = None,
     query: Annotated[str | None, typer.Option(help="SQL query to read from a SQLite/DuckDB file.")] = None,
-    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Comma-separated learners (see 'dataeff learners').")] = None,
+    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Comma-separated learners (see 'dataeff learners'), each a kind or a variant: xgboost, xgb3=xgboost(max_depth=3), llm-few(shots=32).")] = None,
     seeds: Annotated[int | None, typer.Option(help="Number of seeds (test draws and training orders). Default 5.")] = None,
     sizes: Annotated[str | None, typer.Option(help="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")] = None,
     test_rows: Annotated[int | None, typer.Option(help="Held-out test rows per seed. Default: 20% of rows, at most 1000.")] = None,
@@ -118,6 +121,7 @@ def run(
     llm_embed_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible server whose /embeddings llm-embed uses instead of the local MiniLM.")] = None,
     llm_embed_model: Annotated[str | None, typer.Option(help="The embedding model's name on --llm-embed-url.")] = None,
     llm_shots: Annotated[int | None, typer.Option(help="Demonstrations llm-few puts in its prompt at most (default 8).")] = None,
+    llm_answers: Annotated[str | None, typer.Option(help="The answer word of each label, e.g. 0=No,1=Yes (built-ins have theirs; default: the label itself).")] = None,
     llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder."""
@@ -132,12 +136,12 @@ def run(
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_device=llm_device, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
-                     llm_shots=llm_shots, llm_question=llm_question, llm_scoring=llm_scoring,
+                     llm_shots=llm_shots, llm_answers=llm_answers, llm_question=llm_question, llm_scoring=llm_scoring,
                      llm_embed_url=llm_embed_url, llm_embed_model=llm_embed_model,
                      llm_template=str(llm_template) if llm_template else None,
                      llm_dictionary=str(llm_dictionary) if llm_dictionary else None)
     if learners is not None:
-        overrides["learners"] = [part.strip() for part in learners.split(",") if part.strip()]
+        overrides["learners"] = learners  # kinds and variants, parsed by the settings
     if sizes is not None:
         overrides["sizes"] = parse_sizes(sizes)
     study = Study(settings=base, **overrides)

@@ -80,6 +80,15 @@ def _cases(tmp):
         # --- the study
         ("unknown dataset", ["--data", "chrun"], "Did you mean 'churn'"),
         ("unknown learner", ["--learners", "logreg,xgbost"], "Did you mean 'xgboost'"),
+        # --- learner variants
+        ("unknown kind of a variant", ["--learners", "x=xgbost(max_depth=3)"], "Unknown learner kind 'xgbost'"),
+        ("unknown setting for a kind", ["--learners", "xgboost(max_dept=3)"],
+         "xgboost does not take 'max_dept'. Did you mean 'max_depth'?"),
+        ("duplicate variant name", ["--learners", "a=logreg,a=xgboost(max_depth=3)"], "Learner 'a' is listed twice"),
+        ("answer words missing a label", ["--data", good, "--target", "churned", "--learners", "llm-zero",
+                                          "--llm-answers", "churned=Yes"], "lack the label(s) 'stayed'"),
+        ("tune zero", ["--learners", "xgboost(tune=0)"], "must be a positive integer (settings to try)"),
+        ("unreadable variant", ["--learners", "xgboost(max_depth=3"], "Unbalanced"),
         ("unknown metric", ["--metric", "auc"], "Unknown metric 'auc'"),
         ("seeds zero", ["--seeds", "0"], "must be a positive integer"),
         ("seeds negative", ["--seeds", "-3"], "must be a positive integer"),
