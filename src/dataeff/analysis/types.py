@@ -27,7 +27,7 @@ def num(value) -> float | None:
 
 def pair(values) -> tuple[float | None, float | None]:
     """A (low, high) interval, each end through ``num``."""
-    low, high = (list(values) if values is not None else [None, None])[:2]
+    low, high = values
     return num(low), num(high)
 
 
@@ -54,7 +54,7 @@ class Target:
 
     @classmethod
     def from_json(cls, data: dict) -> Target:
-        return cls(data["spec"], data.get("kind"), num(data.get("value")), data.get("relative_to"))
+        return cls(data["spec"], data.get("kind"), num(data["value"]), data.get("relative_to"))
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,9 @@ class Ceiling:
 
     @classmethod
     def from_json(cls, data: dict) -> Ceiling:
-        return cls(num(data.get("value")), pair(data.get("ci")), data["learner"], data["from"],
-                   num(data.get("best_measured")), data["best_measured_learner"], int(data["best_measured_n"]),
-                   num(data.get("gap")), bool(data.get("extrapolated")), tuple(data.get("still_rising") or ()))
+        return cls(num(data["value"]), pair(data["ci"]), data["learner"], data["from"],
+                   num(data["best_measured"]), data["best_measured_learner"], int(data["best_measured_n"]),
+                   num(data["gap"]), bool(data["extrapolated"]), tuple(data["still_rising"]))
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class LabelsNeeded:
 
     @classmethod
     def from_json(cls, data: dict) -> LabelsNeeded:
-        return cls(num(data.get("n")), data["how"], data["method"], pair(data.get("ci")), int(data["max_measured"]))
+        return cls(num(data["n"]), data["how"], data["method"], pair(data["ci"]), int(data["max_measured"]))
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,10 @@ class LearnerAnswer:
 
     @classmethod
     def from_json(cls, data: dict) -> LearnerAnswer:
-        need, cost, rule = data.get("labels_to_target"), data.get("cost"), data.get("rule_of_thumb")
-        return cls(tuple(int(n) for n in data.get("sizes") or ()),
-                   Fit.from_dict(data["fit"]) if data.get("fit") else None,
-                   num(data.get("asymptote")), pair(data.get("asymptote_ci")),
+        need, cost, rule = data.get("labels_to_target"), data.get("cost"), data["rule_of_thumb"]
+        return cls(tuple(int(n) for n in data["sizes"]),
+                   Fit.from_dict(data["fit"]) if data["fit"] else None,
+                   num(data["asymptote"]), pair(data["asymptote_ci"]),
                    (int(rule[0]), int(rule[1])) if rule else None,
                    LabelsNeeded.from_json(need) if need else None, Cost.from_json(cost) if cost else None)
 
@@ -189,8 +189,8 @@ class Crossover:
 
     @classmethod
     def from_json(cls, data: dict) -> Crossover:
-        return cls(data["winner"], data["loser"], num(data.get("n")), pair(data.get("ci")), float(data["support"]),
-                   bool(data["final"]), num(data.get("lead_at_largest")), pair(data.get("lead_ci")),
+        return cls(data["winner"], data["loser"], num(data["n"]), pair(data["ci"]), float(data["support"]),
+                   bool(data["final"]), num(data["lead_at_largest"]), pair(data["lead_ci"]),
                    int(data["largest_shared"]))
 
 
@@ -207,7 +207,7 @@ class LabelsToMatch:
 
     @classmethod
     def from_json(cls, data: dict) -> LabelsToMatch:
-        return cls(num(data.get("n")), data["how"], pair(data.get("ci")))
+        return cls(num(data["n"]), data["how"], pair(data["ci"]))
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ class LabelsSaved:
 
     @classmethod
     def from_json(cls, data: dict) -> LabelsSaved:
-        return cls(num(data.get("labels")), pair(data.get("ci")), pair(data.get("window")))
+        return cls(num(data["labels"]), pair(data["ci"]), pair(data["window"]))
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class Advantage:
     def from_json(cls, data: dict) -> Advantage:
         return cls(data["learner"], data["reference"], bool(data["llm"]), int(data["first_size"]),
                    LabelsToMatch.from_json(data["labels_to_match"]),
-                   LabelsSaved.from_json(data["advantage"]) if data.get("advantage") else None)
+                   LabelsSaved.from_json(data["advantage"]) if data["advantage"] else None)
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,8 @@ class Analysis:
 
     @classmethod
     def from_json(cls, data: dict) -> Analysis:
-        """The inverse of ``to_json`` (the copy kept in the run store)."""
+        """The inverse of ``to_json`` (the copy kept in the run store). Keys that an analysis
+        without a target value or without curves leaves out may be missing."""
         return cls(
             metric=data["metric"], higher_is_better=bool(data["higher_is_better"]), n_seeds=int(data["n_seeds"]),
             prices=Prices(**data["prices"]), target=Target.from_json(data["target"]),

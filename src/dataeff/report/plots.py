@@ -46,7 +46,8 @@ def draw_chart(ax, chart: Chart):
     ax.set_ylabel(chart.y_label)
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(chart.title)
-    ax.legend(loc="best", frameon=False)
+    if chart.series or chart.ceiling is not None:  # an empty legend is a warning, not a legend
+        ax.legend(loc="best", frameon=False)
     ax.minorticks_off()
     return ax
 
