@@ -1,4 +1,7 @@
-"""Classic learners: majority baseline, logreg, tree, forest, kNN, XGBoost, any sklearn classifier."""
+"""Classic learners: majority baseline, logreg, tree, forest, kNN, XGBoost, any sklearn classifier.
+
+Each factory takes ``tune=N`` (N settings searched by cross-validation inside the cell, see
+``dataeff.learners.tuning``) and ``metric`` (what the search maximizes)."""
 
 from __future__ import annotations
 
@@ -36,13 +39,16 @@ class SklearnLearner(Learner):
     features : {'tree', 'dense', 'auto'}
         Which featurization to put in front (see ``dataeff.learners.featurize``).
     random_state : int
-        Seeds the featurizer (string-encoder SVD).
+        Seeds the featurizer (string-encoder SVD) and, with ``search``, the tuning search.
+    search : dataeff.learners.tuning.Search, optional
+        Tune the estimator inside each fit (``notes`` and ``best_params_`` say how it went).
     """
 
-    def __init__(self, estimator, features: str = "auto", random_state: int = 0):
+    def __init__(self, estimator, features: str = "auto", random_state: int = 0, search=None):
         self.estimator = estimator
         self.features = features
         self.random_state = random_state
+        self.search = search
 
     def _fit(self, X, y):
         estimator = clone(self.estimator)
@@ -56,7 +62,16 @@ class SklearnLearner(Learner):
         else:
             self._featurizer = features_for(self.features, estimator, self.random_state)
             Z = self._featurizer.fit_transform(X, y)
-        self._model = estimator.fit(_plain_names(Z), self._encoder.transform(y))
+        Z, codes = _plain_names(Z), self._encoder.transform(y)
+        if self.search is not None:
+            from dataeff.learners.tuning import tune_estimator
+
+            # The search runs on features made once from all training rows: the encoders are
+            # unsupervised (no label reaches them), so the folds' scores stay honest, and each
+            # setting costs one estimator fit per fold rather than a featurization too.
+            estimator, self.best_params_, self.notes = tune_estimator(self.search, estimator, Z, codes,
+                                                                      self.random_state)
+        self._model = estimator.fit(Z, codes)
 
     def _predict_proba(self, X):
         Z = _plain_names(transform_shared(self._featurizer, X) if self.features in SHARED_KINDS
@@ -89,37 +104,53 @@ def majority(random_state: int = 0) -> Learner:
     return Majority(random_state)
 
 
-def logreg(random_state: int = 0, **params) -> Learner:
+def _search(kind: str, tune, metric: str, params: dict):
+    """The validated tuning request, or None without ``tune`` (the search imports Optuna, so
+    only a tuned learner pays for it). Settings given in ``params`` stay fixed."""
+    if tune is None:
+        return None
+    from dataeff.learners.tuning import Search
+
+    return Search.given(kind, tune, metric, params)
+
+
+def logreg(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
     from sklearn.linear_model import LogisticRegression
 
-    return SklearnLearner(LogisticRegression(max_iter=2000, random_state=random_state, **params), "dense", random_state)
+    search = _search("logreg", tune, metric, params)
+    return SklearnLearner(LogisticRegression(max_iter=2000, random_state=random_state, **params), "dense",
+                          random_state, search)
 
 
-def tree(random_state: int = 0, **params) -> Learner:
+def tree(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
     from sklearn.tree import DecisionTreeClassifier
 
-    return SklearnLearner(DecisionTreeClassifier(random_state=random_state, **params), "tree", random_state)
+    search = _search("tree", tune, metric, params)
+    return SklearnLearner(DecisionTreeClassifier(random_state=random_state, **params), "tree", random_state, search)
 
 
-def forest(random_state: int = 0, **params) -> Learner:
+def forest(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
     from sklearn.ensemble import RandomForestClassifier
 
+    search = _search("forest", tune, metric, params)
     params = {"n_estimators": 300, "n_jobs": 1, **params}
-    return SklearnLearner(RandomForestClassifier(random_state=random_state, **params), "tree", random_state)
+    return SklearnLearner(RandomForestClassifier(random_state=random_state, **params), "tree", random_state, search)
 
 
-def knn(random_state: int = 0, **params) -> Learner:
+def knn(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
     from sklearn.neighbors import KNeighborsClassifier
 
+    search = _search("knn", tune, metric, params)
     params = {"n_neighbors": 5, "weights": "distance", **params}
-    return SklearnLearner(KNeighborsClassifier(**params), "dense", random_state)
+    return SklearnLearner(KNeighborsClassifier(**params), "dense", random_state, search)
 
 
-def xgboost(random_state: int = 0, **params) -> Learner:
+def xgboost(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
     from xgboost import XGBClassifier
 
+    search = _search("xgboost", tune, metric, params)
     # One thread per fit: the runner parallelizes across cells, and a fixed thread
     # count keeps results identical between a resumed and an uninterrupted run.
     params = {"n_estimators": 200, "learning_rate": 0.1, "tree_method": "hist", "n_jobs": 1, **params}
-    return SklearnLearner(XGBClassifier(random_state=random_state, **params), "tree", random_state)
+    return SklearnLearner(XGBClassifier(random_state=random_state, **params), "tree", random_state, search)
 

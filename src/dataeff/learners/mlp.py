@@ -176,5 +176,15 @@ class MLPLearner(Learner):
         return torch.nn.Sequential(*layers)
 
 
-def mlp(random_state: int = 0, **params) -> Learner:
-    return MLPLearner(random_state=random_state, **params)
+def mlp(random_state: int = 0, tune: int | None = None, metric: str = "roc_auc", **params) -> Learner:
+    """The MLP; with ``tune=N``, N settings searched by CV fits on the cell's raw rows
+    (``dataeff.learners.tuning``; settings given in ``params`` stay fixed)."""
+    learner = MLPLearner(random_state=random_state, **params)  # unknown settings fail here, tuned or not
+    if tune is None:
+        return learner
+    from functools import partial
+
+    from dataeff.learners.tuning import Search, TunedLearner
+
+    return TunedLearner(partial(MLPLearner, random_state=random_state, **params),
+                        Search.given("mlp", tune, metric, params), random_state)
