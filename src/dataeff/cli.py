@@ -158,11 +158,12 @@ def run(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'dataeff run'.")],
     open_report: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Only these learners of the run folder (comma-separated); the store keeps every cell.")] = None,
 ) -> None:
     """Rebuild report.html and curves.png from a run folder's store (no refitting)."""
     from dataeff.results import report as build
 
-    path = build(run_dir)
+    path = build(run_dir, learners=_names(learners))
     print(f"Report: {path}")
     if open_report:
         _open(path)
@@ -242,6 +243,7 @@ def analyze(
     predictions: Annotated[float, typer.Option(help="Predictions served per month.")] = 1e6,
     token_price: Annotated[float, typer.Option(help="Price per million LLM tokens.")] = 0.0,
     compute_price: Annotated[float, typer.Option(help="Price per CPU hour.")] = 0.10,
+    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Only these learners of the run folder (comma-separated); the store keeps every cell.")] = None,
 ) -> None:
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
     from dataeff.analysis.efficiency import Prices
@@ -251,8 +253,12 @@ def analyze(
     settings = Settings().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
                                          token_price=token_price, compute_price=compute_price)
     result = run_analysis(run_dir, target=settings.analysis.target, prices=Prices(**settings.analysis.prices()),
-                          metric=metric)
+                          metric=metric, learners=_names(learners))
     _print_answers(result)
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
 def _print_answers(result) -> None:
@@ -273,7 +279,7 @@ def _print_summary(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dataeff.report.outputs import curve_pivot
+    from dataeff.report.tables import curve_pivot
 
     pivot = curve_pivot(result.curves(), result.facts.get("learners"))
     table = Table(title=f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)")

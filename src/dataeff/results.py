@@ -108,7 +108,7 @@ def load_run(out: str | Path) -> RunResult:
 
 
 def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, metric: str | None = None,
-            write: bool = True) -> RunResult:
+            learners: list[str] | None = None, write: bool = True, store: Store | None = None) -> RunResult:
     """Compute the answers for a run and (by default) rewrite its summary files.
 
     Parameters
@@ -121,6 +121,10 @@ def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, me
         Label, token and compute prices, and predictions per month.
     metric : str, optional
         Analyse another metric than the run's headline.
+    learners : list of str, optional
+        Narrow the view to these learners (the store keeps every cell).
+    store : Store, optional
+        The run's store, already open (a run writes its analysis through the store it ran in).
 
     Examples
     --------
@@ -132,29 +136,65 @@ def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, me
     from dataeff.report.outputs import write_outputs
 
     result = run_or_dir if isinstance(run_or_dir, RunResult) else load_run(run_or_dir)
+    if learners:
+        result = narrowed(result, learners)
     metric = check_metric(metric) if metric else result.metric
     result.metric = metric
     # Its numbers are JSON's already (NaN and infinity are None), so the report drawn now and the
     # one 'dataeff report' draws later from the stored copy are the same.
     result.analysis = compute(result.results, metric, target=target, prices=prices,
-                              order=result.facts.get("learners"))
+                              order=result.facts.get("learners"), families=learner_families(result.facts),
+                              kinds=result.facts.get("learner_kinds"))
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
-        with Store(result.out / STORE_NAME) as store:
-            store.set_meta({"analysis": json.dumps(result.analysis.to_json()), "metric": metric})
+        values = {"analysis": json.dumps(result.analysis.to_json()), "metric": metric}
+        if store is not None:
+            store.set_meta(values)
+        else:
+            with Store(result.out / STORE_NAME) as opened:
+                opened.set_meta(values)
         write_outputs(result.out, result.results, result.facts, metric, result.analysis)
     return result
 
 
-def report(out: str | Path) -> Path:
+def narrowed(result: RunResult, learners: list[str]) -> RunResult:
+    """The same run seen through some of its learners (for a report or answers about them)."""
+    from dataeff.errors import ConfigError, did_you_mean
+
+    known = list(dict.fromkeys(result.results["learner"]))
+    for name in learners:
+        if name not in known:
+            raise ConfigError(f"{result.out} has no learner '{name}'.{did_you_mean(name, known)} "
+                              f"It has: {', '.join(known)}.")
+    order = [n for n in result.facts.get("learners", known) if n in learners]
+    facts = {**result.facts, "learners": order}
+    return RunResult(result.results[result.results["learner"].isin(learners)].reset_index(drop=True), result.out,
+                     result.metric, facts, None)
+
+
+def learner_families(facts: dict) -> dict[str, str]:
+    """Each learner's family from the run facts; run folders written before kinds declared one
+    named their learners by kind, so the kind's family stands for them."""
+    from dataeff.learners.registry import REGISTRY
+
+    known = facts.get("learner_families", {})
+    return {name: known.get(name) or (REGISTRY[name].family if name in REGISTRY else "classic")
+            for name in facts.get("learners", [])}
+
+
+def report(out: str | Path, learners: list[str] | None = None) -> Path:
     """Rebuild report.html (and curves.png) of a run folder from its store: no refitting, and
-    the answers as the last analysis left them."""
+    the answers as the last analysis left them (or, for some ``learners``, as they read for them)."""
     from dataeff.analysis.curves import curve_tables
     from dataeff.report.html import write_report
     from dataeff.report.outputs import write_png
 
     result = load_run(out)
-    if result.analysis is None:
+    if learners:
+        kept = result.analysis
+        result = analyze(narrowed(result, learners), write=False, target=kept.target.spec if kept else "95%",
+                         prices=kept.prices if kept else None)
+    elif result.analysis is None:
         result = analyze(result)
     tables = curve_tables(result.results)
     write_png(result.out, tables[result.metric], result.facts, result.metric, result.analysis)

@@ -131,11 +131,11 @@ class Study:
             facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             facts["cells"] = counts
             store.set_meta({"facts": facts})
-        result = RunResult(results, out_path, metric, facts)
-        log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
-        from dataeff.analysis.efficiency import Prices
+            log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
+            from dataeff.analysis.efficiency import Prices
 
-        return analyze(result, target=settings.analysis.target, prices=Prices(**settings.analysis.prices()))
+            return analyze(RunResult(results, out_path, metric, facts), target=settings.analysis.target,
+                           prices=Prices(**settings.analysis.prices()), store=store)
 
     def _usage(self, usage: dict, specs: list[LearnerSpec]) -> dict:
         """The store's LLM traffic, with the endpoints the rows went to."""

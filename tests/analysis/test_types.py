@@ -10,14 +10,16 @@ from dataeff.analysis.summary import analyze
 from dataeff.analysis.types import Analysis
 from tests.analysis.test_curves import cells, pow3
 
-LEARNER_KEYS = {"sizes", "fit", "asymptote", "asymptote_ci", "rule_of_thumb", "labels_to_target", "cost"}
+LEARNER_KEYS = {"family", "kind", "sizes", "fit", "asymptote", "asymptote_ci", "rule_of_thumb", "labels_to_target",
+                "cost"}
 
 
 def _analysis() -> Analysis:
     rng = np.random.default_rng(8)
     results = cells({"majority": lambda n: 0.5 + 0 * n, "logreg": lambda n: pow3(n, c=0.8),
                      "llm-zero": lambda n: pow3(n, a=0.85, c=0.2)}, rng, seeds=3, sigma=0.004)
-    return analyze(results, "roc_auc", target="95%", n_boot=30)
+    return analyze(results, "roc_auc", target="95%", n_boot=30,
+                   families={"majority": "baseline", "logreg": "classic", "llm-zero": "llm"})
 
 
 def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
@@ -51,3 +53,19 @@ def test_a_run_without_curves_keeps_only_the_target_as_given():
     assert data["target"] == {"spec": "95%", "value": None} and "ceiling" not in data and "reference" not in data
     assert Analysis.from_json(data).to_json() == data
     assert Analysis.from_stored(None) is None and Analysis.from_stored("{}") is None
+
+
+def test_families_not_names_decide_baselines_references_and_llms():
+    """A learner's family comes from its kind: a variant named 'zero' of llm-zero is an LLM, a
+    classic learner named 'llm-ish' is not, and a baseline never becomes the reference."""
+    rng = np.random.default_rng(8)
+    results = cells({"floor": lambda n: 0.5 + 0 * n, "llm-ish": lambda n: pow3(n, c=0.8),
+                     "zero": lambda n: pow3(n, a=0.85, c=0.2)}, rng, seeds=3, sigma=0.004)
+    analysis = analyze(results, "roc_auc", n_boot=20, families={"floor": "baseline", "zero": "llm"},
+                       kinds={"llm-ish": "logreg", "zero": "llm-zero"})
+    assert analysis.reference == "llm-ish"
+    assert [w.learner for w in analysis.prompt_worth] == ["zero"]
+    assert analysis.learners["llm-ish"].rule_of_thumb == (100, 1_000)  # its kind's
+    assert analysis.learners["floor"].family == "baseline"
+    assert all("floor" not in (c.winner, c.loser) for c in analysis.crossovers)
+    assert analysis.ceiling.learner != "floor"

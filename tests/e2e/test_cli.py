@@ -45,7 +45,7 @@ def test_run_on_a_csv_writes_the_run_folder(tmp_path, messy_csv):
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds",
                                      "predict_seconds", "tokens", "accuracy", "balanced_accuracy", "roc_auc",
-                                     "log_loss", "f1_macro"]
+                                     "log_loss", "f1_macro", "note"]
     assert len(results) == 3 * 3 * 2 and (results["status"] == "ok").all()
     assert (results.query("learner == 'majority'")["roc_auc"] == 0.5).all()
     summary = json.loads((out / "summary.json").read_text())
@@ -64,11 +64,14 @@ def test_rerun_resumes_and_a_different_study_is_refused_until_force(tmp_path, me
     assert dataeff(*args).returncode == 0
     again = dataeff(*args)
     assert again.returncode == 0 and "4 resumed from the store" in again.stdout
-    other = dataeff(*args[:-2], "--seeds", 2, "--out", out)
-    assert other.returncode == 2 and "holds a different study" in other.stderr
-    forced = dataeff(*args[:-2], "--seeds", 2, "--out", out, "--force")
-    assert forced.returncode == 0, forced.stderr
+    grown = dataeff(*args[:-2], "--seeds", 2, "--out", out)  # more seeds: the study grows
+    assert grown.returncode == 0 and "4 cells already in the store, 4 to run" in grown.stderr
     assert len(pd.read_csv(out / "results.csv")) == 8
+    other = dataeff(*args[:-2], "--test-rows", 60, "--out", out)  # other test rows: another study
+    assert other.returncode == 2 and "holds a study of other data, target or test rows" in other.stderr
+    forced = dataeff(*args[:-2], "--test-rows", 60, "--out", out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(pd.read_csv(out / "results.csv")) == 4
 
 
 def test_config_file_with_flags_overriding_it(tmp_path):

@@ -17,7 +17,7 @@ def _gain_ci_low(fit: LearnerFit, sign: float) -> float:
 
 
 def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, n_seeds: int,
-            resamples: np.ndarray | None = None, exclude: tuple[str, ...] = ("majority",)) -> Ceiling | None:
+            resamples: np.ndarray | None = None, exclude: tuple[str, ...] = ()) -> Ceiling | None:
     """The data's ceiling: the best identified asymptote across learners, with its CI.
 
     It is never below the best measured mean (a score some learner did reach); when no

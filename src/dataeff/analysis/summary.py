@@ -16,19 +16,20 @@ from dataeff.config import parse_target
 from dataeff.experiment.metrics import METRICS
 
 DEFAULT_TARGET = "95%"
-BASELINES = ("majority",)
-
-
-def is_llm(name: str) -> bool:
-    """Whether a learner is an LLM, by its name (the one place that decides it)."""
-    return name.startswith("llm")
 
 
 def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: Prices | None = None,
-            n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None) -> Analysis:
+            n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
+            kinds: dict[str, str] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
-    'at_most', 'extrapolated', 'unreachable') saying where it comes from."""
+    'at_most', 'extrapolated', 'unreachable') saying where it comes from.
+
+    ``families`` (learner -> baseline, classic or llm; classic when not given) decides who is
+    a baseline (no ceiling, crossovers or advantage of its own) and who may be the reference
+    (the best classic learner); ``kinds`` (variant -> kind) which rule of thumb a learner meets.
+    """
     prices = prices or Prices()
+    families, kinds = families or {}, kinds or {}
     kind, amount = parse_target(target)
     curves, seeds = curves_from_results(results, metric)
     if order:
@@ -38,7 +39,9 @@ def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: P
         return Analysis(metric, higher, len(seeds), prices, Target(str(target)))
     resamples = seed_resamples(len(seeds), n_boot)
     fits = fit_learners(curves, metric, resamples)
-    ceil = data_ceiling(fits, curves, metric, len(seeds), resamples, exclude=BASELINES)
+    family = {name: families.get(name, "classic") for name in curves}
+    baselines = {name for name, f in family.items() if f == "baseline"}
+    ceil = data_ceiling(fits, curves, metric, len(seeds), resamples, exclude=tuple(baselines))
     if kind == "relative":
         base = None if ceil is None else (ceil.value if ceil.value is not None else ceil.best_measured)
         value = None if base is None else (base * amount if higher else base / amount)
@@ -55,15 +58,18 @@ def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: P
         learners[name] = LearnerAnswer(
             sizes=tuple(int(n) for n in curve.sizes), fit=lf.fit, asymptote=num(lf.asymptote) if lf.fit else None,
             asymptote_ci=pair(lf.asymptote_ci),
-            rule_of_thumb=RULE_OF_THUMB.get(name), labels_to_target=needed[name], cost=costs.get(name))
-    reference = _reference(curves)
+            rule_of_thumb=RULE_OF_THUMB.get(kinds.get(name, name)), labels_to_target=needed[name],
+            cost=costs.get(name), family=family[name], kind=kinds.get(name))
+    reference = _reference({n: c for n, c in curves.items() if family[n] == "classic"})
     advantage = []
     if reference:
         for name, curve in curves.items():
-            if name == reference or name in BASELINES:
+            if name == reference or name in baselines:
                 continue
-            advantage.append(_worth(name, curve, reference, curves[reference], metric, fits[reference], resamples))
-    return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(_crossovers(curves, resamples)),
+            advantage.append(_worth(name, curve, reference, curves[reference], metric, fits[reference], resamples,
+                                    llm=family[name] == "llm"))
+    crossovers = _crossovers({n: c for n, c in curves.items() if n not in baselines}, resamples)
+    return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossovers),
                     tuple(advantage), reference, cheapest(costs))
 
 
@@ -89,7 +95,7 @@ def _paired(a: Curve, b: Curve) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[Crossover]:
-    names = [n for n in curves if n not in BASELINES]
+    names = list(curves)
     out = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -122,9 +128,8 @@ def _crossovers(curves: dict[str, Curve], resamples: np.ndarray) -> list[Crossov
     return out
 
 
-def _reference(curves: dict[str, Curve]) -> str | None:
-    """The best classic learner: highest mean at its largest size (LLMs and baselines excluded)."""
-    classic = {n: c for n, c in curves.items() if not is_llm(n) and n not in BASELINES}
+def _reference(classic: dict[str, Curve]) -> str | None:
+    """The best of the classic learners given: highest mean at its largest size."""
     if not classic:
         return None
     return max(classic, key=lambda n: classic[n].means[np.isfinite(classic[n].means)][-1]
@@ -132,7 +137,7 @@ def _reference(curves: dict[str, Curve]) -> str | None:
 
 
 def _worth(name: str, curve: Curve, reference: str, ref: Curve, metric: str, ref_fit: LearnerFit,
-           resamples: np.ndarray) -> Advantage:
+           resamples: np.ndarray, llm: bool) -> Advantage:
     """What ``curve`` is worth in ``ref``'s labels: labels ``ref`` needs to match its first
     point (for a zero-shot LLM, its n = 0 score), and the average horizontal gap between
     the curves over their shared score window (Le Scao & Rush 2021)."""
@@ -153,7 +158,7 @@ def _worth(name: str, curve: Curve, reference: str, ref: Curve, metric: str, ref
         adv = data_advantage(curve.sizes, mine, ref.sizes, other)
         boot_adv.append(adv["labels"] if adv else np.nan)
     return Advantage(
-        learner=name, reference=reference, llm=is_llm(name), first_size=int(curve.sizes[0]),
+        learner=name, reference=reference, llm=llm, first_size=int(curve.sizes[0]),
         labels_to_match=LabelsToMatch(None if point.how == "unreachable" else num(point.n), point.how,
                                       pair(percentile_ci(np.array(boot_match), n_seeds))),
         advantage=None if advantage is None else LabelsSaved(

@@ -144,9 +144,12 @@ class LearnerAnswer:
     rule_of_thumb: tuple[int, int] | None
     labels_to_target: LabelsNeeded | None = None
     cost: Cost | None = None
+    family: str = "classic"  # baseline, classic or llm: its kind's family
+    kind: str | None = None  # the registry kind of a variant (xgb3 -> xgboost)
 
     def to_json(self) -> dict:
-        return {"sizes": list(self.sizes), "fit": _fit_json(self.fit) if self.fit else None,
+        return {"family": self.family, "kind": self.kind,
+                "sizes": list(self.sizes), "fit": _fit_json(self.fit) if self.fit else None,
                 "asymptote": self.asymptote, "asymptote_ci": list(self.asymptote_ci),
                 "rule_of_thumb": list(self.rule_of_thumb) if self.rule_of_thumb else None,
                 "labels_to_target": self.labels_to_target.to_json() if self.labels_to_target else None,
@@ -159,7 +162,8 @@ class LearnerAnswer:
                    Fit.from_dict(data["fit"]) if data["fit"] else None,
                    num(data["asymptote"]), pair(data["asymptote_ci"]),
                    (int(rule[0]), int(rule[1])) if rule else None,
-                   LabelsNeeded.from_json(need) if need else None, Cost.from_json(cost) if cost else None)
+                   LabelsNeeded.from_json(need) if need else None, Cost.from_json(cost) if cost else None,
+                   data.get("family", "classic"), data.get("kind"))
 
 
 @dataclass(frozen=True)

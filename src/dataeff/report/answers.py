@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
-from dataeff.analysis.summary import is_llm
 from dataeff.analysis.types import Analysis, LabelsNeeded
 
 
@@ -133,7 +132,7 @@ def sentences(analysis: Analysis | None, facts: dict) -> list[str]:
                  if answer.labels_to_target is not None and answer.labels_to_target.reached]
         miss = [f"{name} ({score(answer.asymptote)})" for name, answer in learners.items()
                 if answer.labels_to_target is not None and not answer.labels_to_target.reached
-                and name != "majority"]
+                and answer.family != "baseline"]
         text = f"To reach {metric} {score(target.value)} ({which}the target): "
         text += "; ".join(reach) if reach else "no learner gets there in the sizes measured"
         if miss:
@@ -141,7 +140,7 @@ def sentences(analysis: Analysis | None, facts: dict) -> list[str]:
         out.append(text + ".")
     # Settled crossovers only (the last one of a pair, winner significantly ahead at the
     # largest size); those involving an LLM or the best classic learner first, at most four.
-    key_learners = {analysis.reference} | {n for n in learners if is_llm(n)}
+    key_learners = {analysis.reference} | {n for n in learners if analysis.learners[n].family == "llm"}
     settled = sorted((c for c in analysis.crossovers if c.settled),
                      key=lambda c: (not ({c.winner, c.loser} & key_learners), c.n))
     for cross in settled[:4]:
