@@ -32,6 +32,42 @@ def test_log_loss_is_finite_for_confident_mistakes():
     assert result["roc_auc"] == pytest.approx(0.0)
 
 
+def _assert_sklearn_defaults(got: dict, y: np.ndarray, proba: np.ndarray, classes: list[str]) -> None:
+    """balanced_accuracy and f1_macro equal scikit-learn's default calls on the same predictions."""
+    import warnings
+
+    from sklearn import metrics as skm
+
+    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 'y_pred contains classes not in y_true', ill-defined F1
+        balanced = skm.balanced_accuracy_score(y, predicted)
+        f1 = skm.f1_score(y, predicted, average="macro")
+    assert got["balanced_accuracy"] == pytest.approx(balanced, abs=1e-12)
+    assert got["f1_macro"] == pytest.approx(f1, abs=1e-12)
+
+
+def _one_hot(labels: str, classes: list[str]) -> np.ndarray:
+    """Confident predictions, one letter per row: 'aab' predicts a, a, b."""
+    return np.eye(len(classes))[[classes.index(c) for c in labels]] * 0.9 + 0.1 / len(classes)
+
+
+@pytest.mark.parametrize("truth, predicted, why", [
+    ("abcabcab", "abbcacab", "every class present and predicted"),
+    ("aabbaabb", "aaaaaaaa", "a class never predicted"),
+    ("aaaabbbb", "aaacbbcb", "a class predicted but missing from the test rows"),
+    ("aaaabbbb", "aaabbbbb", "a class neither in the test rows nor predicted"),
+    ("aaaaaaaa", "aaaaaaaa", "one class only, all right"),
+    ("aaaaaaaa", "aabaacaa", "one class only in the test rows, others predicted"),
+    ("abcabcab", "cccccccc", "one class predicted for every row"),
+])
+def test_balanced_accuracy_and_macro_f1_equal_scikit_learns_defaults_on_degenerate_cases(truth, predicted, why):
+    classes = ["a", "b", "c"]
+    proba = _one_hot(predicted, classes)
+    got = score(np.array(list(truth), dtype=object), proba, classes)
+    _assert_sklearn_defaults(got, np.array(list(truth), dtype=object), proba, classes)
+
+
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_numpy_metrics_equal_scikit_learns(k):
     """The runner's own metrics against scikit-learn's on random, tied and degenerate scores."""
@@ -54,9 +90,7 @@ def test_numpy_metrics_equal_scikit_learns(k):
         predicted = proba.argmax(axis=1)
         present = np.unique(codes)
         assert got["accuracy"] == pytest.approx(skm.accuracy_score(codes, predicted), abs=1e-12)
-        assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(codes, predicted), abs=1e-12)
-        assert got["f1_macro"] == pytest.approx(
-            skm.f1_score(codes, predicted, average="macro", labels=range(k), zero_division=0), abs=1e-12)
+        _assert_sklearn_defaults(got, np.array(classes, dtype=object)[codes], proba, classes)
         assert got["log_loss"] == pytest.approx(skm.log_loss(codes, np.clip(proba, 1e-15, 1), labels=range(k)),
                                                 rel=1e-9)
         if len(present) == 2:

@@ -37,9 +37,12 @@ def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str
     confusion = np.bincount(codes * k + predicted, minlength=k * k).reshape(k, k)
     support, hits, called = confusion.sum(axis=1), np.diag(confusion), confusion.sum(axis=0)
     present = support > 0
+    # scikit-learn's defaults: balanced accuracy averages the recall of the classes in the test
+    # rows; macro F1 averages over the classes in the test rows or the predictions (a class
+    # in neither has no F1 to count, one in only one of them has an F1 of 0).
     recall = hits[present] / support[present]
-    denominator = support + called  # F1 = 2 tp / (2 tp + fp + fn) = 2 tp / (support + called)
-    f1 = np.where(denominator > 0, 2 * hits / np.where(denominator > 0, denominator, 1), 0.0)
+    seen = present | (called > 0)
+    f1 = 2 * hits[seen] / (support[seen] + called[seen])  # 2 tp / (2 tp + fp + fn)
     # sklearn's log loss: probabilities clipped to [eps, 1] and each row renormalized
     clipped = np.clip(proba, 1e-15, 1.0)
     clipped = clipped / clipped.sum(axis=1, keepdims=True)
