@@ -137,14 +137,16 @@ class Study:
             return analyze(RunResult(results, out_path, metric, facts), target=settings.analysis.target,
                            prices=Prices(**settings.analysis.prices()), store=store)
 
-    def _usage(self, usage: dict, specs: list[LearnerSpec]) -> dict:
-        """The store's LLM traffic, with the endpoints the rows went to."""
-        llm = self.settings.llm
-        used = {s.params.get("backend") for s in specs}
-        endpoints = [f"{llm.url} (model {llm.model})" if "openai" in used else None,
-                     f"{llm.embed_url} (model {llm.embed_model})" if "openai-embed" in used else None]
-        if any(endpoints):
-            usage["endpoint"] = " and ".join(e for e in endpoints if e)
+    @staticmethod
+    def _usage(usage: dict, specs: list[LearnerSpec]) -> dict:
+        """The store's LLM traffic, with the endpoints the rows went to (each variant's own)."""
+        endpoints = []
+        for spec in specs:
+            if spec.params.get("backend") in ("openai", "openai-embed"):
+                url, _, model = spec.params["model"].rpartition("::")
+                endpoints.append(f"{url} (model {model})")
+        if endpoints:
+            usage["endpoint"] = " and ".join(dict.fromkeys(endpoints))
         return usage
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
