@@ -67,7 +67,10 @@ class EndpointClient:
         self._http = httpx.Client(timeout=httpx.Timeout(timeout),
                                   limits=httpx.Limits(max_connections=concurrency,
                                                       max_keepalive_connections=concurrency))
-        self._backoff = tenacity.wait_random_exponential(multiplier=0.5, max=max_wait)
+        # Full jitter: each wait anywhere in [0, cap], the cap doubling from 1 s up to max_wait,
+        # so waits average plain backoff's 0.5, 1, 2, 4 s ... (the patience a restarting
+        # server needs) while clients that failed together retry apart.
+        self._backoff = tenacity.wait_random_exponential(multiplier=1.0, max=max_wait)
 
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -102,7 +105,7 @@ class EndpointClient:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         try:
             response = self._http.post(self.base_url + path, json=body, headers=headers)
-        except httpx.TransportError as exc:  # refused, dropped, timed out
+        except httpx.RequestError as exc:  # refused, dropped, timed out, a body that cannot be decoded
             raise _Retryable(one_line(exc, 120) or type(exc).__name__) from None
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(f"HTTP {response.status_code}", _seconds(response.headers.get("Retry-After")))
@@ -120,8 +123,7 @@ class EndpointClient:
 
     def _wait(self, state) -> float:
         """Seconds before the next try: what the server asked for (Retry-After, up to a minute
-        or ``max_wait`` if longer), else exponential backoff with full jitter, so clients that
-        failed together retry apart."""
+        or ``max_wait`` if longer), else exponential backoff with full jitter."""
         asked = getattr(state.outcome.exception(), "retry_after", None)
         if asked is not None:
             return min(max(self.max_wait, 60.0), asked)
@@ -131,7 +133,26 @@ class EndpointClient:
         self._http.close()
 
 
-class OpenAICompletions(Backend):
+class EndpointBackend(Backend):
+    """What both endpoint uses share: their ``EndpointClient`` (built from the options), its
+    counters as ``stats``, and a fingerprint naming the use, server and model."""
+
+    use = "openai"
+
+    def __init__(self, model: str | None = None, **client_options):
+        self.client = EndpointClient(model, **client_options)
+        self.base_url, self.model_name = self.client.base_url, self.client.model_name
+        self.fingerprint = f"{self.use}:{self.base_url}:{self.model_name}"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self.client.stats
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class OpenAICompletions(EndpointBackend):
     """Scores continuations with a server's ``/completions`` (alias ``openai``).
 
     ``scoring="next-token"``: one completion per prompt with ``max_tokens=1`` and the top
@@ -147,16 +168,7 @@ class OpenAICompletions(Backend):
         if scoring not in ("next-token", "echo"):
             raise ConfigError(f"Unknown endpoint scoring '{scoring}'; choose next-token or echo.")
         self.scoring = scoring
-        self.client = EndpointClient(model, **client_options)
-        self.base_url, self.model_name = self.client.base_url, self.client.model_name
-        self.fingerprint = f"openai:{self.base_url}:{self.model_name}"
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
+        super().__init__(model, **client_options)
 
     def loglikelihood(self, requests):
         if self.scoring == "echo":
@@ -235,23 +247,12 @@ class OpenAICompletions(Backend):
             raise ConfigError(f"{self.base_url} answered without {missing}.") from None
 
 
-class OpenAIEmbeddings(Backend):
+class OpenAIEmbeddings(EndpointBackend):
     """Embeddings from a server's ``/embeddings`` (alias ``openai-embed``), ``BATCH`` texts a
     request, L2-normalized like the local embedder's; options go to ``EndpointClient``."""
 
+    use = "openai-embed"
     BATCH = 64
-
-    def __init__(self, model: str | None = None, **client_options):
-        self.client = EndpointClient(model, **client_options)
-        self.base_url, self.model_name = self.client.base_url, self.client.model_name
-        self.fingerprint = f"openai-embed:{self.base_url}:{self.model_name}"
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def embed(self, texts):
         batches = [list(texts[i:i + self.BATCH]) for i in range(0, len(texts), self.BATCH)]
