@@ -90,6 +90,7 @@ def run(
     target: Annotated[str | None, typer.Option(help="Label column (built-ins know theirs).")] = None,
     table: Annotated[str | None, typer.Option(help="Table to read from a SQLite/DuckDB file.")] = None,
     query: Annotated[str | None, typer.Option(help="SQL query to read from a SQLite/DuckDB file.")] = None,
+    bins: Annotated[int | None, typer.Option(help="Cut a numeric target (a price, a score) into N quantile classes.")] = None,
     learners: Annotated[str | None, typer.Option("--learners", "-l", help="Comma-separated learners (see 'dataeff learners'), each a kind or a variant: xgboost, xgb3=xgboost(max_depth=3), llm-few(shots=32).")] = None,
     seeds: Annotated[int | None, typer.Option(help="Number of seeds (test draws and training orders). Default 5.")] = None,
     sizes: Annotated[str | None, typer.Option(help="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")] = None,
@@ -129,7 +130,8 @@ def run(
     from dataeff.study import Study
 
     base = load_config(config) if config else Settings()
-    overrides = dict(source=data, target=target, table=table, query=query, seeds=seeds, test_rows=test_rows,
+    overrides = dict(source=data, target=target, table=table, query=query, bins=bins, seeds=seeds,
+                     test_rows=test_rows,
                      metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
                      engine=engine, scheduler=scheduler, cache_dir=str(cache_dir) if cache_dir else None,
                      no_cache=no_cache or None,

@@ -96,6 +96,12 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 ExistingFile = Annotated[str | None, BeforeValidator(_existing_file)]
 
 
+def _bins(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+        raise ConfigError(f"The 'bins' setting must be an integer >= 2. Got {value!r} instead.")
+    return value
+
+
 def _sizes(value: Any, info: ValidationInfo) -> Any:
     if value is None:
         return None
@@ -198,6 +204,8 @@ class DataSettings(Section):
     cutoff: Text = None
     relations: list | None = None
     flattening: Any = None
+    # a numeric target cut into this many quantile classes (None: the target is a label already)
+    bins: Annotated[int | None, BeforeValidator(_bins)] = None
 
 
 class StudySettings(Section):

@@ -10,8 +10,8 @@ from dataeff.analysis.summary import analyze
 from dataeff.analysis.types import Analysis
 from tests.analysis.test_curves import cells, pow3
 
-LEARNER_KEYS = {"family", "kind", "sizes", "fit", "asymptote", "asymptote_ci", "rule_of_thumb", "labels_to_target",
-                "cost"}
+LEARNER_KEYS = {"family", "kind", "sizes", "fit", "asymptote", "asymptote_ci", "identified", "rising",
+                "rule_of_thumb", "labels_to_target", "cost"}
 
 
 def _analysis() -> Analysis:
@@ -26,17 +26,23 @@ def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
     analysis = _analysis()
     data = json.loads(json.dumps(analysis.to_json(), allow_nan=False))  # valid JSON: no NaN, no inf
     assert set(data) == {"metric", "higher_is_better", "n_seeds", "prices", "learners", "crossovers",
-                         "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest"}
+                         "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest",
+                         "signal"}
     assert set(data["learners"]["logreg"]) == LEARNER_KEYS
     assert set(data["ceiling"]) == {"value", "ci", "learner", "from", "best_measured", "best_measured_learner",
-                                    "best_measured_n", "gap", "extrapolated", "still_rising"}
-    assert set(data["target"]) == {"spec", "kind", "value", "relative_to"}
+                                    "best_measured_n", "gap", "extrapolated", "still_rising", "selection",
+                                    "largest_mean"}
+    assert set(data["target"]) == {"spec", "kind", "value", "relative_to", "baseline", "baseline_from"}
+    assert data["signal"]["found"] is True and data["signal"]["baseline"] == "majority"
+    assert set(data["signal"]["best"]) == {"learner", "n", "score", "ci", "baseline_score", "baseline_ci",
+                                           "p_adjusted"}
     assert set(data["learners"]["logreg"]["labels_to_target"]) == {"n", "how", "method", "ci", "max_measured"}
     assert set(data["learners"]["logreg"]["cost"]) == {"labels", "training", "serving_per_month",
                                                        "total_first_month", "n_labels", "how"}
     assert [w["learner"] for w in data["prompt_worth"]] == ["llm-zero"]
     assert set(data["prompt_worth"][0]) == {"learner", "reference", "llm", "first_size", "labels_to_match",
-                                            "advantage"}
+                                            "advantage", "per_size"}
+    assert [w["n"] for w in data["prompt_worth"][0]["per_size"]] == data["learners"]["llm-zero"]["sizes"]
     assert Analysis.from_json(data).to_json() == data
 
 

@@ -56,5 +56,7 @@ def test_the_analysis_is_typed_and_reads_back_from_the_store_as_it_was(result):
     assert json.loads(json.dumps(result.analysis.to_json())) == result.analysis.to_json()
     summary = json.loads((result.out / "summary.json").read_text())
     assert summary["target"] == result.analysis.target.to_json()
-    assert summary["learners"]["logreg"]["labels_to_target"] == result.analysis.learners["logreg"].labels_to_target.to_json()
+    need = result.analysis.learners["logreg"].labels_to_target
+    assert summary["learners"]["logreg"]["labels_to_target"] == (need.to_json() if need else None)
+    assert summary["signal"] == result.analysis.signal.to_json()
     assert loaded._repr_html_() == result._repr_html_()

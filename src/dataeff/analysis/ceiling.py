@@ -1,13 +1,17 @@
-"""The data's ceiling: the best identified asymptote across learners, or the best measured point."""
+"""The data's ceiling: the best measured point without the winner's curse (cross-fitted over
+seeds), or an identified asymptote above it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from dataeff.analysis.curves import Curve, quiet_runtime_warnings, gain, gain_bound, gain_floor, robust_interval
+from dataeff.analysis.curves import Curve, gain, gain_bound, gain_floor, quiet_runtime_warnings
 from dataeff.analysis.fits import LearnerFit
 from dataeff.analysis.types import Ceiling, num, pair
 from dataeff.experiment.metrics import METRICS
+
+CROSS_FIT = "cross-fit: the best (learner, size) chosen on the other seeds, scored on each held-out seed"
+ONE_SEED = "largest mean (one seed: nothing to cross-fit)"
 
 
 def _gain_ci_low(fit: LearnerFit, sign: float) -> float:
@@ -16,14 +20,46 @@ def _gain_ci_low(fit: LearnerFit, sign: float) -> float:
     return float(value) if np.isfinite(value) else -np.inf
 
 
-def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, n_seeds: int,
-            resamples: np.ndarray | None = None, exclude: tuple[str, ...] = ()) -> Ceiling | None:
-    """The data's ceiling: the best identified asymptote across learners, with its CI.
+def cross_fit_best(pool: dict[str, Curve], metric: str) -> tuple[float, tuple[float, float], np.ndarray]:
+    """The best measured point's score without the winner's curse, with a 95% CI (gain scale).
 
-    It is never below the best measured mean (a score some learner did reach); when no
-    identified asymptote lies above that (its whole CI), the ceiling is the best measured
-    point, flagged ``source='measured'`` (a lower bound). The CI uses the same seed resamples for
-    every learner: in each resample the ceiling is recomputed the same way.
+    The largest of many noisy means is biased upward: the point that won was lucky as well as
+    good. Cross-fitting (leave one seed out): for each seed, choose the best (learner, size) by
+    its mean over the other seeds, and score that choice on the held-out seed alone; the
+    estimate is the average of those held-out scores. Choice and estimate never see the same
+    noise, so the estimate is unbiased for what the chosen points really score (at worst a
+    little low: a choice made on fewer seeds is sometimes not the very best). The CI is a t
+    interval over the held-out scores (one per seed).
+    """
+    from scipy.stats import t
+
+    rows = [gain(c.values[i], metric) for c in pool.values() for i in range(len(c.sizes))]
+    values = np.vstack(rows)  # points x seeds
+    n_seeds = values.shape[1]
+    held = []
+    for s in range(n_seeds):
+        others = np.delete(values, s, axis=1)
+        with np.errstate(all="ignore"), quiet_runtime_warnings():
+            means = np.nanmean(others, axis=1)
+        usable = np.isfinite(means) & np.isfinite(values[:, s])
+        if usable.any():
+            held.append(float(values[usable, s][np.argmax(means[usable])]))
+    held_arr = np.array(held)
+    if len(held_arr) < 2:
+        return float("nan"), (float("nan"), float("nan")), held_arr
+    estimate = float(held_arr.mean())
+    half = float(t.ppf(0.975, len(held_arr) - 1)) * float(held_arr.std(ddof=1)) / np.sqrt(len(held_arr))
+    return estimate, (estimate - half, estimate + half), held_arr
+
+
+def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, n_seeds: int,
+            exclude: tuple[str, ...] = ()) -> Ceiling | None:
+    """The data's ceiling: the best measured point, cross-fitted over seeds (``cross_fit_best``),
+    or an identified asymptote whose whole CI lies above it.
+
+    ``source='measured'`` is a lower bound (more labels may do better); ``source='fit'`` the
+    asymptote of one learner, with that learner's asymptote CI. Learners whose fit still climbs
+    at the largest size beyond its noise are named in ``still_rising``.
     """
     sign = 1.0 if METRICS[metric] else -1.0
     candidates = {k: v for k, v in fits.items() if v.fit is not None and v.identified and k not in exclude}
@@ -32,23 +68,22 @@ def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, 
                 for i in range(len(c.sizes)) if np.isfinite(c.means[i])]
     if not measured:  # only baselines measured
         return None
-    best_gain, best_learner, best_n = max(measured)
-    still_rising = [k for k, v in fits.items() if v.fit is not None and not v.identified and k not in exclude]
+    largest_mean, best_learner, best_n = max(measured)
+    estimate, (low, high), _ = cross_fit_best(pool, metric) if n_seeds >= 2 else (np.nan, (np.nan, np.nan), None)
+    selection = CROSS_FIT
+    if not np.isfinite(estimate):  # one seed: the largest mean is all there is
+        estimate, selection = largest_mean, ONE_SEED
+    still_rising = [k for k, v in fits.items() if v.fit is not None and v.rising and k not in exclude]
     fitted = max(candidates, key=lambda k: candidates[k].fit.asymptote) if candidates else None
-    # A fitted limit replaces the best measured score only when its CI lies above it: an
+    # A fitted limit replaces the measured ceiling only when its CI lies above it: an
     # asymptote "somewhere between 0.79 and 0.99" says nothing the measurements do not.
-    if fitted is not None and _gain_ci_low(candidates[fitted], sign) > best_gain:
+    if fitted is not None and _gain_ci_low(candidates[fitted], sign) > estimate:
         value, learner, source = candidates[fitted].fit.asymptote, fitted, "fit"
+        a_low, a_high = candidates[fitted].asymptote_ci
+        ci = (a_low, a_high)
     else:
-        value, learner, source = best_gain, best_learner, "measured"
-    low = high = float("nan")
-    if resamples is not None and len(resamples):
-        rows = [np.nanmax(gain(c.resampled_means(resamples), metric), axis=1) for c in pool.values()]
-        if source == "fit":  # resampled the same way the point was found: best of both
-            rows += [v.boot_asymptotes for v in candidates.values()]
-        with np.errstate(all="ignore"), quiet_runtime_warnings():
-            per_resample = np.nanmax(np.vstack(rows), axis=0)
-        low, high = robust_interval(value, per_resample, n_seeds, bounds=(gain_floor(metric), gain_bound(metric)))
-    ci = (sign * low, sign * high) if sign > 0 else (sign * high, sign * low)
-    return Ceiling(num(sign * value), pair(ci), learner, source, num(sign * best_gain), best_learner, best_n,
-                   num(value - best_gain), source == "fit", tuple(still_rising))
+        value, learner, source = estimate, best_learner, "measured"
+        low, high = max(low, gain_floor(metric)), min(high, gain_bound(metric))
+        ci = (sign * low, sign * high) if sign > 0 else (sign * high, sign * low)
+    return Ceiling(num(sign * value), pair(ci), learner, source, num(sign * estimate), best_learner, best_n,
+                   num(value - estimate), source == "fit", tuple(still_rising), selection, num(sign * largest_mean))

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dataeff.analysis.curves import Curve, quiet_runtime_warnings, gain, gain_bound, gain_floor, robust_interval
+from dataeff.analysis.curves import (Curve, gain, gain_bound, gain_floor, percentile_ci, quiet_runtime_warnings,
+                                    robust_interval)
 from dataeff.experiment.metrics import METRICS
 
 
@@ -196,6 +197,7 @@ class LearnerFit:
     identified: bool = False  # the data pin the asymptote down (its CI stays below the bound)
     faithful: bool = False  # the fit follows the measured means within their noise
     boot_asymptotes: np.ndarray | None = None  # gain scale
+    rising: bool = False  # the fit still climbs at the largest size by more than its noise
 
 
 def faithful_fit(curve: Curve, fit: Fit, metric: str, limit: float = 2.0) -> bool:
@@ -243,8 +245,33 @@ def fit_learners(curves: dict[str, Curve], metric: str, resamples: np.ndarray) -
         identified = _identified(fit, curve, high, top)
         ci = (sign * low, sign * high) if sign > 0 else (sign * high, sign * low)
         out[name] = LearnerFit(name, fit, sign * fit.asymptote, ci, boot_fits, identified,
-                               faithful_fit(curve, fit, metric), asymptotes)
+                               faithful_fit(curve, fit, metric), asymptotes,
+                               still_rising(curve, fit, boot_fits, metric))
     return out
+
+
+def still_rising(curve: Curve, fit: Fit, boot_fits: list, metric: str) -> bool:
+    """Does the fitted curve still climb at the largest size by more than its noise?
+
+    The climb is the fit's gain over the last doubling of data (n_max / 2 to n_max). It must
+    exceed the standard error of the mean at the largest size, and its bootstrap interval
+    (the fit redone under each seed resample) must stay above zero: a flat curve (a zero-shot
+    LLM scores the same at every size) fits a tiny positive slope from noise, and is not rising.
+    Whether its limit can be told is another question (``identified``).
+    """
+    positive = curve.sizes[curve.sizes > 0]
+    if len(positive) < 2:
+        return False
+    n_max = float(positive.max())
+    climb = float(fit.predict(n_max) - fit.predict(n_max / 2))
+    last = gain(curve.values[np.argmax(curve.sizes)], metric)
+    last = last[np.isfinite(last)]
+    if len(last) < 2:
+        return False
+    se = float(np.std(last, ddof=1) / np.sqrt(len(last)))
+    boot = np.array([f.predict(n_max) - f.predict(n_max / 2) if f is not None else np.nan for f in boot_fits])
+    low, _ = percentile_ci(boot, len(last))
+    return bool(climb > se and np.isfinite(low) and low > 0)
 
 
 # How far beyond the largest size an asymptote may lie, in units of the gain over the last

@@ -82,11 +82,13 @@ def prepare_dataset(
     test_mask: np.ndarray | None = None,
     drop: tuple[str, ...] = (),
     description: str = "",
+    bins: int | None = None,
 ) -> Dataset:
     """Split a DataFrame into features and string labels, with the checks a user needs.
 
     Rows with a missing target are dropped and counted in ``notes``; a target with fewer
-    than two classes is refused.
+    than two classes is refused, and so is a numeric target that looks continuous (a price),
+    unless ``bins`` cuts it into that many quantile classes (said in ``notes``).
     """
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, a file path or a built-in name; got {type(frame).__name__}.")
@@ -112,7 +114,11 @@ def prepare_dataset(
         if test_mask is not None:
             test_mask = np.asarray(test_mask, dtype=bool)[~missing]
     frame = frame.reset_index(drop=True)
-    y = _labels_as_strings(frame[target]).rename(target)
+    if bins is not None:
+        y = _quantile_classes(frame[target], bins, target, name, notes)
+    else:
+        _refuse_continuous(frame[target], target, name)
+        y = _labels_as_strings(frame[target]).rename(target)
     _refuse_near_duplicate_labels(y, target, name)
     if y.nunique() < 2:
         raise DataError(
@@ -123,6 +129,45 @@ def prepare_dataset(
     if X.shape[1] == 0:
         raise DataError(f"{name} has no feature columns besides the target '{target}'; add feature columns.")
     return Dataset(name=name, X=X, y=y, target=target, test_mask=test_mask, notes=notes, description=description)
+
+
+#: A numeric target with more distinct values than this is a quantity, not a label: no test
+#: split holds every class, and classifying it would answer a question nobody asked.
+MAX_NUMERIC_CLASSES = 50
+
+
+def _refuse_continuous(values: pd.Series, target: str, name: str) -> None:
+    """A numeric target with many distinct values (or fractional ones beyond a handful) is
+    refused before any work, naming what it saw and the way on."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return
+    distinct = int(values.nunique())
+    numbers = values.to_numpy(dtype=float)
+    fractional = bool(np.any(np.isfinite(numbers) & (numbers != np.round(numbers))))
+    if distinct > MAX_NUMERIC_CLASSES or (fractional and distinct > 10):
+        raise DataError(
+            f"Target '{target}' in {name} is numeric with {distinct:,} distinct values "
+            f"(from {np.nanmin(numbers):g} to {np.nanmax(numbers):g}): it looks continuous, not a label. "
+            f"Use --bins N to cut it into N quantile classes (e.g. --bins 3), or choose a label column with --target."
+        )
+
+
+def _quantile_classes(values: pd.Series, bins: int, target: str, name: str, notes: list[str]) -> pd.Series:
+    """A numeric target cut into ``bins`` classes of about equal size, 'q1' (lowest) to 'qN'."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise DataError(f"--bins cuts a numeric target into classes; '{target}' in {name} holds labels "
+                        f"({_preview(values.astype(str).unique())}): drop --bins.")
+    codes, edges = pd.qcut(values.astype(float), q=bins, labels=False, retbins=True, duplicates="drop")
+    if len(edges) - 1 < 2:
+        raise DataError(f"--bins {bins} leaves '{target}' in {name} a single class (its values are mostly "
+                        f"{values.median():g}); choose another --target.")
+    width = len(str(len(edges) - 1))
+    y = pd.Series([f"q{int(c) + 1:0{width}d}" for c in codes], index=values.index, name=target)
+    ranges = ", ".join(f"q{i + 1:0{width}d} {'[' if i == 0 else '('}{edges[i]:g}, {edges[i + 1]:g}]"
+                       for i in range(len(edges) - 1))
+    fewer = f" (asked {bins}: tied values merged some)" if len(edges) - 1 < bins else ""
+    notes.append(f"target '{target}' cut into {len(edges) - 1} quantile classes{fewer}: {ranges}")
+    return y
 
 
 def _refuse_near_duplicate_labels(y: pd.Series, target: str, name: str) -> None:

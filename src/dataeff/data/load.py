@@ -21,11 +21,11 @@ def load(data: DataSettings, study: StudySettings) -> Dataset:
         from dataeff.data.relations import flatten
 
         decl = data.flattening
-        return prepare_dataset(flatten(decl), data.target, Path(decl.entity).stem, drop=(decl.key,))
+        return prepare_dataset(flatten(decl), data.target, Path(decl.entity).stem, drop=(decl.key,), bins=data.bins)
     if isinstance(source, Dataset):
         return source
     if isinstance(source, pd.DataFrame):
-        return prepare_dataset(source, data.target, "dataframe")
+        return prepare_dataset(source, data.target, "dataframe", bins=data.bins)
     if isinstance(source, Path):
         source = str(source)
     if not isinstance(source, str) or not source:
@@ -33,6 +33,9 @@ def load(data: DataSettings, study: StudySettings) -> Dataset:
     if is_builtin(source) and not Path(source).exists():
         if data.table or data.query:
             raise DataError("--table/--query apply to database files, not to built-in datasets; drop them.")
+        if data.bins is not None:
+            raise DataError(f"Built-in '{source}' has labels already; --bins is for a numeric target of "
+                            "your own table: drop it.")
         dataset = load_builtin(source)
         if data.target and data.target != dataset.target:
             raise DataError(f"Built-in '{source}' has target '{dataset.target}'; drop --target or use it.")
@@ -45,11 +48,11 @@ def load(data: DataSettings, study: StudySettings) -> Dataset:
     if total and data.target and total > 2 * needed:
         # A wide, long table: read only the rows a study this size can use.
         frame, note = read_parquet_sample(source, data.target, needed)
-        dataset = prepare_dataset(frame, data.target, name)
+        dataset = prepare_dataset(frame, data.target, name, bins=data.bins)
         dataset.notes.insert(0, note)
         return dataset
     frame = read_source(source, table=data.table, query=data.query)
-    return prepare_dataset(frame, data.target, name)
+    return prepare_dataset(frame, data.target, name, bins=data.bins)
 
 
 def rows_needed(study: StudySettings) -> int | None:

@@ -15,6 +15,9 @@ DEFAULT_TEST_FRACTION = 0.2
 # when that changes, so cells drawn the old way are never mixed with new ones.
 PLAN_PROTOCOL = 1
 FIRST_ANCHOR = 8
+#: Fewer test rows of a class than this and its one-vs-rest scores are mostly noise: said
+#: before the run starts (and as a caveat in the answers).
+MIN_TEST_ROWS_PER_CLASS = 5
 
 
 @dataclass(frozen=True, order=True)
@@ -145,6 +148,18 @@ def make_plan(
             "every class needs training examples."
         )
     notes: list[str] = []
+    short = _few_test_rows(codes[splits[seed_list[0]].test_index], n_classes)
+    if short:
+        worst, count, n_short = short
+        total = len(codes) if not own_split else available
+        # stratified: a class of k rows gets about n_test * k / total test rows
+        enough = int(np.ceil(MIN_TEST_ROWS_PER_CLASS * total / max(int((codes == worst).sum()), 1)))
+        way_on = (f"use --test-rows {enough} or more" if not own_split and enough < len(codes) - n_classes
+                  else "merge rare classes, or add rows")
+        notes.append(
+            f"the test rows hold fewer than {MIN_TEST_ROWS_PER_CLASS} rows of {n_short} of {n_classes} classes "
+            f"('{classes[worst]}': {count}); scores averaged over classes will be noisy; {way_on}"
+        )
     if sizes is None:
         chosen = anchor_sizes(pool_size)
     else:
@@ -155,6 +170,17 @@ def make_plan(
                 f"sizes {too_big} exceed the training pool of {pool_size} rows; clipped to {pool_size}"
             )
     return Plan(classes, chosen, seed_list, len(splits[0].test_index), pool_size, splits, notes)
+
+
+def _few_test_rows(test_codes: np.ndarray, n_classes: int) -> tuple[int, int, int] | None:
+    """(rarest class, its test rows, classes short) when some class has fewer than
+    MIN_TEST_ROWS_PER_CLASS test rows; None when every class has enough."""
+    counts = np.bincount(test_codes, minlength=n_classes)
+    short = np.flatnonzero(counts < MIN_TEST_ROWS_PER_CLASS)
+    if not len(short):
+        return None
+    worst = int(short[np.argmin(counts[short])])
+    return worst, int(counts[worst]), len(short)
 
 
 def _stratified_sample(codes: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

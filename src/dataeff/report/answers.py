@@ -6,6 +6,7 @@ import math
 
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
 from dataeff.analysis.types import Analysis, LabelsNeeded
+from dataeff.experiment.plan import MIN_TEST_ROWS_PER_CLASS
 
 
 def labels(n) -> str:
@@ -84,20 +85,94 @@ def llm_traffic(facts: dict) -> str | None:
     return f"{text} No row data left this machine: the LLM ran locally."
 
 
-def sentences(analysis: Analysis | None, facts: dict) -> list[str]:
-    """The answers, most important first (none before an analysis)."""
+def signal_text(analysis: Analysis, facts: dict) -> str | None:
+    """The signal test in one sentence: said first, plainly, when nothing beats the baseline."""
+    signal = analysis.signal
+    if signal is None:
+        return None
+    metric = analysis.metric
+    if not signal.tested:
+        return f"Signal not tested: {signal.reason}."
+    best = signal.best
+    label = facts.get("target") or "the target"
+    against = ("chance" if signal.baseline == "chance" else f"the baseline ({signal.baseline})")
+    largest = size(signal.largest_size) if signal.largest_size is not None else "the largest size"
+    if not signal.found:
+        closest = ""
+        if best is not None:
+            closest = (f" The closest: {best.learner} at n = {size(best.n)}, {score(best.score)} "
+                       f"{interval(best.ci, score)} against {score(best.baseline_score)} "
+                       f"{interval(best.baseline_ci, score)}.")
+        seeds = analysis.n_seeds
+        few = (f" With only {seeds} seeds a signal must be strong to be told from noise: more seeds "
+               "(--seeds 5) test it better." if seeds < 4 else "")
+        return (f"No signal: no learner scores above {against} at any size up to {largest} labels "
+                f"({metric}, paired over seeds, corrected for {signal.comparisons} comparisons): these columns "
+                f"carry no information about {label} that these learners can find. So there is no ceiling "
+                "above chance, no labels to a target, no winner between learners and no cheapest route; "
+                f"check the target column and the features, or add rows.{closest}{few}")
+    text = (f"Signal found: {best.learner} at n = {size(best.n)} scores {score(best.score)} "
+            f"{interval(best.ci, score)} against {score(best.baseline_score)} for {against} "
+            f"({metric}, paired over seeds, corrected for {signal.comparisons} comparisons)")
+    if signal.only_at_largest:
+        text += (f"; only at the largest sizes (from n = {size(signal.sizes_with_signal[0])}): below that, "
+                 "no learner is distinguishable from the baseline, and the answers rest on the last points")
+    elif signal.sizes_with_signal:
+        text += f"; some learner beats it from n = {size(signal.sizes_with_signal[0])} on"
+    return text + "."
+
+
+def few_test_rows_caveat(facts: dict, analysis: Analysis | None = None) -> str | None:
+    """Classes with fewer than ``MIN_TEST_ROWS_PER_CLASS`` test rows (stratified share of
+    ``n_test``, one at least): their per-class scores, and the macro averages, are noisy."""
+    counts = facts.get("class_counts") or {}
+    n_test, total = facts.get("n_test"), sum(counts.values())
+    if not counts or not n_test or not total:
+        return None
+    few = {c: max(1, int(n_test * k / total)) for c, k in counts.items()}
+    short = {c: k for c, k in few.items() if k < MIN_TEST_ROWS_PER_CLASS}
+    if not short:
+        return None
+    worst = min(short, key=short.get)
+    return (f"Caveat: the test rows hold fewer than {MIN_TEST_ROWS_PER_CLASS} rows of {len(short)} of "
+            f"{len(counts)} classes (about {short[worst]} of '{worst}'); scores averaged over classes are "
+            "noisy there, and their intervals wide.")
+
+
+def sentences(analysis: Analysis | None, facts: dict, with_signal: bool = True) -> list[str]:
+    """The answers, most important first (none before an analysis): whether there is a signal
+    at all (left out with ``with_signal=False``, for a page that shows it on its own), then,
+    only when there is one, ceiling, target, crossovers, worth and cost."""
     if analysis is None:
         return []
     out: list[str] = []
+    said = signal_text(analysis, facts)
+    if said and with_signal:
+        out.append(said)
+    caveat = few_test_rows_caveat(facts, analysis)
+    if analysis.signal is not None and analysis.signal.absent:
+        return out + ([caveat] if caveat else [])
+    out += _ceiling_sentences(analysis, facts)
+    if caveat:
+        out.append(caveat)
+    out += _target_sentences(analysis)
+    out += _crossover_sentences(analysis)
+    out += worth_sentences(analysis)
+    out += _cost_sentences(analysis)
+    return out
+
+
+def _ceiling_sentences(analysis: Analysis, facts: dict) -> list[str]:
+    out = []
     metric = analysis.metric
     dataset = facts.get("dataset", "this data")
     ceil = analysis.ceiling
-    learners = analysis.learners
     if ceil is not None and ceil.value is not None and ceil.source == "measured":
         out.append(
             f"On {dataset}, the best measured {metric} is {score(ceil.value)} {interval(ceil.ci, score)} "
-            f"({ceil.learner} at n = {size(ceil.best_measured_n)}); no fitted curve levels off above it, "
-            "so take it as the data's ceiling so far (a lower bound)."
+            f"({ceil.learner} at n = {size(ceil.best_measured_n)}, chosen on some seeds and scored on the "
+            "others, so its luck is not counted); no fitted curve levels off above it, so take it as the "
+            "data's ceiling so far (a lower bound)."
         )
     elif ceil is not None and ceil.value is not None:
         gap = ceil.gap or 0.0
@@ -125,59 +200,109 @@ def sentences(analysis: Analysis | None, facts: dict) -> list[str]:
     if rising:
         out.append(f"Still rising at the largest size: {', '.join(rising)}; more labels may lift "
                    f"{'it' if len(rising) == 1 else 'them'} further.")
-    target = analysis.target
-    if target.value is not None:
-        which = f"{target.spec} of the ceiling, " if target.kind == "relative" else ""
-        reach = [f"{name} needs {needed_text(answer.labels_to_target)}" for name, answer in learners.items()
-                 if answer.labels_to_target is not None and answer.labels_to_target.reached]
-        miss = [f"{name} ({score(answer.asymptote)})" for name, answer in learners.items()
-                if answer.labels_to_target is not None and not answer.labels_to_target.reached
-                and answer.family != "baseline"]
-        text = f"To reach {metric} {score(target.value)} ({which}the target): "
-        text += "; ".join(reach) if reach else "no learner gets there in the sizes measured"
-        if miss:
-            text += f". Levelling off below it: {', '.join(miss)}"
-        out.append(text + ".")
+    unknown = [name for name, a in analysis.learners.items()
+               if a.family != "baseline" and a.fit is not None and not a.identified]
+    if unknown:
+        out.append(f"Asymptote not identified (the data cannot pin down where the curve levels off): "
+                   f"{', '.join(unknown)}.")
+    return out
+
+
+def asymptote_text(answer) -> str:
+    """'0.912 [0.90, 0.93]', or 'not identified' where the data cannot pin the limit down."""
+    if answer.fit is None:
+        return "no fit"
+    if not answer.identified:
+        return "not identified"
+    return f"{score(answer.asymptote)} {interval(answer.asymptote_ci, score)}".strip()
+
+
+def _target_sentences(analysis: Analysis) -> list[str]:
+    target, metric, learners = analysis.target, analysis.metric, analysis.learners
+    if target.value is None:
+        return []
+    base = ""
+    if target.baseline is not None:
+        base = f"{'chance' if target.baseline_from == 'chance' else target.baseline_from} {score(target.baseline)}"
+    if target.kind == "relative":
+        which = f"{target.spec} of the way from {base or 'zero'} to the ceiling, "
+    else:
+        which = ""
+    reach = [f"{name} needs {needed_text(answer.labels_to_target)}" for name, answer in learners.items()
+             if answer.labels_to_target is not None and answer.labels_to_target.reached]
+    miss = [f"{name} ({score(answer.asymptote) if answer.identified else 'asymptote not identified'})"
+            for name, answer in learners.items()
+            if answer.labels_to_target is not None and not answer.labels_to_target.reached
+            and answer.family != "baseline"]
+    text = f"To reach {metric} {score(target.value)} ({which}the target): "
+    text += "; ".join(reach) if reach else "no learner gets there in the sizes measured"
+    if miss:
+        text += f". Not getting there: {', '.join(miss)}"
+    out = [text + "."]
+    if target.kind != "relative" and target.baseline is not None and base and (
+            (target.value <= target.baseline) if analysis.higher_is_better else (target.value >= target.baseline)):
+        out.append(f"That target is no better than {base}: a learner that ignores every column gets there.")
+    return out
+
+
+def _crossover_sentences(analysis: Analysis) -> list[str]:
     # Settled crossovers only (the last one of a pair, winner significantly ahead at the
     # largest size); those involving an LLM or the best classic learner first, at most four.
-    key_learners = {analysis.reference} | {n for n in learners if analysis.learners[n].family == "llm"}
+    learners = analysis.learners
+    key_learners = {analysis.reference} | {n for n in learners if learners[n].family == "llm"}
     settled = sorted((c for c in analysis.crossovers if c.settled),
                      key=lambda c: (not ({c.winner, c.loser} & key_learners), c.n))
-    for cross in settled[:4]:
-        out.append(f"{cross.winner} overtakes {cross.loser} at n ≈ {labels(cross.n)} "
-                   f"{interval(cross.ci)} and stays ahead (+{score(cross.lead_at_largest)} "
-                   f"at n = {size(cross.largest_shared)}).")
-    worth = analysis.prompt_worth
-    for w in worth:
-        match = w.labels_to_match
-        if match.n is not None:
-            out.append(f"{w.learner} is worth about {labels(match.n)} labels {interval(match.ci)} "
-                       f"of {w.reference}: that is what {w.reference} needs to match its score at "
-                       f"n = {w.first_size}.")
-        else:
-            out.append(f"{w.learner} at n = {w.first_size} beats what {w.reference} reaches "
-                       "in the sizes measured.")
-    if not worth and analysis.reference:
+    return [f"{cross.winner} overtakes {cross.loser} at n ≈ {labels(cross.n)} {interval(cross.ci)} and stays "
+            f"ahead (+{score(cross.lead_at_largest)} at n = {size(cross.largest_shared)})."
+            for cross in settled[:4]]
+
+
+def _match_text(match, reference: str, largest: int | None) -> str:
+    if match.n is None:
+        beyond = f" (up to n = {size(largest)})" if largest else ""
+        return f"more than {reference} reaches in the sizes measured{beyond}"
+    if match.n == 0:
+        return f"what {reference} reaches with no labels"
+    if match.how == "at_most":
+        return f"what {reference} reaches with at most {labels(match.n)} labels (its smallest size)"
+    return f"what {reference} reaches with about {labels(match.n)} labels {interval(match.ci)}".strip()
+
+
+def worth_sentences(analysis: Analysis) -> list[str]:
+    """Per LLM learner and size: 'llm-few with 8 labels scores what logreg reaches with about N labels'."""
+    out = []
+    ref = analysis.learners.get(analysis.reference) if analysis.reference else None
+    largest = max(ref.sizes) if ref is not None and ref.sizes else None
+    for w in analysis.prompt_worth:
+        parts = [f"with {size(p.n)} labels it scores {score(p.score)}, {_match_text(p.match, w.reference, largest)}"
+                 for p in w.per_size]
+        if parts:
+            out.append(f"What {w.learner} is worth in labels of {w.reference}: " + "; ".join(parts) + ".")
+    if not analysis.prompt_worth and analysis.reference and analysis.data_advantage:
         out.append("What a prompt is worth: no LLM learner in this run. Below, the same measure compares "
                    f"each learner with the best classic one, {analysis.reference}.")
-    cheapest = analysis.cheapest
-    if cheapest:
-        cost = learners[cheapest.learner].cost
-        prices = analysis.prices
-        text = (f"Cheapest route to the target: {cheapest.learner}, about {money(cheapest.total_first_month)} "
-                f"in the first month ({labels(cost.n_labels)} labels at {money(prices.label_cost)}, "
-                f"compute {money(cost.training)}, {prices.predictions:,.0f} predictions "
-                f"{money(cost.serving_per_month)})")
-        if cheapest.runner_up:
-            ratio = cheapest.ratio
-            if ratio and math.isfinite(ratio):
-                # "1.0× cheaper" says nothing: within 5% the two routes cost the same.
-                times = f"{ratio:.1f}× cheaper than" if ratio >= 1.05 else "about as cheap as"
-            else:
-                times = "cheaper than"
-            text += f", {times} {cheapest.runner_up} ({money(cheapest.runner_up_total)})"
-        out.append(text + ".")
     return out
+
+
+def _cost_sentences(analysis: Analysis) -> list[str]:
+    cheapest = analysis.cheapest
+    if not cheapest:
+        return []
+    cost = analysis.learners[cheapest.learner].cost
+    prices = analysis.prices
+    text = (f"Cheapest route to the target: {cheapest.learner}, about {money(cheapest.total_first_month)} "
+            f"in the first month ({labels(cost.n_labels)} labels at {money(prices.label_cost)}, "
+            f"compute {money(cost.training)}, {prices.predictions:,.0f} predictions "
+            f"{money(cost.serving_per_month)})")
+    if cheapest.runner_up:
+        ratio = cheapest.ratio
+        if ratio and math.isfinite(ratio):
+            # "1.0× cheaper" says nothing: within 5% the two routes cost the same.
+            times = f"{ratio:.1f}× cheaper than" if ratio >= 1.05 else "about as cheap as"
+        else:
+            times = "cheaper than"
+        text += f", {times} {cheapest.runner_up} ({money(cheapest.runner_up_total)})"
+    return [text + "."]
 
 
 def target_rows(analysis: Analysis) -> list[list[str]]:
@@ -185,10 +310,10 @@ def target_rows(analysis: Analysis) -> list[list[str]]:
     rows = []
     for name, answer in analysis.learners.items():
         need, rule = answer.labels_to_target, answer.rule_of_thumb
-        asym = f"{score(answer.asymptote)} {interval(answer.asymptote_ci, score)}".strip()
         rows.append([
             name,
-            asym + (f" ({answer.fit.family})" if answer.fit else ""),
+            asymptote_text(answer) + (f" ({answer.fit.family})" if answer.fit else "")
+            + (", still rising" if answer.rising else ""),
             _needed_cell(need),
             need.how if need else "",
             f"{rule[0]:,}–{rule[1]:,}" if rule else "—",
@@ -216,14 +341,19 @@ def _signed_labels(value: float | None) -> str:
 
 
 def advantage_rows(analysis: Analysis) -> list[list[str]]:
+    """Per learner and size: learner, its labels, its score, the reference's labels to match it
+    [CI], and (on its first row) the labels saved over the shared score window."""
     rows = []
     for w in analysis.data_advantage:
-        adv, match = w.advantage, w.labels_to_match
-        rows.append([
-            w.learner, w.reference,
-            (labels(match.n) + " " + interval(match.ci)) if match.n is not None else "beyond measured",
-            f"{_signed_labels(adv.labels)} {interval(adv.ci, _signed_labels)}" if adv else "no shared window",
-        ])
+        adv = w.advantage
+        saved = f"{_signed_labels(adv.labels)} {interval(adv.ci, _signed_labels)}" if adv else "no shared window"
+        for k, point in enumerate(w.per_size):
+            match = point.match
+            rows.append([
+                w.learner if k == 0 else "", w.reference if k == 0 else "", size(point.n), score(point.score),
+                (labels(match.n) + " " + interval(match.ci)).strip() if match.n is not None else "beyond measured",
+                saved if k == 0 else "",
+            ])
     return rows
 
 

@@ -51,7 +51,9 @@ def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts:
     prices = analysis.prices if analysis is not None else None
     return _template("report.html.j2").render(
         facts=facts, metric=metric, metrics=metrics,
-        sentences=answers.sentences(analysis, facts),
+        signal=answers.signal_text(analysis, facts) if analysis is not None else None,
+        no_signal=analysis is not None and analysis.signal is not None and analysis.signal.absent,
+        sentences=answers.sentences(analysis, facts, with_signal=False),
         target_value=answers.score(analysis.target.value if analysis is not None else None),
         target_rows=answers.target_rows(analysis) if analysis else [],
         crossover_rows=answers.crossover_rows(analysis) if analysis else [],
@@ -95,7 +97,8 @@ def _cost_rows(results: pd.DataFrame, order: list[str], analysis: Analysis | Non
     """Per learner: what its cells cost at the largest size, then its route's costs (both computed
     in analysis.costs; here only formatted)."""
     rows = []
-    for name, usage in measured_usage(results, order).items():
+    kinds = {name: answer.kind for name, answer in analysis.learners.items()} if analysis is not None else {}
+    for name, usage in measured_usage(results, order, kinds).items():
         answer = analysis.learners.get(name) if analysis is not None else None
         cost = answer.cost if answer is not None else None
         rows.append([

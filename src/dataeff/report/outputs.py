@@ -47,9 +47,10 @@ def write_png(out: Path, curves: pd.DataFrame, facts: dict, metric: str, analysi
     return atomic_write(out / "curves.png", lambda p: save_png(chart, Path(p)), suffix=".png")
 
 
-ANALYSIS_KEYS = ("target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
+ANALYSIS_KEYS = ("signal", "target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
                  "prices")
-LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "labels_to_target", "rule_of_thumb", "cost")
+LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "identified", "rising", "labels_to_target", "rule_of_thumb",
+                "cost")
 
 
 def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[str, pd.DataFrame],
@@ -88,7 +89,9 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     said = answers.sentences(analysis, facts)
     if said:
         lines += ["## Answers", ""] + [f"- {s}" for s in said] + [""]
-        lines += _md_table(f"Labels to reach {metric} {answers.score(analysis.target.value)} vs the rule of thumb",
+        title = (f"Labels to reach {metric} {answers.score(analysis.target.value)} vs the rule of thumb"
+                 if analysis.target.value is not None else "Fitted curves vs the rule of thumb (no target)")
+        lines += _md_table(title,
                            ["learner", "asymptote [95% CI] (fit)", "labels to target [95% CI]", "from",
                             "rule of thumb"],
                            answers.target_rows(analysis))
@@ -96,9 +99,10 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
                            ["winner", "overtakes", "last at n [95% CI]", "earlier sign changes",
                             "resamples with it", "lead at largest n [95% CI]", "significant"],
                            answers.crossover_rows(analysis))
-        lines += _md_table(f"Data advantage vs {analysis.reference} (Le Scao & Rush 2021)",
-                           ["learner", "reference", "reference labels to match its first point",
-                            "labels saved over the shared score window"], answers.advantage_rows(analysis))
+        lines += _md_table(f"What each learner is worth in labels of {analysis.reference} (Le Scao & Rush 2021)",
+                           ["learner", "reference", "with n labels", "it scores",
+                            "the reference matches it with [95% CI]", "labels saved over the shared score window"],
+                           answers.advantage_rows(analysis))
         prices = analysis.prices
         lines += _md_table(
             f"Cost to reach the target (label ${prices.label_cost}, {prices.predictions:,.0f} "
