@@ -93,22 +93,25 @@ def _two_tables(path):
     return path
 
 
-def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
-    """Only the rows a study can use are read (stratified by the target), batch by batch."""
+def _long_parquet(path, n=30_000):
     import numpy as np
 
-    import dataeff
-    from dataeff.data.load import rows_needed
-
     rng = np.random.default_rng(0)
-    n = 30_000
     frame = pd.DataFrame({"x": rng.normal(size=n), "s": rng.choice(["a", "b", "c"], n),
                           "y": np.where(rng.random(n) < 0.2, "yes", "no")})
-    path = tmp_path / "long.parquet"
     frame.to_parquet(path, row_group_size=4_000)
+    return frame
+
+
+def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
+    """Only the rows a study can use are read (stratified by the target), batch by batch."""
+    import dataeff
+
+    path = tmp_path / "long.parquet"
+    frame = _long_parquet(path)
     study = dataeff.Study(path, target="y", sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
     dataset = study.load_data()
-    assert dataset.n_rows == pytest.approx(rows_needed(study.settings.study), abs=2)
+    assert 2 * 100 + 200 <= dataset.n_rows < 30_000 // 2  # counted from the settings, not by rows_needed
     assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows of long.parquet")
     assert (dataset.y == "yes").mean() == pytest.approx((frame["y"] == "yes").mean(), abs=0.01)
     merged = dataset.X.assign(y=dataset.y.to_numpy()).merge(frame, on=["x", "s", "y"])
@@ -116,4 +119,31 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
     result = study.run(tmp_path / "run", progress=False)
     assert (result.results["status"] == "ok").all()
     small = dataeff.Study(path, target="y", learners=["logreg"])  # no sizes: the whole table
-    assert small.load_data().n_rows == n
+    assert small.load_data().n_rows == 30_000
+
+
+@pytest.mark.parametrize(("seeds", "test_rows", "largest"), [(3, 1000, 3000), (6, 500, 2500)])
+def test_the_parquet_sample_holds_every_seeds_test_rows_and_the_largest_subset(tmp_path, seeds, test_rows, largest):
+    """The sample is at least seeds × test rows + the largest size (what the README promises,
+    counted here from the settings), so no requested size is cut and each seed's test rows and
+    largest training subset are distinct rows of the sample. Sizes are large next to any fixed
+    slack, so a sample that forgets the seeds or shrinks falls short."""
+    import numpy as np
+
+    import dataeff
+
+    path = tmp_path / "long.parquet"
+    _long_parquet(path)
+    study = dataeff.Study(path, target="y", sizes=[50, largest], seeds=seeds, test_rows=test_rows,
+                          learners=["logreg"])
+    dataset, plan, _ = study.prepare()
+    assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows")  # sampled, not read whole
+    assert dataset.n_rows >= seeds * test_rows + largest
+    assert plan.sizes == [50, largest] and plan.n_test == test_rows
+    assert not [note for note in plan.notes if "clipped" in note]
+    for seed in plan.seeds:
+        split = plan.splits[seed]
+        train = split.train_index(largest)
+        assert len(train) == largest and len(split.test_index) == test_rows
+        assert not set(train.tolist()) & set(split.test_index.tolist())
+        assert np.all((train >= 0) & (train < dataset.n_rows))
