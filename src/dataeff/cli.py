@@ -45,20 +45,21 @@ def _friendly(command):
 @app.command()
 @_friendly
 def datasets() -> None:
-    """List the built-in datasets: name, rows, columns, target, classes."""
+    """List the built-in datasets: name, rows, columns, target, classes, source and licence."""
     from rich.console import Console
     from rich.table import Table
 
     from dataeff.data.builtin import BUILTINS, load_builtin
 
     table = Table(title="Built-in datasets (use with --data NAME)")
-    for column in ("name", "rows", "columns", "target", "classes", "about"):
+    for column in ("name", "rows", "columns", "target", "classes", "about", "source", "licence"):
         table.add_column(column, overflow="fold")
     for name, spec in BUILTINS.items():
         ds = load_builtin(name)
         shares = ds.y.value_counts(normalize=True)
         classes = ", ".join(f"{c} {shares[c]:.0%}" for c in ds.classes)
-        table.add_row(name, str(ds.n_rows), str(ds.X.shape[1]), ds.target, classes, spec.description)
+        table.add_row(name, str(ds.n_rows), str(ds.X.shape[1]), ds.target, classes, spec.description, spec.source,
+                      spec.licence)
     Console().print(table)
 
 
@@ -153,6 +154,47 @@ def run(
     _print_answers(result)
     if open_report:
         _open(result.out / "report.html")
+
+
+@app.command()
+@_friendly
+def suite(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Suite TOML: [suite] datasets = [...], the study tables, [overrides.NAME].")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suite folder: one run folder per dataset, and suite.html/md/json/csv.")],
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel cells. Default: all cores.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Where cells run: local (default) or dask (one cluster for every dataset).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (with --engine dask; without it, one local cluster of --jobs workers for the suite).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Start over in dataset folders that hold another study.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per dataset.")] = False,
+) -> None:
+    """Run a study per dataset of a suite and put the answers side by side (exit 1 when a dataset failed)."""
+    from dataeff.config import Settings
+    from dataeff.suite import load_suite, run_suite
+    from dataeff.suite.outputs import SHORT_HEADERS, spread_row, target_title
+
+    suite_config = load_suite(config)
+    Settings().with_overrides(jobs=jobs, engine=engine, scheduler=scheduler)  # checked before any folder
+    result = run_suite(suite_config, out, jobs=jobs, engine=engine, scheduler=scheduler, force=force or None,
+                       log=(lambda message: None) if quiet else _err)
+    from rich.console import Console
+    from rich.table import Table
+
+    for target in result.aggregate.targets:
+        table = Table(title=f"Labels to reach {target_title(target)}")
+        for header in SHORT_HEADERS.values():
+            table.add_column(header)
+        for spread in result.aggregate.spreads(target):
+            row = spread_row(spread)
+            table.add_row(*[row[key] for key in SHORT_HEADERS])
+        Console().print(table)
+    for crossover in result.aggregate.crossovers:
+        print(crossover.sentence())
+    print(f"Suite: {out / 'suite.html'} ({len(result.datasets) - len(result.failed)} of {len(result.datasets)} "
+          f"datasets finished in {result.seconds:,.0f} s)")
+    if result.failed:
+        _err(f"{len(result.failed)} dataset(s) failed: {', '.join(d.name for d in result.failed)}; "
+             "see suite.md. Rerun the same command to retry them.")
+        raise typer.Exit(1)
 
 
 @app.command()

