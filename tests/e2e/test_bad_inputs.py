@@ -1,11 +1,16 @@
 """A catalogue of bad inputs: each ends in one line naming the problem and the fix, exit code
-2, and no run folder. Run in-process through the real CLI (Typer's runner) to keep 40 cases
-fast; test_cli.py runs a sample of them as separate processes."""
+2, and nothing written. Run in-process through the real CLI (Typer's runner) to keep 70 cases
+fast; test_cli.py runs a sample of them as separate processes.
+
+Each case builds its own input files in its own temporary folder, inside the test, so no case
+sees another's leftovers; "nothing written" is checked on that whole folder, which holds the
+case's default --out and any --out folder the case passes itself."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,46 +172,76 @@ def _long_rows() -> str:
     return header + "\n".join(f"{long if i == 0 else short},{'ab'[i % 2]}" for i in range(20)) + "\n"
 
 
-CASES = None
+def _names() -> list[str]:
+    """The case names, for test ids (the files made for them are thrown away at once)."""
+    with tempfile.TemporaryDirectory(prefix="dataeff-bad-names-") as folder:
+        return [name for name, _, _ in _cases(Path(folder))]
 
 
-def _ids():
-    return [name for name, _, _ in _cases_for_ids()]
+NAMES = _names()
 
 
 def _cases_for_ids():
-    import tempfile
-    from pathlib import Path
-
-    global CASES
-    if CASES is None:
-        CASES = _cases(Path(tempfile.mkdtemp(prefix="dataeff-bad-")))
-    return CASES
+    """Every case, built in a fresh temporary folder of its own (test_cli.py runs a sample)."""
+    return _cases(Path(tempfile.mkdtemp(prefix="dataeff-bad-")))
 
 
-@pytest.mark.parametrize("name", _ids())
-def test_bad_input_gets_one_line_exit_2_and_no_run_folder(name, tmp_path):
-    _, args, message = next(case for case in _cases_for_ids() if case[0] == name)
+def snapshot(folder: Path) -> dict[str, tuple]:
+    """Every file and folder under ``folder``: kind, size, modification time and content hash."""
+    import hashlib
+
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        state[str(path.relative_to(folder))] = (path.is_dir(), info.st_size, info.st_mtime_ns, digest)
+    return state
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_gets_one_line_exit_2_and_nothing_written(name, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    _, args, message = next(case for case in _cases(inputs) if case[0] == name)
     out = tmp_path / "never"
     full = ["run", *map(str, args)]
     if "--out" not in args:
         full += ["--out", str(out)]
+    before = snapshot(tmp_path)
     result = CliRunner().invoke(app, full)
-    check_refusal(result.exit_code, result.stdout, result.stderr, message, out, f"{name}: {args}")
+    check_refusal(result.exit_code, result.stdout, result.stderr, message, out, f"{name}: {args}",
+                  folder=tmp_path, before=before)
 
 
-def check_refusal(code: int, stdout: str, stderr: str, message: str, out, where: str) -> None:
-    """Exit 2, one 'error:' line holding ``message``, no traceback, no run folder."""
+def check_refusal(code: int, stdout: str, stderr: str, message: str, out, where: str,
+                  folder: Path | None = None, before: dict | None = None) -> None:
+    """Exit 2, one 'error:' line holding ``message``, no traceback, no run folder at ``out``,
+    and, given the ``before`` snapshot of ``folder``, not a byte changed under it (a foreign
+    --out folder stays as it was)."""
     where = f"{where} -> {stderr!r}"
     assert code == 2, where
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], where
     assert "Traceback" not in stderr + stdout, where
     assert not out.exists(), where
+    if before is not None:
+        after = snapshot(folder)
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        assert not changed, f"{where}: wrote or changed {changed}"
 
 
-def test_the_catalogue_has_at_least_30_kinds():
-    assert len(_cases_for_ids()) >= 30
+def test_the_readme_counts_every_kind_in_the_catalogue():
+    """The README's '### Bad input' says how many kinds the catalogue holds: each case above
+    plus the locked database below. A case added or lost without the README fails here."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    claimed = re.search(r"catalogue: (\d+) kinds", section)
+    assert claimed, "the README's '### Bad input' no longer says 'catalogue: N kinds'"
+    assert len(set(NAMES)) == len(NAMES), "two cases share a name: the second is never run"
+    assert int(claimed.group(1)) == len(NAMES) + 1  # + test_a_locked_database_is_one_clear_line
+    assert len(NAMES) >= 70
 
 
 def test_a_locked_database_is_one_clear_line(tmp_path):
