@@ -24,13 +24,20 @@ CSV_TEXT = st.lists(CSV_PIECES, max_size=60).map("".join)
 TARGETS = st.sampled_from(["y", "x", "a", None, "missing"])
 
 
+def _one_clear_line(exc: DataEffError) -> None:
+    """What the CLI prints after 'error: ': one line of text, no traceback or repr of an exception."""
+    text = str(exc)
+    assert text.strip() and text == text.strip(), repr(text)
+    assert len(text.splitlines()) == 1 and "\n" not in text and "\r" not in text, repr(text)
+    assert "Traceback" not in text and 'File "' not in text and "Error(" not in text, repr(text)
+
+
 def _load(path: Path, target):
     try:
         frame = read_source(path)
         prepare_dataset(frame, target, path.name)
     except DataEffError as exc:
-        text = str(exc)
-        assert text and len(text.strip().splitlines()) == 1, text
+        _one_clear_line(exc)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -87,4 +94,4 @@ def test_any_config_ends_in_a_config_or_a_clear_error(entries, garbage):
         try:
             load_config(path)
         except DataEffError as exc:
-            assert str(exc)
+            _one_clear_line(exc)
