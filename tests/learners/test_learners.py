@@ -35,6 +35,34 @@ def test_every_learner_handles_a_messy_table(name, messy_split):
     assert cost["fit_seconds"] > 0 and cost["predict_seconds"] > 0
 
 
+def _one_signal_table(kind: str, n: int = 600, seed: int = 3):
+    """A table whose label depends on one column only: a categorical ('plan') or a number
+    stored as text ('fee', with gaps); the other columns are noise. Bayes roc_auc about 0.95."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "premium", "family", "student", "business"], n)
+    fee = rng.normal(50, 10, n)
+    good = np.isin(plan, ["basic", "family", "student"]) if kind == "categorical" else fee > 50
+    y = np.where(rng.random(n) < np.where(good, 0.95, 0.05), "yes", "no")
+    fee_text = np.array([f"{v:.2f}" for v in fee], dtype=object)
+    if kind == "text number":
+        fee_text[rng.random(n) < 0.05] = None
+    X = pd.DataFrame({"noise": rng.normal(size=n), "other": rng.choice(list("ABCD"), n),
+                      "plan": plan if kind == "categorical" else rng.permutation(plan),
+                      "fee": fee_text if kind == "text number" else rng.permutation(fee_text)})
+    return X, pd.Series(y)
+
+
+@pytest.mark.parametrize("kind", ["categorical", "text number"])
+@pytest.mark.parametrize("name", ["logreg", "tree", "forest", "knn", "xgboost", "mlp"])
+def test_every_learner_reads_categorical_columns_and_numbers_stored_as_text(name, kind):
+    """The label depends on that one column alone: a featurizer that drops categorical or
+    text-stored columns leaves the learner at chance."""
+    X, y = _one_signal_table(kind)
+    learner = resolve_learners([name])[0].build(random_state=0).fit(X.iloc[:400], y.iloc[:400])
+    auc = roc_auc_score(y.iloc[400:] == "yes", learner.predict_proba(X.iloc[400:])[:, 1])
+    assert auc > 0.8, f"{name} did not use the {kind} column (AUC {auc:.3f})"
+
+
 @pytest.mark.parametrize("name", ["logreg", "tree", "xgboost", "mlp", "knn"])
 def test_tiny_subsets_still_give_probabilities(name, messy_split):
     X_train, y_train, X_test, _ = messy_split

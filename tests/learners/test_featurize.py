@@ -1,0 +1,89 @@
+"""The featurization each learner kind gets, as the README states it: trees get ordinal codes
+and keep missing values; linear models, kNN and the MLP get one-hot codes, imputation with
+missing indicators and scaling. Numbers stored as text are numbers to both."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from dataeff.learners.featurize import features_for
+from dataeff.learners.registry import REGISTRY, resolve_learners
+
+N = 240
+COLOURS = ["red", "green", "blue"]
+
+
+@pytest.fixture(scope="module")
+def table():
+    """A numeric column with gaps (far from 0 and 1, so scaling shows), a low-cardinality
+    categorical with gaps, and numbers stored as text."""
+    rng = np.random.default_rng(0)
+    number = rng.normal(1000, 100, N)
+    number[rng.random(N) < 0.2] = np.nan
+    colour = rng.choice(COLOURS, N).astype(object)
+    colour[::10] = None
+    price = rng.normal(50, 10, N)
+    X = pd.DataFrame({"number": number, "colour": colour, "price": [f"{v:.2f}" for v in price]})
+    y = pd.Series(rng.choice(["a", "b"], N))
+    return X, y, price
+
+
+def _same_order(a: np.ndarray, b) -> bool:
+    return bool(np.std(a) > 0 and spearmanr(a, b)[0] > 0.999)
+
+
+def _columns(Z) -> list[np.ndarray]:
+    Z = np.asarray(Z, dtype=float)
+    return [Z[:, j] for j in range(Z.shape[1])]
+
+
+def test_trees_get_one_ordinal_code_column_per_input_and_keep_missing_values(table):
+    X, y, price = table
+    Z = np.asarray(features_for("tree").fit_transform(X, y), dtype=float)
+    assert Z.shape == (N, 3)  # one column per input column: no one-hot expansion
+    number, colour, as_number = Z[:, 0], Z[:, 1], Z[:, 2]
+    gaps = X["number"].isna().to_numpy()
+    assert np.array_equal(np.isnan(number), gaps)  # NaN stays NaN: not imputed
+    assert np.allclose(number[~gaps], X["number"][~gaps], rtol=1e-6)
+    present = X["colour"].notna().to_numpy()
+    assert np.isnan(colour[~present]).all()  # a missing category stays missing too
+    codes = colour[present]
+    assert set(codes) == {0.0, 1.0, 2.0}  # ordinal codes
+    for name in COLOURS:  # one code per category, the same on every row
+        assert len(set(codes[X["colour"][present] == name])) == 1
+    assert np.allclose(as_number, price.round(2), rtol=1e-6)  # "43.24" is the number 43.24
+
+
+@pytest.mark.parametrize("name", ["logreg", "knn", "mlp"])
+def test_dense_learners_get_one_hot_codes_imputation_missing_indicators_and_scaling(table, name):
+    X, y, price = table
+    assert REGISTRY[name].features == "dense"
+    learner = resolve_learners([name])[0].build(0).fit(X, y)
+    Z = np.asarray(learner._featurizer.transform(X), dtype=float)
+    assert not np.isnan(Z).any()  # imputed
+    assert np.abs(Z).max() <= 5 + 1e-6  # squashed to [-5, 5]
+    columns = _columns(Z)
+    gaps = X["number"].isna().to_numpy()
+    observed = X["number"].to_numpy()
+    # the number: imputed (one value on every gap), in its own order, and scaled near 0
+    numbers = [c for c in columns if len(set(c[gaps])) == 1 and _same_order(c[~gaps], observed[~gaps])]
+    assert len(numbers) == 1 and abs(np.median(numbers[0][~gaps])) < 0.2 and np.std(numbers[0]) < 3
+    # its missing indicator: non-zero exactly on the gaps
+    assert sum(np.array_equal(c != 0, gaps) for c in columns) == 1
+    # one-hot: for each colour (and for 'missing'), one column non-zero exactly on its rows
+    for rows in [X["colour"] == c for c in COLOURS] + [X["colour"].isna()]:
+        assert sum(np.array_equal(c != 0, rows.to_numpy()) for c in columns) == 1
+    # the numbers stored as text: one column in their order
+    assert sum(_same_order(c, price) for c in columns) == 1
+    assert Z.shape[1] == 1 + 1 + 4 + 1  # number, its indicator, 3 colours + missing, price
+
+
+@pytest.mark.parametrize("name", ["tree", "forest", "xgboost"])
+def test_tree_learners_get_the_tree_features(table, name):
+    X, y, _ = table
+    assert REGISTRY[name].features == "tree"
+    learner = resolve_learners([name])[0].build(0).fit(X, y)
+    Z = np.asarray(learner._featurizer.transform(X), dtype=float)
+    expected = np.asarray(features_for("tree").fit(X, y).transform(X), dtype=float)
+    assert np.array_equal(Z, expected, equal_nan=True)
