@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +27,8 @@ def _err(message: str) -> None:
 
 
 def _friendly(command):
-    """Turn DataEffError into 'error: ...' and exit 2; Ctrl-C into a resume hint."""
+    """Turn DataEffError into 'error: ...' and exit 2; Ctrl-C or SIGTERM into a resume hint and
+    the shell's exit code for that signal (130, 143)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -35,11 +37,51 @@ def _friendly(command):
         except DataEffError as exc:
             _err(f"error: {exc}")  # one line: DataEffError squashes its message
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            _err("interrupted: finished cells are saved; run the same command again to resume.")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            import shlex
+            import signal
+            import sys
+
+            signum = getattr(exc, "signum", signal.SIGINT)
+            _err(f"stopped by {signal.Signals(signum).name}: finished cells are saved in the run folder and LLM "
+                 f"answers in the cache; to resume, run the same command: dataeff {shlex.join(sys.argv[1:])}")
+            raise typer.Exit(128 + signum) from None
 
     return wrapper
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a run, raised in the main thread: the runner kills its workers
+    on the way out (experiment/runner.py), the CLI says how to resume."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGINT and SIGTERM end the run through ``Stopped``; a second signal while it stops is
+    ignored, so the workers are surely killed (a third party may still SIGKILL)."""
+    import signal
+
+    received: list[int] = []
+
+    def stop(signum, frame):
+        if not received:
+            received.append(signum)
+            raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except Exception:
+        if received:  # an error the stop itself caused (a worker the signal ended first)
+            raise Stopped(received[0]) from None
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @app.command()
@@ -149,7 +191,8 @@ def run(
         overrides["sizes"] = parse_sizes(sizes)
     study = Study(settings=base, **overrides)
     log = (lambda message: None) if quiet else _err
-    result = study.run(progress=not quiet, log=log)
+    with _stop_on_signals():
+        result = study.run(progress=not quiet, log=log)
     _print_summary(result)
     _print_answers(result)
     if open_report:

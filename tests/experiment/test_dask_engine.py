@@ -46,3 +46,14 @@ def test_unreachable_scheduler_and_local_llm_on_a_cluster_are_refused_before_any
     with pytest.raises(ConfigError, match="Unknown engine 'spark'"):
         dataeff.run("churn", out=tmp_path / "c", engine="spark")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_cluster_of_multi_threaded_workers_is_refused_before_any_folder(tmp_path):
+    """Per-process state (featurization memo, LLM backends, the answer cache's connection,
+    PyTorch's threads) is made for one cell at a time: workers of two threads are refused."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as threaded:
+        with pytest.raises(ConfigError, match=r"runs 2 threads.*dask worker tcp://\S+ --nthreads 1"):
+            dataeff.run("churn", out=tmp_path / "run", engine="dask", scheduler=threaded.scheduler_address, seeds=1)
+    assert not any(tmp_path.iterdir())

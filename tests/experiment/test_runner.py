@@ -89,3 +89,90 @@ def test_every_learner_is_scored_on_the_same_test_rows_and_nested_train_rows(tmp
         trains = sorted({r[2] for r in rows}, key=len)
         assert trains[0] < trains[1] < trains[2]  # nested
         assert not trains[2] & next(iter({r[3] for r in rows}))
+
+
+class Sleeps(Learner):
+    """Busy for a minute at n = 64, as a worker inside a long LLM call would be."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        if len(X) == 64:
+            import time
+
+            time.sleep(60)
+        self._p = np.full(len(self.classes_), 1 / len(self.classes_))
+
+    def _predict_proba(self, X):
+        return np.tile(self._p, (len(X), 1))
+
+
+class StopsAtFirstWrite(Store):
+    """A store whose first cell write is interrupted (Ctrl-C arriving in the run's process)."""
+
+    def write_cell(self, row):
+        raise KeyboardInterrupt
+
+
+def _workers_started(before: set[int]) -> list:
+    """Pool workers this process started since ``before`` (loky's resource tracker, shared by
+    every pool of the process, lives as long as the process and is not counted)."""
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def test_an_interrupted_run_kills_its_busy_workers_at_once(tmp_path):
+    import time
+
+    import psutil
+    import pytest
+
+    ds, plan, specs, cells, store = _setup(tmp_path, ["majority", Sleeps()])
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    store.close()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_cells(cells, ds, plan, specs, StopsAtFirstWrite(tmp_path / "store.sqlite"), jobs=2, progress=False)
+    assert time.monotonic() - started < 30  # not the minute the sleeping cell would take
+    gone, alive = psutil.wait_procs(_workers_started(before), timeout=5)
+    assert alive == []
+
+
+_HELD: list = []
+
+
+class Grows(Learner):
+    """Takes 400 MB for good in its worker at n = 16 and keeps it, as importing PyTorch for
+    the MLP or loading a model does."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        if len(X) == 16 and not _HELD:
+            import time
+
+            _HELD.append(np.ones(50_000_000))
+            time.sleep(1.5)  # past loky's one-second pause between memory checks
+        self._p = np.full(len(self.classes_), 1 / len(self.classes_))
+
+    def _predict_proba(self, X):
+        return np.tile(self._p, (len(X), 1))
+
+
+def test_a_finished_run_leaves_no_worker_and_no_leak_warning(tmp_path):
+    import warnings
+
+    import psutil
+
+    ds, plan, specs, cells, store = _setup(tmp_path, [Grows()])
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = run_cells(cells, ds, plan, specs, store, jobs=2, progress=False)
+    assert counts["ok"] == len(cells)
+    assert not [w for w in caught if "worker stopped" in str(w.message)]  # no worker restarted for a 'leak'
+    assert _workers_started(before) == []

@@ -1,11 +1,13 @@
-"""Run cells in parallel (joblib), record each as it finishes, skip finished cells on rerun."""
+"""Run cells in parallel (a process pool the run owns, or Dask), record each as it finishes,
+skip finished cells on rerun."""
 
 from __future__ import annotations
 
 import os
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 
 import numpy as np
 import pandas as pd
@@ -74,13 +76,14 @@ def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]
     return sorted(groups.values(), key=lambda g: (-g[0].n_train, g[0].learner, g[0].seed))
 
 
-def _tasks(groups: list[list[Cell]], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> Iterator:
-    from joblib import delayed
-
+def _tasks(groups: list[list[Cell]], dataset: Dataset, plan: Plan,
+           specs: dict[str, LearnerSpec]) -> Iterator[tuple[Callable, tuple]]:
+    """(function, arguments) of each group, made as the pool asks for them: only the groups
+    in flight hold a copy of their rows."""
     for group in groups:
         split = plan.splits[group[0].seed]
         train = split.train_index(group[0].n_train)
-        yield delayed(run_group)(
+        yield run_group, (
             [specs[c.learner] for c in group], group,
             dataset.X.iloc[train], dataset.y.iloc[train],
             dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
@@ -95,9 +98,11 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
               scheduler: str | None = None) -> dict[str, int]:
     """Run every cell the store has not finished; return counts of ok, failed and skipped cells.
 
-    ``engine`` "local" runs cells in a joblib process pool of ``jobs``; "dask" sends them to
-    the Dask cluster at ``scheduler`` (or a local cluster of ``jobs`` one-thread workers).
-    Either way each finished cell is written to the store as it arrives.
+    ``engine`` "local" runs cells in a process pool of ``jobs`` workers that lives as long as
+    this call; "dask" sends them to the Dask cluster at ``scheduler`` (or a local cluster of
+    ``jobs`` one-thread workers). Either way each finished cell is written to the store as it
+    arrives. An exception here (KeyboardInterrupt included) stops the workers at once: every
+    worker process is killed before it propagates, and the cells written so far stay.
     """
     done = store.finished_keys()
     todo = [c for c in cells if (c.learner, c.n_train, c.seed) not in done]
@@ -110,8 +115,9 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
     jobs = jobs or default_jobs()
     groups = _groups(todo, by_name)
     rows = (_on_dask(groups, dataset, plan, by_name, jobs, scheduler) if engine == "dask"
-            else _on_joblib(groups, dataset, plan, by_name, jobs))
-    with _progress(progress, len(cells), counts["skipped"]) as advance:
+            else _on_processes(groups, dataset, plan, by_name, jobs))
+    # closing(): on an exception the pool is stopped now, not when the traceback lets go of it.
+    with closing(rows), _progress(progress, len(cells), counts["skipped"]) as advance:
         for row in rows:
             store.write_cell(row)
             counts[row["status"]] += 1
@@ -119,26 +125,84 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
     return counts
 
 
-def _on_joblib(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
-    from joblib import Parallel
+def _on_processes(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
+    """Groups of cells in a process pool owned by this run: a few groups in flight per worker,
+    rows back as they finish; when the run ends the workers exit, and when it stops early
+    (an error, KeyboardInterrupt, the generator closed) they are killed, LLM calls and all."""
+    workers = min(jobs, len(groups))
+    if workers == 1:  # in this process: nothing to start or stop
+        for function, args in _tasks(groups, dataset, plan, by_name):
+            yield from function(*args)
+        return
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    parallel = Parallel(n_jobs=min(jobs, len(groups)), return_as="generator_unordered", batch_size=1)
-    for rows in parallel(_tasks(groups, dataset, plan, by_name)):
-        yield from rows
+    # loky's pool (as joblib uses it), not joblib's reusable one: its workers must not outlive the run.
+    from joblib.externals.loky.process_executor import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_started)
+    finished = False
+    try:
+        running: set = set()
+        for function, args in _tasks(groups, dataset, plan, by_name):
+            running.add(pool.submit(function, *args))
+            while len(running) >= 2 * workers:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield from future.result()
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
+        finished = True
+    finally:
+        # Killed, not asked: a worker inside llama.cpp would not look at a request for minutes.
+        pool.shutdown(wait=True, kill_workers=not finished)
+
+
+def _worker_started() -> None:
+    """A pool worker's setup. Ctrl-C reaches every process of the terminal's group: the run's
+    own process handles it by killing its workers, so they ignore it (no half-finished cell
+    reported as a KeyboardInterrupt). And loky's leak check is off: it takes the memory of a
+    library imported for a cell (PyTorch for the MLP, a model) for a leak and restarts the
+    worker, with a warning and a reload; this pool ends with its run anyway."""
+    import signal
+
+    from joblib.externals.loky import process_executor
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    process_executor._MAX_MEMORY_LEAK_SIZE = float("inf")
 
 
 def check_dask(scheduler: str | None) -> None:
-    """Dask's distributed scheduler is installed and, when named, answers."""
+    """Dask's distributed scheduler is installed and, when named, answers, and its workers run
+    one thread each."""
     try:
         from distributed import Client
     except ImportError:
         raise ConfigError("--engine dask needs Dask's distributed scheduler: pip install 'dataeff[dask]'.") from None
     if scheduler:
         try:
-            Client(scheduler, timeout="10s").close()
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"Cannot reach the Dask scheduler {scheduler} ({one_line(exc, 120)}); start it, or "
                               "check --scheduler (tcp://HOST:PORT).") from None
+        try:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+        finally:
+            client.close()
+        check_threads({address: info["nthreads"] for address, info in workers.items()}, scheduler)
+
+
+def check_threads(threads: dict[str, int], scheduler: str) -> None:
+    """Refuse workers of several threads: a cell's process state (the featurization memo, the
+    LLM backends and their counters, the answer cache's SQLite connection, PyTorch's thread
+    count) is per process, made for one cell at a time."""
+    crowded = {address: n for address, n in threads.items() if n > 1}
+    if crowded:
+        address, n = next(iter(crowded.items()))
+        raise ConfigError(f"The Dask worker {address} runs {n} threads ({len(crowded)} of {len(threads)} workers run "
+                          f"several); dataeff runs one cell per worker process: start them with "
+                          f"'dask worker {scheduler} --nthreads 1' (more processes, not threads, for more cores).")
 
 
 def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
@@ -152,9 +216,9 @@ def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
     else:
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
+    futures = []
     try:
         X, y = client.scatter([dataset.X, dataset.y], broadcast=True)
-        futures = []
         for group in groups:
             first = group[0]
             split = plan.splits[first.seed]
@@ -166,6 +230,7 @@ def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
         for future in as_completed(futures):
             yield from future.result()
     finally:
+        client.cancel([f for f in futures if not f.done()])  # stopped early: no cell left queued
         client.close()
         if cluster is not None:
             cluster.close()
