@@ -14,14 +14,6 @@ from dataeff.analysis.efficiency import Prices, interpolate_log, route_cost
 from dataeff.analysis.types import Cheapest, Cost, LabelsNeeded, num
 
 
-#: Kinds whose fit sends every training row through the LLM (llm-prior scores it, llm-embed
-#: embeds it): their cell's ``tokens`` are fit + predict, about the same tokens per row for a
-#: training row as for a test row. Serving pays for the test rows' share only, training for the
-#: rest. (This belongs with the kind in learners/registry.py, or better, the cell should record
-#: its predict tokens apart: a ``predict_tokens`` column, used here whenever it is present.)
-FIT_SENDS_TRAINING_ROWS = frozenset({"llm-prior", "llm-prior-xgb", "llm-embed"})
-
-
 @dataclass(frozen=True)
 class Usage:
     """What one learner's cells cost at the largest size measured (means over seeds)."""
@@ -45,7 +37,7 @@ def split_tokens(cells: pd.DataFrame, kind: str | None) -> tuple[np.ndarray, np.
     if "predict_tokens" in cells and cells["predict_tokens"].notna().all():
         predict = cells["predict_tokens"].to_numpy(float)
         return total - predict, predict
-    if kind in FIT_SENDS_TRAINING_ROWS:
+    if _reads_training_rows(kind):  # run folders from before cells recorded their predict tokens
         n_train, n_test = cells["n_train"].to_numpy(float), cells["n_test"].to_numpy(float)
         predict = total * n_test / (n_train + n_test)
         return total - predict, predict
@@ -115,3 +107,10 @@ def measured_usage(results: pd.DataFrame, learners: list[str],
             tokens_per_row=float((predict_tokens / largest["n_test"].to_numpy(float)).mean()),
         )
     return out
+
+
+def _reads_training_rows(kind: str | None) -> bool:
+    """Whether the kind's fit spends as many tokens per training row as per test row."""
+    from dataeff.learners.registry import REGISTRY
+
+    return kind in REGISTRY and REGISTRY[kind].reads_training_rows

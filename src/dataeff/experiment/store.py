@@ -15,7 +15,7 @@ from dataeff.experiment.metrics import METRICS
 
 STORE_NAME = "store.sqlite"
 CELL_COLUMNS = ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds", "predict_seconds",
-                "tokens", *METRICS, "note"]
+                "tokens", *METRICS, "note", "predict_tokens"]
 
 
 def _v1(conn: sqlite3.Connection) -> None:
@@ -48,9 +48,14 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN note TEXT")
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    # LLM tokens spent predicting (serving), apart from the cell's total (fit + predict).
+    conn.execute("ALTER TABLE cells ADD COLUMN predict_tokens REAL")
+
+
 ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 

@@ -40,11 +40,15 @@ class Learner(ABC):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of ``self.classes_``."""
         start = time.perf_counter()
+        tokens_before = getattr(self, "_tokens", 0)
         if self._constant:
             proba = np.ones((len(X), 1))
         else:
             proba = np.asarray(self._predict_proba(X), dtype=float)
         self._predict_seconds = time.perf_counter() - start
+        # Serving pays for these alone: a learner that reads its training rows through the LLM
+        # during fit (llm-prior, llm-embed) spent the rest of its tokens there.
+        self._predict_tokens = getattr(self, "_tokens", 0) - tokens_before
         return proba
 
     def cost(self) -> dict[str, float]:
@@ -53,6 +57,7 @@ class Learner(ABC):
             "fit_seconds": getattr(self, "_fit_seconds", float("nan")),
             "predict_seconds": getattr(self, "_predict_seconds", float("nan")),
             "tokens": float(getattr(self, "_tokens", 0)),
+            "predict_tokens": float(getattr(self, "_predict_tokens", 0)),
         }
 
     @abstractmethod

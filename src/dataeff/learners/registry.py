@@ -33,6 +33,7 @@ class Kind:
     workload: str | None = None  # how its LLM work is sized (learners/llm/workload.py)
     settings: tuple[str, ...] = ()  # what a variant may set
     llm_settings: bool = False  # its settings are [llm] settings, merged over the [llm] table
+    reads_training_rows: bool = False  # its fit sends the training rows through the LLM (tokens)
 
 
 # Heavy imports (torch, xgboost) happen only when a learner is built.
@@ -74,17 +75,17 @@ REGISTRY: dict[str, Kind] = {
                             workload="few_similar", settings=(*_LLM_COMMON, "shots", "calibrate"), llm_settings=True),
     "llm-embed": Kind("dataeff.learners.llm.learners:llm_embed",
                       "Sentence embeddings (all-MiniLM-L6-v2) of each row + logistic regression.",
-                      family="llm", needs_task=True, features="text",
+                      family="llm", needs_task=True, features="text", reads_training_rows=True,
                       settings=("embed_url", "embed_model", "style", "template", "dictionary", "api_key_env",
                                 "timeout", "retries", "concurrency"), llm_settings=True),
     "llm-prior": Kind("dataeff.learners.llm.learners:llm_prior",
                       "Zero-shot LLM log-odds as a feature next to the classic features, into logreg.",
                       family="llm", needs_task=True, workload="prior", settings=(*_LLM_COMMON, "calibrate"),
-                      llm_settings=True),
+                      llm_settings=True, reads_training_rows=True),
     "llm-prior-xgb": Kind("dataeff.learners.llm.learners:llm_prior_xgb",
                           "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost.",
                           family="llm", needs_task=True, features="tree", workload="prior",
-                          settings=(*_LLM_COMMON, "calibrate"), llm_settings=True),
+                          settings=(*_LLM_COMMON, "calibrate"), llm_settings=True, reads_training_rows=True),
 }
 
 
