@@ -137,3 +137,34 @@ def test_unknown_columns_and_bad_sql_are_data_errors():
         _flat(features=[Feature("S", "sum", column="amt")])
     with pytest.raises(DataError, match="Flattening the related tables failed"):
         _flat(features=[Feature("S", "count", where="categoryy = 'food'")])
+
+
+def test_windows_in_hours_weeks_and_months_and_rows_exactly_at_an_edge():
+    """A window ends at the row's cutoff, which it includes, and starts just after cutoff minus
+    its length: a child row exactly at the start is out, one exactly at the cutoff is in. Months
+    are calendar months (a month before 2024-03-15 12:00 is 2024-02-15 12:00, 29 days)."""
+    cutoff = pd.Timestamp("2024-03-15 12:00")
+    at = {  # purchase time -> the windows it falls in
+        cutoff: {"H24", "H36", "W2", "M1"},  # exactly at the cutoff: in every window
+        cutoff + pd.Timedelta("1min"): set(),  # after the cutoff: in none
+        cutoff - pd.Timedelta("24h"): {"H36", "W2", "M1"},  # exactly at the 24h edge: out of it
+        cutoff - pd.Timedelta("23h59min"): {"H24", "H36", "W2", "M1"},
+        cutoff - pd.Timedelta("36h"): {"W2", "M1"},
+        cutoff - pd.Timedelta("14D"): {"M1"},  # exactly two weeks before
+        cutoff - pd.Timedelta("13D23h"): {"W2", "M1"},
+        pd.Timestamp("2024-02-15 12:00"): set(),  # exactly a calendar month before
+        pd.Timestamp("2024-02-15 12:01"): {"M1"},
+        cutoff - pd.Timedelta("30D"): set(),  # a month is not 30 days
+    }
+    customers = pd.DataFrame({"id": [1, 2], "cut": [str(cutoff), "2024-01-01"]})
+    windows = {"H24": "24h", "H36": "36h", "W2": "2w", "M1": "1m"}
+    for i, (when, expected) in enumerate(at.items()):
+        purchases = pd.DataFrame({"id": [1, 2], "t": [when, when], "amount": [1.0, 1.0]})
+        features = [Feature(name, "count", window=w) for name, w in windows.items()]
+        features.append(Feature("Spend", "sum", column="amount", window="1m"))
+        decl = Flattening("c", "id", "cut", relations=[Relation("p", "id", "t", features=features)])
+        flat = flatten(decl, {"c": customers, "p": purchases})
+        got = {name for name in windows if flat.loc[0, name] == 1}
+        assert got == expected, (str(when), got, expected)
+        assert flat.loc[0, "Spend"] == (1.0 if "M1" in expected else 0.0)
+        assert (flat.loc[1, list(windows)] == 0).all()  # customer 2's cutoff is before every purchase
