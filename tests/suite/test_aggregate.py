@@ -3,6 +3,8 @@ counts of datasets not reached and extrapolated, the rule of thumb, crossovers b
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -59,13 +61,24 @@ def test_not_reached_within_the_sizes_measured_and_extrapolated_are_counted(answ
     result = aggregate(answers)
     tree = spread(result, "tree")
     assert tree.numbers == (800, 3000, 1200)  # the extrapolated 3,000 counts; 'unreachable' has no number
-    assert tree.median == 1200 and tree.range == (800, 3000)
+    # never reached counts as more labels than any number: [800, 1200, 3000, inf]
+    assert tree.values == [800, 1200, 3000, math.inf]
+    assert tree.median == 2100 and tree.range == (800, math.inf) and tree.iqr == (1100, math.inf)
     assert (tree.within, tree.extrapolated, tree.unreachable, tree.not_reached) == (2, 1, 1, 2)
     assert tree.verdict == "within"
-    llm = spread(result, "llm-few")
-    assert llm.numbers == (8, 16) and llm.median == 12
+    llm = spread(result, "llm-few")  # 8, 16, past the extrapolation limit (inf); no target on d
+    assert llm.numbers == (8, 16) and llm.values == [8, 16, math.inf] and llm.median == 16
     assert (llm.within, llm.extrapolated, llm.no_answer) == (2, 1, 1)
     assert llm.rule_of_thumb is None and llm.rule_text == "next to none" and llm.verdict is None
+
+
+def test_a_learner_that_misses_on_most_datasets_has_a_median_of_not_reached():
+    misses = [dataset(name, need(100), need(None, "unreachable"), need(8)) for name in "abc"]
+    misses.append(dataset("d", need(100), need(50), need(8)))
+    tree = spread(aggregate(misses), "tree")
+    assert tree.median == math.inf and tree.range == (50, math.inf) and tree.verdict == "more"
+    row = tree.to_json()
+    assert row["median"] is None and row["range"] == [50, None] and row["with_answer"] == 4
 
 
 def test_baselines_and_failed_datasets_do_not_count(answers):
@@ -105,6 +118,8 @@ def test_json_round_numbers_and_labels_text(answers):
     data = aggregate(answers).to_json()
     row = next(r for r in data["learners"] if r["learner"] == "logreg")
     assert row["median"] == 300 and row["range"] == [100, 1600] and row["with_number"] == 4
+    tree = next(r for r in data["learners"] if r["learner"] == "tree")
+    assert tree["median"] == 2100 and tree["range"] == [800, None] and tree["iqr"] == [1100, None]
     assert data["datasets"][4]["status"] == "failed" and "broken.csv" in data["datasets"][4]["error"]
     assert data["datasets"][0]["learners"]["tree"]["labels"]["95%"]["n"] == 800
     assert [labels_text(n) for n in (need(180), need(8, "at_most"), need(2300.4, "extrapolated"),

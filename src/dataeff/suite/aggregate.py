@@ -3,9 +3,11 @@ each dataset (median, interquartile range and full range, how often it was not r
 the sizes measured, how often extrapolated), next to the rule of thumb; crossovers between
 families and between learners across datasets.
 
-The spread is over the datasets where a number exists (reached within the sizes measured, or
-extrapolated within the limit); the counts beside it say how many datasets have none. Quartiles
-are numpy's linear interpolation between order statistics.
+The spread is over the datasets with an answer: a target never reached (no fit reaches it, or
+only past 100x the largest size measured) counts as more labels than any number, so a learner
+that misses the target on most datasets has a median of "not reached" (``inf`` here, ``null``
+in JSON) rather than the median of its few successes. Quartiles are numpy's linear
+interpolation between order statistics, an infinite neighbour making them infinite.
 """
 
 from __future__ import annotations
@@ -91,14 +93,28 @@ class LearnerSpread:
     extrapolated: int  # not reached within the sizes measured; a fit's number (None past the limit)
     unreachable: int  # not reached, and no fit reaches it
     no_answer: int  # no target to reach (no signal in the data, or no ceiling)
+    never: int = 0  # answered without a number: unreachable, or extrapolated past the limit
 
     @property
     def not_reached(self) -> int:
         """Datasets where the target was not reached within the sizes measured."""
         return self.extrapolated + self.unreachable
 
+    @property
+    def values(self) -> list[float]:
+        """Labels needed on every dataset with an answer, smallest first; never reached: inf."""
+        return sorted(self.numbers) + [math.inf] * self.never
+
     def quantile(self, q: float) -> float | None:
-        return float(np.quantile(self.numbers, q)) if self.numbers else None
+        """numpy's linear quantile of ``values``, infinite where an infinite value takes part."""
+        values = self.values
+        if not values:
+            return None
+        position = q * (len(values) - 1)
+        low, high = math.floor(position), math.ceil(position)
+        if math.isinf(values[high]) and (high != low or math.isinf(values[low])):
+            return math.inf
+        return float(np.quantile(values[: high + 1], position / high)) if high else float(values[0])
 
     @property
     def median(self) -> float | None:
@@ -110,11 +126,13 @@ class LearnerSpread:
 
     @property
     def range(self) -> tuple[float | None, float | None]:
-        return (min(self.numbers), max(self.numbers)) if self.numbers else (None, None)
+        values = self.values
+        return (values[0], values[-1]) if values else (None, None)
 
     @property
     def verdict(self) -> str | None:
-        """The median against the rule of thumb: 'fewer', 'within' or 'more' (None: nothing to compare)."""
+        """The median against the rule of thumb: 'fewer', 'within' or 'more' (a median never
+        reached is more); None: nothing to compare."""
         if self.median is None or self.rule_of_thumb is None:
             return None
         low, high = self.rule_of_thumb
@@ -130,7 +148,8 @@ class LearnerSpread:
         return {"learner": self.learner, "family": self.family, "kind": self.kind, "target": self.target,
                 "rule_of_thumb": list(self.rule_of_thumb) if self.rule_of_thumb else None,
                 "rule_of_thumb_text": self.rule_text, "datasets": self.datasets, "with_number": len(self.numbers),
-                "median": self.median, "iqr": list(self.iqr), "range": list(self.range), "numbers": list(self.numbers),
+                "with_answer": len(self.values), "median": _finite(self.median), "iqr": [_finite(v) for v in self.iqr],
+                "range": [_finite(v) for v in self.range], "numbers": list(self.numbers),
                 "within_sizes_measured": self.within, "not_reached_within_sizes_measured": self.not_reached,
                 "extrapolated": self.extrapolated, "unreachable": self.unreachable, "no_answer": self.no_answer,
                 "verdict": self.verdict}
@@ -211,7 +230,8 @@ def aggregate(datasets: list[DatasetAnswers]) -> SuiteAggregate:
                 within=sum(n is not None and n.how in WITHIN for n in needs),
                 extrapolated=sum(n is not None and n.how == "extrapolated" for n in needs),
                 unreachable=sum(n is not None and n.how == "unreachable" for n in needs),
-                no_answer=sum(n is None for n in needs)))
+                no_answer=sum(n is None for n in needs),
+                never=sum(n is not None and (n.n is None or not math.isfinite(n.n)) for n in needs)))
     crossovers = [*_crossovers(done, "family"), *_crossovers(done, "learner")]
     return SuiteAggregate(tuple(targets), tuple(spreads), tuple(crossovers), tuple(datasets))
 
@@ -238,6 +258,11 @@ def _crossovers(done: list[DatasetAnswers], by: str) -> list[CrossoverSpread]:
         spreads.append(CrossoverSpread(by, early, late, both, tuple((name, n) for name, (n, _) in at.items()),
                                        sum(settled for _, settled in at.values())))
     return sorted(spreads, key=lambda s: (-len(s.at), s.early, s.late))
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: a quantile past every number (never reached) is written null."""
+    return None if value is None or math.isinf(value) else value
 
 
 def _json(need: LabelsNeeded | None) -> dict | None:

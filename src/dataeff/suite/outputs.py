@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from dataeff.report.files import atomic_write, finite, json_default
@@ -17,11 +18,13 @@ CSV_COLUMNS = ["dataset", "status", "error", "metric", "ceiling", "learner", "fa
                "labels", "how", "method", "max_measured", "folder"]
 HOW_TO_READ = ("Labels each learner needs to reach the target on each dataset (the first crossing of its "
                "running best mean; past the largest size measured, its fitted curve). Median, interquartile "
-               "range and range are over the datasets with a number; 'not reached' counts the datasets where "
-               "the target was not reached within the sizes measured, 'extrapolated' those of them where the "
-               "fit gives a number (past 100x the largest size it gives none). 'No target' datasets carry no "
-               "signal above the baseline or no ceiling to take a share of. Rule of thumb: "
-               "dataeff.analysis.efficiency.RULE_OF_THUMB, by each learner's kind.")
+               "range and range are over the datasets with an answer, a target never reached (no fit reaches "
+               "it, or only past 100x the largest size) counting as more labels than any number: 'not reached' "
+               "there (null in suite.json). 'Not reached' counts the datasets where the target was not reached "
+               "within the sizes measured, 'extrapolated' those of them where a fit was used. 'No target' "
+               "datasets carry no signal above the baseline or no ceiling to take a share of. Rule of thumb: "
+               "dataeff.analysis.efficiency.RULE_OF_THUMB, by each learner's kind; 'measured vs rule' compares "
+               "the median with it.")
 
 
 def write_suite_outputs(out: Path, result: SuiteAggregate, seconds: float) -> list[Path]:
@@ -59,12 +62,14 @@ def _write_csv(path: Path, result: SuiteAggregate) -> None:
 
 # -- the rows people read -----------------------------------------------------------------------
 def _n(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    if value is None:
+        return "-"
+    return "not reached" if math.isinf(value) else f"{value:,.0f}"
 
 
 def _pair(values: tuple[float | None, float | None]) -> str:
     low, high = values
-    return "-" if low is None else f"{low:,.0f}–{high:,.0f}"
+    return "-" if low is None else f"{_n(low)}–{_n(high)}"
 
 
 def spread_row(s: LearnerSpread) -> dict[str, str]:
