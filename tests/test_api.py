@@ -1,4 +1,4 @@
-"""The Python API: dataeff.run with a DataFrame, Study, load_run."""
+"""The Python API: dataeff.run with a DataFrame, Study, load_run, analyze."""
 
 import pandas as pd
 import pytest
@@ -23,6 +23,29 @@ def test_run_on_a_dataframe_returns_results_and_the_run_folder(tmp_path):
     loaded = dataeff.load_run(tmp_path / "x")
     pd.testing.assert_frame_equal(loaded.results, result.results)
     assert loaded.facts["dataset"] == "dataframe" and loaded.metric == "roc_auc"
+    _analyze_the_folder_again(tmp_path / "x", result)
+
+
+def _analyze_the_folder_again(out, result):
+    """dataeff.analyze on a run folder: new answers from the stored cells, no refit; written
+    to summary.json unless write=False."""
+    import json
+
+    from dataeff.analysis.efficiency import Prices
+
+    summary_before = json.loads((out / "summary.json").read_text())
+    assert summary_before["target"]["value"] != 0.6 and summary_before["prices"]["label_cost"] == 0.5
+    again = dataeff.analyze(out, target=0.6, prices=Prices(label_cost=2.0))
+    assert isinstance(again, dataeff.RunResult) and again.metric == "roc_auc"
+    pd.testing.assert_frame_equal(again.results, result.results)  # the stored cells, not refitted
+    assert again.analysis.to_json()["signal"]["found"]
+    assert again.analysis.to_json()["target"]["value"] == 0.6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"]["value"] == 0.6 and summary["prices"]["label_cost"] == 2.0
+    assert "## Answers" in (out / "summary.md").read_text()
+    unwritten = dataeff.analyze(out, target=0.55, metric="accuracy", write=False)
+    assert unwritten.metric == "accuracy" and unwritten.analysis.to_json()["target"]["spec"] == "0.55"
+    assert json.loads((out / "summary.json").read_text()) == summary  # write=False leaves the files
 
 
 def test_study_object_and_headline_metric(tmp_path):
