@@ -52,7 +52,8 @@ def test_suite_html_in_headless_chromium(small_suite, tmp_path):
             box = page.locator(f"#chart-{name}").bounding_box()
             assert box["width"] > 250 and box["height"] > 120
         # the same learner has one colour, and every chart the same axes
-        colours = page.eval_on_selector_all("#charts g.series", "gs => gs.map(g => [g.dataset.learner, g.style.cssText])")
+        colours = page.eval_on_selector_all("#charts g.series",
+                                            "gs => gs.map(g => [g.dataset.learner, g.style.cssText])")
         by_learner = {}
         for learner, style in colours:
             by_learner.setdefault(learner, set()).add(style)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.suite.conftest import DATASETS, LEARNERS, SEEDS, SIZES, run_suite_cli, suite_command, write_suite
+from tests.suite.conftest import DATASETS, LEARNERS, SEEDS, SIZES, run_suite_cli, suite_command
 
 KEY = ["learner", "n_train", "seed"]
 METRICS = ["accuracy", "roc_auc", "log_loss"]

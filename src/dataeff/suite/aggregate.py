@@ -73,7 +73,8 @@ class DatasetAnswers:
                 "error": self.error, "metric": self.metric, "ceiling": self.ceiling, "target": self.target,
                 "rows": self.rows, "classes": list(self.classes), "seconds": self.seconds,
                 "learners": {learner: {"family": family, "kind": self.kinds.get(learner),
-                                       "labels": {target: _json(needs.get(learner)) for target, needs in self.labels.items()}}
+                                       "labels": {target: _json(needs.get(learner))
+                                                  for target, needs in self.labels.items()}}
                              for learner, family in self.families.items()},
                 "crossovers": [c.to_json() for c in self.crossovers]}
 

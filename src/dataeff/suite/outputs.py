@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from dataeff.report.files import atomic_write, finite, json_default
-from dataeff.suite.aggregate import DatasetAnswers, LearnerSpread, SuiteAggregate, labels_text
+from dataeff.suite.aggregate import LearnerSpread, SuiteAggregate, labels_text
 
 FILES = ("suite.json", "suite.csv", "suite.md", "suite.html")
 CSV_COLUMNS = ["dataset", "status", "error", "metric", "ceiling", "learner", "family", "kind", "target",
