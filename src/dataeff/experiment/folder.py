@@ -42,6 +42,8 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
     stored = _stored_fingerprint(out / STORE_NAME)
     if stored == fingerprint:
         return "resume"
+    if stored is None and _blank_store(out / STORE_NAME):
+        return "restart"  # a run killed before its store had a study in it: nothing to keep
     if force:
         return "restart"
     raise RunFolderError(
@@ -62,6 +64,21 @@ def clear_owned(out: Path) -> None:
 
 def _stored_fingerprint(path: Path) -> str | None:
     return stored_meta(path, "fingerprint")
+
+
+def _blank_store(path: Path) -> bool:
+    """A store file with no cell in it (empty, or killed before its schema or first cell)."""
+    if path.stat().st_size == 0:
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return "cells" not in tables or conn.execute("SELECT count(*) FROM cells").fetchone()[0] == 0
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # not a SQLite file: not ours to replace
 
 
 def stored_meta(path: Path, key: str) -> str | None:
