@@ -361,19 +361,32 @@ def parse_sizes(text: str) -> list[int]:
 
 def load_config(path: str | Path) -> Settings:
     """Read a study TOML; relative file paths in it are taken relative to the TOML's folder."""
+    return settings_from_tables(read_toml(path), Path(path))
+
+
+def read_toml(path: str | Path, what: str = "Config") -> dict:
+    """A TOML file's tables; a missing or unreadable file is one ConfigError line."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}. Check the --config path.")
+        raise ConfigError(f"{what} file not found: {path}. Check the --config path.")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
+
+
+def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] = ()) -> Settings:
+    """Settings from a TOML's tables ([data], [study], ..., [learners.NAME]); ``path`` names the
+    file in messages and anchors its relative paths; ``other_sections`` are the caller's own
+    tables, named in the message about an unknown one."""
+    raw = dict(raw)
     variants = variants_from_toml(raw.pop("learners"), path.name) if "learners" in raw else []
     for section, content in raw.items():
         if section not in SECTIONS:
+            choices = [*SECTIONS, *other_sections]
             raise ConfigError(
-                f"Unknown section [{section}] in {path.name}.{did_you_mean(section, SECTIONS)} "
-                f"Sections: {', '.join(f'[{s}]' for s in [*SECTIONS, 'learners.NAME'])}."
+                f"Unknown section [{section}] in {path.name}.{did_you_mean(section, choices)} "
+                f"Sections: {', '.join(f'[{s}]' for s in [*choices, 'learners.NAME'])}."
             )
         if not isinstance(content, dict):
             raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")

@@ -21,14 +21,13 @@ built-in's own, the file's stem, or ``name =``) names its run folder inside the 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataeff.config import FLAT_NAMES, SECTIONS, Settings, load_config, parse_target
+from dataeff.config import SECTIONS, Settings, load_config, parse_target, read_toml, settings_from_tables
 from dataeff.data.builtin import BUILTINS, is_builtin
-from dataeff.errors import ConfigError, did_you_mean, one_line
+from dataeff.errors import ConfigError, did_you_mean
 from dataeff.variants import variants_from_toml
 
 #: the keys of [suite]
@@ -38,9 +37,6 @@ ENTRY_KEYS = ("source", "target", "name", "table", "query", "bins")
 #: settings a suite decides itself: the dataset of each folder, and the folder
 NOT_OVERRIDABLE = ("source", "out")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SHARED_SECTIONS = ("study", "analysis", "llm", "run")
-_RELATIVE = (("run", "cache_dir"), ("llm", "template"), ("llm", "dictionary"))
-_FLAT = {place: flat for flat, place in FLAT_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -73,12 +69,7 @@ class Suite:
 def load_suite(path: str | Path) -> Suite:
     """Read and check a suite TOML; every problem is one ``ConfigError`` line."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Suite file not found: {path}. Check the --config path.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {one_line(exc)}. Fix the file.") from None
+    raw = read_toml(path, "Suite")
     table = raw.pop("suite", None)
     if not isinstance(table, dict):
         raise ConfigError(f"{path.name} has no [suite] table; add one with datasets = [\"churn\", ...].")
@@ -95,33 +86,15 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def shared_settings(raw: dict, path: Path) -> Settings:
-    """The [study], [analysis], [llm], [run] and [learners.NAME] tables, checked as a study
-    TOML's are, through the settings' flat names (``Settings.with_overrides``)."""
-    variants = variants_from_toml(raw.pop("learners"), path.name) if "learners" in raw else []
-    flat: dict[str, Any] = {}
-    for section, content in raw.items():
-        if section == "data":
-            raise ConfigError(f"[data] in {path.name}: a suite's data are its [suite] datasets; list each there "
-                              "(a related-tables study TOML is listed as a dataset).")
-        if section not in _SHARED_SECTIONS:
-            choices = [*_SHARED_SECTIONS, "suite", "overrides"]
-            raise ConfigError(f"Unknown section [{section}] in {path.name}.{did_you_mean(section, choices)} "
-                              f"Sections: {', '.join(f'[{s}]' for s in [*choices, 'learners.NAME'])}.")
-        if not isinstance(content, dict):
-            raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")
-        for key, value in content.items():
-            if key not in SECTIONS[section]:
-                raise ConfigError(f"Unknown key '{key}' in [{section}] of {path.name}."
-                                  f"{did_you_mean(key, SECTIONS[section])} Keys there: {', '.join(SECTIONS[section])}.")
-            if (section, key) == ("run", "out"):
-                raise ConfigError(f"[run] out in {path.name}: a suite writes one run folder per dataset inside "
-                                  "--out DIR; drop it.")
-            if (section, key) in _RELATIVE and isinstance(value, str) and not Path(value).is_absolute():
-                value = str(path.parent / value)
-            flat[_FLAT[(section, key)]] = value
-    if variants:  # [learners.NAME] tables run next to (or, alone, instead of) [study] learners
-        flat["learners"] = [*flat.get("learners", []), *variants]
-    return Settings().with_overrides(**flat)
+    """The [study], [analysis], [llm], [run] and [learners.NAME] tables, read as a study TOML's
+    are (``config.settings_from_tables``), less what a suite decides itself."""
+    if "data" in raw:
+        raise ConfigError(f"[data] in {path.name}: a suite's data are its [suite] datasets; list each there "
+                          "(a related-tables study TOML is listed as a dataset).")
+    if isinstance(raw.get("run"), dict) and "out" in raw["run"]:
+        raise ConfigError(f"[run] out in {path.name}: a suite writes one run folder per dataset inside "
+                          "--out DIR; drop it.")
+    return settings_from_tables(raw, path, other_sections=("suite", "overrides"))
 
 
 def make_suite(datasets: Any, settings: Settings | None = None, *, score: Any = None,
