@@ -1,56 +1,122 @@
-"""The LLM work of a study sized before it starts (prompt tokens, core-minutes), so a user can
-shrink --test-rows first."""
+"""The LLM work of a study sized before it starts (tokens the model evaluates, core-minutes), so a
+user can shrink --test-rows first."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
 
 from dataeff.data.dataset import Dataset
 from dataeff.experiment.plan import Plan
 from dataeff.learners.registry import REGISTRY, LearnerSpec
 
+# Gemma 3 270M through llama.cpp on one thread: prompt tokens per CPU second at the start of a
+# context. Fitted on benchmarks/bench_workload.py's two studies (fine-foods reviews; attrition
+# rows with a data dictionary), whose CPU time it predicts within 30%; bench_llm.py measures
+# 335-361 tokens/s for the bare model on short prompts.
+LOCAL_TOKENS_PER_SECOND = 300
+# A token costs more the later it sits in its context (attention over every token before it):
+# 1 + position / ATTENTION_TOKENS times the first token's cost (raw llama.cpp evaluates review
+# rows 1.48x slower after a 1,333-token few-shot prefix; benchmarks/README.md).
+ATTENTION_TOKENS = 2800
+# The llamacpp backend keeps a shared prefix's KV cache only up to a 64-token block boundary
+# (learners/llm/backends/llamacpp.py): each row after a few-shot prefix re-reads half a block.
+REREAD_TOKENS = 32
+CALIBRATION_PROMPTS = 3  # content-free rows asked once per cell (contextual calibration)
 
-# Gemma 3 270M through llama.cpp, one thread per job, prompt tokens per second of this estimate:
-# measured here 314 on the fine-foods study with 1,000 test rows (2,172,334 estimated tokens in
-# 3,461 s on 2 jobs) and about 100 on the short make-demo study (model loads and embeddings
-# weigh more there); between the two, so a long run is not overestimated threefold.
-LOCAL_TOKENS_PER_SECOND = 250
+
+@dataclass(frozen=True)
+class Workload:
+    """Prompt tokens before the cache, for local models and endpoints, and the local core seconds."""
+
+    local_tokens: float
+    endpoint_tokens: float
+    local_seconds: float
 
 
 def llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str | None:
-    """A rough size of the LLM work before it starts, so a user can shrink --test-rows first.
+    """The note printed before a run, or None without LLM learners."""
+    work = estimate(dataset, plan, specs)
+    parts = []
+    if work.local_tokens:
+        parts.append(f"about {work.local_tokens:,.0f} prompt tokens for local models before the cache, roughly "
+                     f"{work.local_seconds / 60:,.0f} minutes of one core")
+    if work.endpoint_tokens:
+        parts.append(f"about {work.endpoint_tokens:,.0f} prompt tokens (before the cache) go to the endpoint")
+    if not parts:
+        return None
+    return f"LLM work: {'; '.join(parts)} (fewer --test-rows or --sizes shrink it)."
 
-    Counts prompts the model must read at least once, each as long as that learner's own
-    prompt of a row (its question, template and data dictionary): zero-shot prompts once per
-    seed (they repeat across sizes), few-shot prompts once per cell plus its demonstrations,
-    and for llm-prior the zero-shot prompts of the largest training subset and the test rows.
-    Variants on local models and on endpoints are summed apart.
+
+def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload:
+    """A size of the LLM work before it starts, so a user can shrink --test-rows first.
+
+    Counts the tokens the model must evaluate at least once, a row's prompt as long as that
+    learner's own (its question, template and data dictionary; counted with a local model's
+    own tokenizer): zero-shot prompts once per seed (they repeat across sizes, and a few-shot
+    learner's prompts at n = 0 are the zero-shot ones), few-shot demonstrations once per cell
+    and each test row after them, and for llm-prior the zero-shot prompts of the largest
+    training subset and the test rows. A local token is weighed by its position (attention);
+    variants on local models and on endpoints are summed apart.
     """
-    sample = dataset.X.head(50)
-    seeds, n_test, sizes = len(plan.seeds), plan.n_test, plan.sizes
+    sample = dataset.X.head(30)
+    seeds, n_test, sizes = len(plan.seeds), plan.n_test + CALIBRATION_PROMPTS, [s for s in plan.sizes if s > 0]
     tokens = {"local": 0.0, "endpoint": 0.0}
+    weighted = 0.0
+    zero_shot_asked: set[tuple] = set()
+    counters: dict[tuple, object] = {}
+    lengths: dict[tuple, float] = {}
     for spec in specs:
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
         if workload is None or "task" not in spec.params:
             continue
-        task = spec.params["task"]
-        per_row = sum(len(task.query(row)) for _, row in sample.iterrows()) / max(len(sample), 1) / 4 + 4
-        shots = spec.params.get("k_max", 0)
-        if workload == "zero":
-            rows = n_test * seeds
-        elif workload == "few":
-            rows = n_test * seeds * (len(sizes) + 1) + shots * len(sizes) * seeds
-        elif workload == "few_similar":  # a prompt of its own per test row beyond the shots
-            beyond = sum(1 for size in sizes if size > shots)
-            rows = n_test * seeds * (len(sizes) + 1 + beyond * shots)
-        else:  # prior: the zero-shot prompts of the training rows and the test rows
-            rows = (n_test + max(sizes)) * seeds
-        tokens["endpoint" if spec.params.get("backend") == "openai" else "local"] += rows * per_row
-    parts = []
-    if tokens["local"]:
-        minutes = tokens["local"] / LOCAL_TOKENS_PER_SECOND / 60
-        parts.append(f"about {tokens['local']:,.0f} prompt tokens for local models before the cache, roughly "
-                     f"{minutes:,.0f} minutes of one core at ~{LOCAL_TOKENS_PER_SECOND} tokens/s")
-    if tokens["endpoint"]:
-        parts.append(f"about {tokens['endpoint']:,.0f} prompt tokens (before the cache) go to the endpoint")
-    if not parts:
-        return None
-    return f"LLM work: {'; '.join(parts)} (fewer --test-rows or --sizes shrink it)."
+        task, local = spec.params["task"], spec.params.get("backend") != "openai"  # the only endpoint that scores
+        # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
+        same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))
+        if same_prompts not in lengths:
+            lengths[same_prompts] = _mean_tokens(spec, [task.query(row) for _, row in sample.iterrows()], counters)
+        query = lengths[same_prompts]
+        shot = query + 3  # a demonstration: the row's prompt, its answer word and a blank line
+        k_max = spec.params.get("k_max", 0)
+        parts: list[tuple[float, float]] = []  # (tokens, mean position)
+        if workload in ("zero", "few", "few_similar") and same_prompts not in zero_shot_asked:
+            zero_shot_asked.add(same_prompts)
+            parts.append((n_test * query * seeds, query / 2))
+        if workload == "few":
+            for size in sizes:
+                prefix = min(k_max, size) * shot
+                parts.append((prefix * seeds, prefix / 2))
+                per_row = query + (REREAD_TOKENS if prefix >= 64 else prefix)
+                parts.append((n_test * per_row * seeds, prefix + query / 2))
+        elif workload == "few_similar":  # a prompt of its own per test row once the rows outnumber the shots
+            for size in sizes:
+                prefix = min(k_max, size) * shot
+                per_row = prefix + query if size > k_max else query + min(prefix, REREAD_TOKENS)
+                parts.append((n_test * per_row * seeds, (prefix + query) / 2))
+        elif workload == "prior":  # the zero-shot prompts of the training rows and the test rows
+            parts.append(((n_test + max(sizes, default=0)) * query * seeds, query / 2))
+        count = sum(t for t, _ in parts)
+        tokens["local" if local else "endpoint"] += count
+        if local:
+            weighted += sum(t * (1 + position / ATTENTION_TOKENS) for t, position in parts)
+    return Workload(tokens["local"], tokens["endpoint"], weighted / LOCAL_TOKENS_PER_SECOND)
+
+
+def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
+    """Mean tokens of ``texts``: a local model's own tokenizer (its vocabulary only, no
+    weights; loaded once per model into ``counters``), else about four characters a token."""
+    if not texts:
+        return 0.0
+    from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter
+
+    params = spec.params
+    model = (params.get("backend"), params.get("model"), params.get("cache"))
+    if model[0] in LOCAL_BACKENDS and model not in counters:
+        try:
+            counters[model] = local_token_counter(*model)[0]
+        except Exception:  # noqa: BLE001 - an estimate: a model not in place yet falls back to characters
+            counters[model] = None
+    if counters.get(model) is not None:
+        return float(np.mean(counters[model](texts)))
+    return float(np.mean([len(t) for t in texts])) / 4 + 4
