@@ -217,8 +217,9 @@ def suite(
 
     suite_config = load_suite(config)
     Settings().with_overrides(jobs=jobs, engine=engine, scheduler=scheduler)  # checked before any folder
-    result = run_suite(suite_config, out, jobs=jobs, engine=engine, scheduler=scheduler, force=force or None,
-                       log=(lambda message: None) if quiet else _err)
+    with _stop_on_signals():
+        result = run_suite(suite_config, out, jobs=jobs, engine=engine, scheduler=scheduler, force=force or None,
+                           log=(lambda message: None) if quiet else _err)
     from rich.console import Console
     from rich.table import Table
 
