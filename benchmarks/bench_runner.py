@@ -4,8 +4,14 @@ Grid (issue: fast on one machine): logreg, tree, xgboost × the LCDB anchor size
 (√2 apart) × 10 seeds on `churn`, the same number of test rows, 2 jobs. Both sides use the
 same featurization pipelines (dataeff's skrub featurizers) and one thread per fit.
 
-Targets: dataeff's wall time <= 0.8 × scikit-learn's, and dataeff's overhead over the sum of
-its cells' fit + predict seconds divided by jobs <= 10%.
+scikit-learn's `learning_curve` also scores every training subset (its train scores), work
+dataeff does not do; so the baseline is timed both ways: `learning_curve` as users call it, and
+the same fits and test scores without the training-set scoring (`cross_validate` over the
+same (training prefix, test rows) splits, `return_train_score=False`, same jobs).
+
+Targets: dataeff's wall time <= 0.8 × scikit-learn's without the training-set scoring (the fair
+comparison; the ratio to `learning_curve` as called is printed too), and dataeff's overhead over
+the sum of its cells' fit + predict seconds divided by jobs <= 10%.
 
     .venv/bin/python benchmarks/bench_runner.py [--seeds 10] [--jobs 2]
 """
@@ -50,10 +56,11 @@ def time_dataeff(seeds: int, jobs: int) -> tuple[float, float, int, int]:
     return wall, busy, len(cells), plan.n_test
 
 
-def time_sklearn(seeds: int, jobs: int, n_test: int) -> float:
-    """Wall seconds of sklearn.model_selection.learning_curve over the same grid."""
+def time_sklearn(seeds: int, jobs: int, n_test: int) -> tuple[float, float]:
+    """Wall seconds over the same grid of sklearn.model_selection.learning_curve, and of the
+    same fits and test scores without its training-set scoring."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import ShuffleSplit, learning_curve
+    from sklearn.model_selection import ShuffleSplit, cross_validate, learning_curve
     from sklearn.pipeline import make_pipeline
     from sklearn.tree import DecisionTreeClassifier
     from xgboost import XGBClassifier
@@ -74,7 +81,16 @@ def time_sklearn(seeds: int, jobs: int, n_test: int) -> float:
     for estimator in estimators.values():
         learning_curve(estimator, X, y, train_sizes=SIZES, cv=cv, scoring="roc_auc", n_jobs=jobs,
                        error_score=np.nan)
-    return time.perf_counter() - start
+    with_train_scores = time.perf_counter() - start
+    # learning_curve's own splits: the first n rows of each shuffled training set, one test set
+    # per split; here every (split, size) is one fold of cross_validate, scored on test rows only.
+    splits = [(train[:n], test) for train, test in cv.split(X, y) for n in SIZES]
+    start = time.perf_counter()
+    for estimator in estimators.values():
+        cross_validate(estimator, X, y, cv=splits, scoring="roc_auc", n_jobs=jobs, error_score=np.nan,
+                       return_train_score=False)
+    without = time.perf_counter() - start
+    return with_train_scores, without
 
 
 def main() -> int:
@@ -83,16 +99,19 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     wall, busy, cells, n_test = time_dataeff(args.seeds, args.jobs)
-    sk = time_sklearn(args.seeds, args.jobs, n_test)
+    sk, sk_fair = time_sklearn(args.seeds, args.jobs, n_test)
     overhead = wall / (busy / args.jobs) - 1
-    ratio = wall / sk
+    ratio, fair = wall / sk, wall / sk_fair
     print(f"{cells} cells ({len(LEARNERS)} learners × {len(SIZES)} sizes × {args.seeds} seeds), {n_test} test rows, "
           f"{args.jobs} jobs")
     print("| figure | target | measured |\n|---|---|---|")
-    print(f"| dataeff wall / sklearn learning_curve wall | <= 0.80 | {ratio:.2f} ({wall:.1f} s / {sk:.1f} s) |")
+    print(f"| dataeff wall / sklearn fits + test scores (no training-set scoring) | <= 0.80 | {fair:.2f} "
+          f"({wall:.1f} s / {sk_fair:.1f} s) |")
+    print(f"| dataeff wall / sklearn learning_curve wall (it also scores the training sets) | - | {ratio:.2f} "
+          f"({wall:.1f} s / {sk:.1f} s) |")
     print(f"| dataeff overhead over Σ(fit+predict)/jobs | <= 10% | {overhead:.1%} "
           f"({wall:.1f} s vs {busy / args.jobs:.1f} s) |")
-    return 0 if ratio <= 0.8 and overhead <= 0.10 else 1
+    return 0 if fair <= 0.8 and overhead <= 0.10 else 1
 
 
 if __name__ == "__main__":
