@@ -159,6 +159,7 @@ def run(
     llm_device: Annotated[str | None, typer.Option(help="Where the transformers backend runs: auto (CUDA when there is one, default), cpu or cuda.")] = None,
     llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")] = None,
     llm_question: Annotated[str | None, typer.Option(help="The question the LLM is asked about each row (built-ins have theirs).")] = None,
+    llm_style: Annotated[str | None, typer.Option(help="How a row reads: list ('column: value' lines, default) or text ('The age is 43.').")] = None,
     llm_template: Annotated[Path | None, typer.Option(help="A Jinja file that writes a row as text (sees row[column] and fields), instead of 'column: value' lines.")] = None,
     llm_dictionary: Annotated[Path | None, typer.Option(help="A data dictionary (CSV column,description, or JSON) whose meanings follow the column names in prompts.")] = None,
     llm_scoring: Annotated[str | None, typer.Option(help="Endpoint scoring: next-token (default; answer words must start differently) or echo (multi-token answers, where the server returns prompt log-probabilities).")] = None,
@@ -181,7 +182,8 @@ def run(
                      score_target=score_target, label_cost=label_cost, predictions=predictions,
                      token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
                      llm_model=llm_model, llm_device=llm_device, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
-                     llm_shots=llm_shots, llm_answers=llm_answers, llm_question=llm_question, llm_scoring=llm_scoring,
+                     llm_shots=llm_shots, llm_answers=llm_answers, llm_question=llm_question, llm_style=llm_style,
+                     llm_scoring=llm_scoring,
                      llm_embed_url=llm_embed_url, llm_embed_model=llm_embed_model,
                      llm_template=str(llm_template) if llm_template else None,
                      llm_dictionary=str(llm_dictionary) if llm_dictionary else None)

@@ -101,17 +101,20 @@ def test_missing_targets_and_oversized_sizes_are_reported_not_fatal(tmp_path):
 
 def test_bad_inputs_as_separate_processes_get_one_line_exit_2_and_no_run_folder(tmp_path):
     """A sample of the catalogue (tests/e2e/test_bad_inputs.py) through a real process each."""
-    from tests.e2e.test_bad_inputs import _cases_for_ids, check_refusal
+    from tests.e2e.test_bad_inputs import _cases, check_refusal, snapshot
 
     sample = {"missing file", "target typo", "unknown learner", "invalid TOML", "ragged rows",
               "out folder of something else"}
-    cases = [case for case in _cases_for_ids() if case[0] in sample]
-    assert len(cases) == len(sample)
-    for name, args, message in cases:
+    for name in sorted(sample):
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        args, message = next((args, message) for case, args, message in _cases(folder) if case == name)
         out = tmp_path / "never"
         full = ["run", *args] if "--out" in args else ["run", *args, "--out", out]
+        before = snapshot(folder)  # a case's own --out (a foreign folder) must stay as it was
         result = dataeff(*full, timeout=120)
-        check_refusal(result.returncode, result.stdout, result.stderr, message, out, name)
+        check_refusal(result.returncode, result.stdout, result.stderr, message, out, name, folder=folder,
+                      before=before)
 
 
 @pytest.mark.slow

@@ -139,7 +139,7 @@ def _on_processes(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
     # loky's pool (as joblib uses it), not joblib's reusable one: its workers must not outlive the run.
     from joblib.externals.loky.process_executor import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_started)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),))
     finished = False
     try:
         running: set = set()
@@ -159,7 +159,7 @@ def _on_processes(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
         pool.shutdown(wait=True, kill_workers=not finished)
 
 
-def _worker_started() -> None:
+def _worker_started(run_pid: int) -> None:
     """A pool worker's setup. Ctrl-C reaches every process of the terminal's group: the run's
     own process handles it by killing its workers, so they ignore it (no half-finished cell
     reported as a KeyboardInterrupt). And loky's leak check is off: it takes the memory of a
@@ -171,6 +171,38 @@ def _worker_started() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     process_executor._MAX_MEMORY_LEAK_SIZE = float("inf")
+    _exit_with_parent(run_pid)
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker when the run's process is gone. A run killed outright (SIGKILL, the OOM
+    killer) cannot stop its pool, and loky's idle workers then lived on, reparented (seen: two
+    workers and their resource trackers 22 minutes after the kill). On Linux the kernel kills
+    the worker with its parent (PR_SET_PDEATHSIG; the pool is made and fed from the run's main
+    thread, which lives as long as the run); elsewhere, or should that fail, a thread watches
+    the parent (it needs the GIL, so a cell busy in C code may delay it). ``parent`` is the run's
+    pid, passed in: the run may have died while this worker was still starting."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dataeff-exit-with-parent", daemon=True).start()
 
 
 def check_dask(scheduler: str | None) -> None:
