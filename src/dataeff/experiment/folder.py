@@ -39,7 +39,7 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
                 "choose an empty or new folder."
             )
         return "restart"
-    stored = _stored_fingerprint(out / STORE_NAME)
+    stored = stored_meta(out / STORE_NAME, "fingerprint")
     if stored == fingerprint:
         return "resume"
     if stored is None and _blank_store(out / STORE_NAME):
@@ -60,10 +60,6 @@ def clear_owned(out: Path) -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-
-
-def _stored_fingerprint(path: Path) -> str | None:
-    return stored_meta(path, "fingerprint")
 
 
 def _blank_store(path: Path) -> bool:

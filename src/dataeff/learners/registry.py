@@ -89,11 +89,6 @@ REGISTRY: dict[str, Kind] = {
 }
 
 
-def is_llm_spec(spec: LearnerSpec) -> bool:
-    """LLM learners get the dataset's task (question, answer words) and an answer cache."""
-    return spec.family == "llm"
-
-
 @dataclass(frozen=True)
 class LearnerSpec:
     """A picklable recipe for a fresh learner per cell: a kind with settings, an import path,
