@@ -55,6 +55,9 @@ def test_variants_resolve_to_specs_that_say_what_they_are():
     ("xgboost(tune=0)", "'tune' setting of xgboost\\(tune=0\\) must be a positive integer"),
     ("t=tree(tune=-2)", "'tune' setting of t must be a positive integer"),
     ("t=tree(tune=2.5)", "must be a positive integer"),
+    ("few=llm-few(max_size=-1)", "'max_size' setting of few must be a whole number"),
+    ("logreg(max_size=8.5)", "'max_size' setting of logreg\\(max_size=8.5\\) must be a whole number"),
+    ("logreg(max_sise=8)", "Did you mean 'max_size'"),
 ])
 def test_bad_variants_name_the_fix(learners, message):
     with pytest.raises(LearnerError, match=message):
@@ -88,3 +91,21 @@ def test_llm_answers_read_as_pairs_or_a_table():
     assert Settings().with_overrides(llm_answers="0=No, 1=Yes").llm.answers == {"0": "No", "1": "Yes"}
     with pytest.raises(ConfigError, match="label=word pairs"):
         Settings().with_overrides(llm_answers="0:No")
+
+
+def test_max_size_runs_a_learner_only_up_to_its_size(tmp_path):
+    """llm-few with a few shots learns nothing from thousands of labels: max_size skips the
+    study's larger sizes for that learner alone; the others keep every size."""
+    from dataeff import Study
+    from tests.conftest import make_messy_frame
+
+    specs = {s.name: s for s in resolve_learners(parse_learner_list("logreg, lr16=logreg(max_size=16)"))}
+    assert specs["lr16"].max_size == 16 and specs["logreg"].max_size is None
+    assert specs["lr16"].params == {}  # not an estimator argument
+    assert specs["lr16"].identity() != specs["logreg"].identity()
+    study = Study(make_messy_frame(300), target="churned", learners="logreg, lr16=logreg(max_size=16)",
+                  sizes=[8, 16, 64], seeds=2, test_rows=60)
+    results = study.run(tmp_path / "run", progress=False).results
+    sizes = results.groupby("learner")["n_train"].unique().map(sorted).to_dict()
+    assert sizes == {"logreg": [8, 16, 64], "lr16": [8, 16]}
+    assert (results.loc[results["learner"] == "lr16", "status"] == "ok").all()

@@ -123,7 +123,10 @@ def learners() -> None:
         table.add_row(name, kind.family, kind.summary, ", ".join(kind.settings) or "-")
     table.add_row("<import path>", "classic", "Any scikit-learn classifier by import path, e.g. sklearn.svm.SVC.",
                   "its constructor's")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print("Every kind also takes max_size: the largest training size it runs at, e.g. llm-few(max_size=8) "
+                  "skips the study's larger sizes for that learner.")
 
 
 @app.command()

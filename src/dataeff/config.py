@@ -25,12 +25,19 @@ from dataeff.variants import parse_learner_list, parse_variant, variants_from_to
 DEFAULT_DATA = "churn"
 DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
 DEFAULT_SHOTS = 8  # demonstrations llm-few puts in its prompt at most
+# llm-finetune's recipe (learners/llm/finetune.py documents it and its measured cost): optimizer
+# steps, LoRA rank, learning rate, rows per step
+FINETUNE_STEPS = 16
+LORA_RANK = 8
+FINETUNE_LR = 3e-3
+FINETUNE_BATCH = 8
 MAX_DEFAULT_TEST_ROWS = 1000  # test rows per seed when not told: 20% of the rows, at most this
 ENGINES = ("local", "dask")
 LLM_BACKENDS = ("llamacpp", "transformers", "openai")
 LLM_DEVICES = ("auto", "cpu", "cuda")
 ENDPOINT_SCORING = ("next-token", "echo")
 ROW_STYLES = ("list", "text")
+PROBE_POOLINGS = ("last", "mean")  # llm-probe: the last token's hidden state, or the mean over tokens
 
 
 # -- constraints: each raises one ConfigError naming the setting by its flat name ---------------
@@ -49,6 +56,12 @@ def _positive_int(value: Any, info: ValidationInfo) -> Any:
 def _non_negative_number(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"The '{_name(info)}' setting must be a number >= 0. Got {value!r} instead.")
+    return float(value)
+
+
+def _positive_number(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"The '{_name(info)}' setting must be a number > 0. Got {value!r} instead.")
     return float(value)
 
 
@@ -156,6 +169,17 @@ def _seconds(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigError(f"The '{_name(info)}' setting must be a number of seconds > 0. Got {value!r} instead.")
     return float(value)
+
+
+def _layer(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"The '{_name(info)}' setting must be an integer >= 0 (0: the token embeddings; "
+                          f"unset: the last layer). Got {value!r} instead.")
+    return value
+
+
+def _pooling(value: Any, info: ValidationInfo) -> Any:
+    return None if value is None else _one_of(PROBE_POOLINGS, "pooling", suggest=False)(value, info)
 
 
 def _retries(value: Any, info: ValidationInfo) -> Any:
@@ -272,8 +296,17 @@ class LLMSettings(Section):
     scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = \
         "next-token"
     shots: PositiveInt = DEFAULT_SHOTS
+    # llm-finetune: optimizer steps, LoRA rank, learning rate and rows per step
+    steps: PositiveInt = FINETUNE_STEPS
+    rank: PositiveInt = LORA_RANK
+    lr: Annotated[float, BeforeValidator(_positive_number)] = FINETUNE_LR
+    batch_size: PositiveInt = FINETUNE_BATCH
     answers: Annotated[dict[str, str] | None, BeforeValidator(_answers)] = None  # label -> answer word
     calibrate: Annotated[bool | None, BeforeValidator(_optional_flag)] = None  # None: the learner's default
+    # llm-probe: the hidden layer read (0: the token embeddings; None: the last, after the final
+    # norm) and how a row's tokens pool into one vector (None: the learner's default)
+    layer: Annotated[int | None, BeforeValidator(_layer)] = None
+    pooling: Annotated[str | None, BeforeValidator(_pooling)] = None
     # how rows become text: the question, 'list' or 'text' style, a Jinja template file, and a
     # data dictionary (CSV column,description or a JSON object)
     question: Text = None

@@ -92,7 +92,7 @@ class Study:
             action, earlier, identities = "restart", {}, {}
         for note in [*dataset.notes, *plan.notes]:
             log(f"note: {note}")
-        cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+        cells = plan.cells([(s.name, s.needs_examples, s.max_size) for s in specs])
         jobs = jobs or settings.run.jobs or default_jobs()
         llm_note = llm_workload(dataset, plan, specs)
         if llm_note:

@@ -77,7 +77,18 @@ def test_cheapest_route_is_named_with_its_margin():
     results = cells({"fast": lambda n: pow3(n, c=0.8), "slow": lambda n: pow3(n, c=0.3)}, rng, sigma=0.003)
     analysis = analyze(results, "roc_auc", target=0.8, n_boot=50)
     cheapest = analysis.cheapest
-    assert cheapest.learner == "fast" and cheapest.runner_up == "slow" and cheapest.ratio > 1
+    # 0.9 - 0.6 n^-c = 0.8: fast (c = 0.8) needs 6^(1/0.8) = 9.4 labels, slow (c = 0.3) 6^(1/0.3) = 391
+    fast, slow = analysis.learners["fast"], analysis.learners["slow"]
+    assert fast.labels_to_target.n == pytest.approx(6 ** (1 / 0.8), rel=0.25)
+    assert slow.labels_to_target.n == pytest.approx(6 ** (1 / 0.3), rel=0.25)
+    for answer in (fast, slow):  # labels at 0.50 each dominate: training and serving cost cents
+        assert answer.cost.labels == pytest.approx(0.5 * answer.labels_to_target.n, rel=1e-12)
+        assert answer.cost.total_first_month == pytest.approx(
+            answer.cost.labels + answer.cost.training + answer.cost.serving_per_month, rel=1e-12)
+    assert cheapest.learner == "fast" and cheapest.runner_up == "slow"
+    assert cheapest.saving == pytest.approx(slow.cost.total_first_month - fast.cost.total_first_month, rel=1e-12)
+    assert cheapest.ratio == pytest.approx(slow.cost.total_first_month / fast.cost.total_first_month, rel=1e-12)
+    assert cheapest.ratio == pytest.approx(6 ** (1 / 0.3) / 6 ** (1 / 0.8), rel=0.4)  # about 42 times cheaper
 
 
 @pytest.mark.parametrize(("spec", "parsed"), [("95%", ("relative", 0.95)), ("0.85", ("absolute", 0.85)),
@@ -126,4 +137,11 @@ def test_analysis_of_a_results_frame_with_failed_cells_and_one_seed():
     results.loc[3, "status"] = "failed"
     analysis = analyze(results, "roc_auc", n_boot=20)
     assert analysis.learners["x"].asymptote_ci == (None, None)  # one seed: no interval
-    assert isinstance(pd.DataFrame([c.to_json() for c in analysis.crossovers]), pd.DataFrame)
+    failed_size = int(results.loc[3, "n_train"])
+    assert analysis.learners["x"].sizes == tuple(int(n) for n in SIZES if n != failed_size)  # only ok cells
+    assert analysis.crossovers == ()  # one learner: nothing to cross
+    two = analyze(pd.concat([results, results.assign(learner="y", roc_auc=1.5 - results["roc_auc"])]), "roc_auc",
+                  n_boot=20)
+    # y = 1.5 - x crosses x where x = 0.75: 0.9 - 0.6 n^-0.5 = 0.75 at n = 16, measured there or near
+    (cross,) = two.crossovers
+    assert (cross.winner, cross.loser) == ("x", "y") and cross.n == pytest.approx(16, rel=0.3)

@@ -145,7 +145,7 @@ def _cases(tmp):
          "needs both --llm-embed-url and --llm-embed-model"),
         ("endpoint unreachable", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-backend", "openai",
                                   "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "x"], "is unreachable"),
-        ("context too small for k shots", ["--data", "fine-foods", "--learners", "llm-few", "--llm-shots", "60"],
+        ("context too small for k shots", ["--data", "fine-foods", "--learners", "llm-few", "--llm-shots", "1000"],
          "use --llm-shots"),
         ("row template with a syntax error", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-template",
                                               _write(tmp / "bad.j2", "{{ row.review ")], "syntax error on line 1"),
@@ -164,11 +164,12 @@ def _cases(tmp):
 
 
 def _long_rows() -> str:
-    """One row whose 12 text fields (each at the serializer's 2,000-character cap) overflow
-    a 4,096-token context; the other rows are short."""
-    header = ",".join(f"t{j}" for j in range(12)) + ",y\n"
-    long = ",".join(" ".join(f"w{k}" for k in range(600)) for _ in range(12))
-    short = ",".join("fine" for _ in range(12))
+    """One row whose 48 text fields (each at the serializer's 2,000-character cap, about 1,000
+    tokens) overflow even Gemma's trained context of 32,768 tokens (the llamacpp backend sizes
+    its context up to that); the other rows are short."""
+    header = ",".join(f"t{j}" for j in range(48)) + ",y\n"
+    long = ",".join(" ".join(f"w{k}" for k in range(600)) for _ in range(48))
+    short = ",".join("fine" for _ in range(48))
     return header + "\n".join(f"{long if i == 0 else short},{'ab'[i % 2]}" for i in range(20)) + "\n"
 
 

@@ -24,7 +24,7 @@ SEEDS = 2
 # llm-zero and llm-few are also scored at n = 0
 N_CELLS = (3 * 2 + 2 * 3) * SEEDS
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc", "log_loss", "f1_macro"]
-KILLS = 10
+KILLS = 6  # was 10 (9 of the suite's minutes); six, spread over the run's middle, still land between fits
 
 
 def _command(data, out):
@@ -90,11 +90,12 @@ def _rerun_and_check(data, out, cache, expected, paid_at_kill):
 
 
 @pytest.mark.slow
-def test_ten_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, reference):
+def test_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, reference):
     data, expected, duration, answers_total = reference
     rng = np.random.default_rng(2026)
-    # Stratified random moments: one in each tenth of the reference run's duration.
-    moments = [(i + rng.uniform(0.1, 0.9)) / KILLS * duration for i in range(KILLS)]
+    # Stratified random moments over 30-85% of the reference run's duration (before that the
+    # run is still starting: imports, the model; after it, done): one in each sixth of that span.
+    moments = [(0.30 + 0.55 * (i + rng.uniform(0.1, 0.9)) / KILLS) * duration for i in range(KILLS)]
     states = []
     for i, moment in enumerate(moments):
         out, cache = tmp_path / f"run{i}", tmp_path / f"cache{i}"
@@ -108,8 +109,8 @@ def test_ten_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, ref
         _rerun_and_check(data, out, cache, expected, paid)
     print("kills (seconds in, ok cells stored, LLM answers cached):", states,
           f"of {N_CELLS} cells and {answers_total} answers")
-    assert sum(0 < cells < N_CELLS for _, cells, _ in states) >= 3  # some kills landed between fits
-    assert sum(0 < answers < answers_total for _, _, answers in states) >= 3  # some during LLM scoring
+    assert sum(0 < cells < N_CELLS for _, cells, _ in states) >= 2  # some kills landed between fits
+    assert sum(0 < answers < answers_total for _, _, answers in states) >= 2  # some during LLM scoring
 
 
 @pytest.mark.slow

@@ -186,7 +186,7 @@ def test_rows_through_a_user_template_and_a_data_dictionary(tmp_path):
     assert listed.row_text(frame.drop(columns="churned").iloc[1]) == 'tenure (months as a customer): 40\nnote: "fine"'
 
 
-def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_question(monkeypatch, llm_cache):
+def test_similar_demonstrations_put_each_class_nearest_next_to_the_question(monkeypatch, llm_cache):
     from dataeff.learners.llm.learners import FewShot
 
     frame = dataeff.data.builtin.load_builtin("fine-foods")
@@ -200,7 +200,9 @@ def test_similar_demonstrations_put_the_nearest_labelled_row_next_to_the_questio
     for prompt, i in zip(seen["p"], (5, 17)):
         demonstrations = prompt.split("\n\n")[:-1]
         assert len(demonstrations) == 3
-        assert demonstrations[-1] == task.demonstration(X.iloc[i], y.iloc[i]).strip()  # itself, nearest
+        # the last round holds each class's nearest: itself, and the other class's nearest
+        assert task.demonstration(X.iloc[i], y.iloc[i]).strip() in demonstrations[-2:]
+        assert {d.rsplit(" ", 1)[1] for d in demonstrations[-2:]} == {"Yes", "No"}
     assert seen["p"][0] != seen["p"][1]  # a prompt of its own per row
     few = FewShot(task, k_max=3, select="similar", cache=llm_cache).fit(X.iloc[:3], y.iloc[:3])
     assert few._pool is None  # no more rows than shots: the shared balanced prefix
@@ -257,3 +259,221 @@ def test_minilm_fingerprint_is_a_hash_of_its_bytes_not_its_name(tmp_path, llm_ca
     config.write_text(config.read_text() + "\n")  # one byte more; the model still loads
     changed = SentenceEmbedder(str(copy), cache_folder=llm_cache.folder).fingerprint
     assert changed != packaged and changed.startswith("st:") and changed.endswith(":384")
+
+
+class _HashLM:
+    """A deterministic stand-in for a model: each (prompt, answer) gets a fixed log-likelihood
+    from its hash, so every prompt (with or without a prefix) scores differently. ``fail_after``:
+    raise once asked about more than that many distinct prompts in all."""
+
+    fingerprint = "hash-lm"
+
+    def __init__(self, fail_after: int | None = None):
+        self.fail_after, self.prompts_seen, self.calls = fail_after, 0, []
+
+    @staticmethod
+    def score(prompt: str, answer: str) -> float:
+        import hashlib
+
+        digest = hashlib.sha256(f"{prompt}\x00{answer}".encode()).digest()
+        return -0.1 - 5.0 * int.from_bytes(digest[:4], "big") / 2**32
+
+    def _ask(self, prompts: int) -> None:
+        if self.fail_after is not None and self.prompts_seen + prompts > self.fail_after:
+            raise RuntimeError("the model died")
+        self.prompts_seen += prompts
+
+    def loglikelihood(self, requests):
+        self.calls.append(list(requests))
+        self._ask(len({context for context, _ in requests}))
+        return [self.score(c, a) for c, a in requests]
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        self._ask(len(texts))
+        return np.array([[self.score(t, "x"), 1.0] for t in texts])
+
+    def count_tokens(self, texts):
+        return [len(t) // 4 for t in texts]
+
+    def close(self):
+        pass
+
+
+def _softmax(logp: np.ndarray) -> np.ndarray:
+    e = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["llm-zero", "llm-few"])
+def test_calibrated_probabilities_are_the_softmax_with_the_content_free_bias_divided_out(monkeypatch, tmp_path,
+                                                                                         kind):
+    """Contextual calibration by hand (Zhao et al. 2021): p = softmax(logp - log b), where b is
+    the mean answer distribution over the content-free rows ("N/A", "", "[MASK]") asked with
+    the same prefix (the same demonstrations) as the rows. Multiplying by b, or measuring b
+    from other prompts (no prefix, other fillers), gives other numbers."""
+    from dataeff.learners.llm import backends
+    from dataeff.learners.llm.backends import Cached
+    from dataeff.learners.llm.learners import FewShot, ZeroShot
+
+    lm = _HashLM()
+    monkeypatch.setattr(backends, "get_backend", lambda *a, **k: Cached(lm, AnswerCache(tmp_path / "c", False)))
+    task = Task("Is this review positive?", {"great": "Yes", "other": "No"}, classes=["great", "other"])
+    X = pd.DataFrame({"review": [f"review number {i}" for i in range(12)], "stars": list(range(12))})
+    y = pd.Series(["great", "other"] * 6)
+    learner = ZeroShot(task) if kind == "llm-zero" else FewShot(task, k_max=4)
+    proba = learner.fit(X.iloc[6:], y.iloc[6:]).predict_proba(X.iloc[:6])
+    raw = learner.__class__(task, **({} if kind == "llm-zero" else {"k_max": 4}), calibrate=False)
+    raw_proba = raw.fit(X.iloc[6:], y.iloc[6:]).predict_proba(X.iloc[:6])
+
+    queries = [task.query(row) for _, row in X.iloc[:6].iterrows()]
+    asked = {context for context, _ in lm.calls[0]}  # the calibrated learner's one model call
+    (prefix,) = [c[: len(c) - len(queries[0])] for c in asked if c.endswith(queries[0])]
+    assert {prefix + q for q in queries} <= asked and len(asked) == 6 + 3  # the rows after one prefix, and 3 more
+    assert (prefix == "") == (kind == "llm-zero")  # llm-few's prefix holds its demonstrations
+    answers = [" Yes", " No"]
+    logp = np.array([[_HashLM.score(prefix + q, a) for a in answers] for q in queries])
+    free = [prefix + f'review: "{v}"\nstars: "{v}"\nQuestion: Is this review positive?\nAnswer:'
+            for v in ("N/A", "", "[MASK]")]
+    assert free == [prefix + task.query(pd.Series({"review": v, "stars": v})) for v in ("N/A", "", "[MASK]")]
+    bias = _softmax(np.array([[_HashLM.score(p, a) for a in answers] for p in free])).mean(axis=0)
+    expected = _softmax(logp - np.log(bias))
+    np.testing.assert_allclose(raw_proba, _softmax(logp), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    # the breakages this catches are far from the answer: the bias multiplied in, or taken
+    # from the rows' prompts without their prefix
+    multiplied = _softmax(logp + np.log(bias))
+    no_prefix = _softmax(np.array([[_HashLM.score(task.query(pd.Series({"review": v, "stars": v})), a)
+                                    for a in answers] for v in ("N/A", "", "[MASK]")])).mean(axis=0)
+    assert np.abs(expected - multiplied).max() > 0.01
+    if prefix:
+        assert np.abs(expected - _softmax(logp - np.log(no_prefix))).max() > 0.01
+
+
+_KILLED_AFTER = """
+import os, signal
+from dataeff.learners.llm.backends.base import Backend, Cached
+from dataeff.learners.llm.cache import AnswerCache
+
+class Dying(Backend):
+    fingerprint, asked = "hash-lm", 0
+
+    def _ask(self, prompts):
+        if self.asked + prompts > {after}:
+            os.kill(os.getpid(), signal.SIGKILL)  # the run killed mid-scoring, nothing to clean up
+        self.asked += prompts
+
+    def loglikelihood(self, requests):
+        self._ask(len({{c for c, _ in requests}}))
+        return [-1.0 for _ in requests]
+
+    def embed(self, texts):
+        import numpy
+        self._ask(len(texts))
+        return numpy.ones((len(texts), 2))
+
+Cached(Dying(), AnswerCache({path!r})).{call}
+"""
+
+
+@pytest.mark.parametrize(("method", "answers"), [("loglikelihood", 2), ("loglikelihood", 3), ("embed", 1)])
+def test_answers_are_kept_every_64_prompts_when_the_model_fails_or_the_run_is_killed(tmp_path, method, answers):
+    """200 prompts (each with all its answer words, or 200 texts to embed), the model failing or
+    the process SIGKILLed once it has been asked about 150: the cache keeps the answers of
+    floor(150 / 64) * 64 = 128 prompts, every answer word of each, and a rerun asks only the
+    other 72."""
+    import subprocess
+    import sys
+
+    from dataeff.learners.llm.backends import Cached
+
+    words = [" Yes", " No", " Maybe"][:answers]
+    prompts = [f"row {i:03d}\nQuestion: ok?\nAnswer:" for i in range(200)]
+    requests = [(p, w) for p in prompts for w in words]
+    call = f"loglikelihood({requests!r})" if method == "loglikelihood" else f"embed({prompts!r})"
+
+    def kept(cache: AnswerCache) -> list[int]:
+        """Per prompt, how many of its answers the cache holds."""
+        if method == "embed":
+            return [len(cache.get_many([cache.key("hash-lm", "embed", p)])) for p in prompts]
+        return [len(cache.get_many([cache.key("hash-lm", "loglikelihood", [p, w]) for w in words]))
+                for p in prompts]
+
+    failing = _HashLM(fail_after=150)
+    cache = AnswerCache(tmp_path / "failed.sqlite")
+    with pytest.raises(RuntimeError, match="the model died"):
+        getattr(Cached(failing, cache), method)(requests if method == "loglikelihood" else prompts)
+    # every chunk asked of the model held whole prompts, 64 of them (the last one failed)
+    for asked in failing.calls:
+        contexts = [r[0] for r in asked] if method == "loglikelihood" else asked
+        assert len(set(contexts)) == 64 and len(asked) == 64 * answers
+    counts = kept(cache)
+    assert sorted(counts, reverse=True) == [len(words)] * 128 + [0] * 72
+
+    script = _KILLED_AFTER.format(after=150, path=str(tmp_path / "killed.sqlite"), call=call)
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert died.returncode == -9, died.stderr
+    killed = AnswerCache(tmp_path / "killed.sqlite")
+    assert sorted(kept(killed), reverse=True) == [len(words)] * 128 + [0] * 72
+    rerun = _HashLM()
+    getattr(Cached(rerun, killed), method)(requests if method == "loglikelihood" else prompts)
+    assert rerun.prompts_seen == 72
+
+
+def test_demonstrations_are_chosen_with_the_classes_taking_turns():
+    """balanced_demonstrations takes one row of each class in turn: 9 of (a: 10 rows, b: 2,
+    c: 6) are a, b, c, a, b, c, a, c, a, so 4 a, 2 b (all it has) and 3 c, whatever the draw;
+    proportional sampling would give about 5, 1, 3, and one class first all a."""
+    from dataeff.learners.llm.prompting import balanced_demonstrations
+
+    y = pd.Series(["a"] * 10 + ["b"] * 2 + ["c"] * 6).sample(frac=1, random_state=3).reset_index(drop=True)
+    for seed in range(5):
+        picked = balanced_demonstrations(y, 9, np.random.default_rng(seed))
+        assert len(set(picked)) == 9
+        assert y.iloc[picked].value_counts().to_dict() == {"a": 4, "c": 3, "b": 2}
+    two = pd.Series(["yes"] * 10 + ["no"] * 10)
+    for k in (1, 2, 5, 8):
+        counts = two.iloc[balanced_demonstrations(two, k, np.random.default_rng(0))].value_counts()
+        assert sorted(counts.tolist()) == sorted([k // 2, k - k // 2]) if k > 1 else len(counts) == 1
+
+
+def test_llm_few_prompts_hold_balanced_demonstrations(monkeypatch, tmp_path):
+    """The few-shot prompt's demonstrations (every test row's, and the calibration's) are the
+    turn-taking choice: with 3 'great' and 9 'other' training rows and 4 shots, 2 and 2."""
+    from dataeff.learners.llm import backends
+    from dataeff.learners.llm.backends import Cached
+    from dataeff.learners.llm.learners import FewShot
+
+    lm = _HashLM()
+    monkeypatch.setattr(backends, "get_backend", lambda *a, **k: Cached(lm, AnswerCache(tmp_path / "c", False)))
+    task = Task("Is this review positive?", {"great": "Yes", "other": "No"}, classes=["great", "other"])
+    X = pd.DataFrame({"review": [f"review number {i}" for i in range(14)]})
+    y = pd.Series(["great"] * 3 + ["other"] * 9 + ["great", "other"])
+    FewShot(task, k_max=4).fit(X.iloc[:12], y.iloc[:12]).predict_proba(X.iloc[12:])
+    prompts = {context for context, _ in lm.calls[0]}
+    assert len(prompts) == 2 + 3
+    for prompt in prompts:
+        demonstrations = prompt.split("\n\n")[:-1]
+        answers = [d.rsplit("Answer:", 1)[1].strip() for d in demonstrations]
+        assert sorted(answers) == ["No", "No", "Yes", "Yes"], prompt
+
+
+def test_llm_prior_xgb_runs_in_a_study_with_its_xgboost_head(tmp_path):
+    """llm-prior-xgb on the real default Gemma: its cells finish, and its fit puts the LLM's
+    log-odds next to the features into XGBoost (llm-prior's head is logistic regression)."""
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    study = dataeff.Study(frame, learners=["llm-prior-xgb", "llm-prior"], seeds=1, sizes=[8], test_rows=6, jobs=1)
+    result = study.run(tmp_path / "run", progress=False)
+    assert (result.results["status"] == "ok").all(), result.results["error"].tolist()
+    assert set(zip(result.results["learner"], result.results["n_train"])) == {("llm-prior-xgb", 8),
+                                                                              ("llm-prior", 8)}
+    _, _, specs = study.prepare()
+    X, y = frame.X.iloc[:8].reset_index(drop=True), frame.y.iloc[:8].reset_index(drop=True)
+    heads = {}
+    for spec in specs:
+        learner = spec.build(0).fit(X, y)
+        heads[spec.name] = learner._inner
+        assert learner.predict_proba(X.iloc[:2]).shape == (2, 2)
+    assert type(heads["llm-prior-xgb"].estimator).__name__ == "XGBClassifier"
+    assert type(heads["llm-prior"].estimator).__name__ == "LogisticRegression"
+    assert type(heads["llm-prior-xgb"]._model).__name__ == "XGBClassifier"  # the head that was fitted

@@ -46,7 +46,7 @@ def test_unreachable_endpoint_is_one_clear_error():
     remote = OpenAICompletions(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
     with pytest.raises(ConfigError, match="failed after 2 tries"):
         remote.loglikelihood([(PROMPTS[0], " Yes")])
-    assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1}
+    assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1, "unlisted": 0}
 
 
 def test_scoring_and_embeddings_are_two_uses_of_one_http_client(monkeypatch):
@@ -68,7 +68,7 @@ def test_scoring_and_embeddings_are_two_uses_of_one_http_client(monkeypatch):
         scorer.embed(["good tea"])
     with pytest.raises(ConfigError, match="failed after 3 tries"):
         embedder.embed(["good tea"])
-    assert embedder.stats == {"prompts": 0, "sent": 3, "retried": 2, "failed": 1}
+    assert embedder.stats == {"prompts": 0, "sent": 3, "retried": 2, "failed": 1, "unlisted": 0}
 
 
 def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):
@@ -138,3 +138,113 @@ def test_embeddings_from_an_endpoint(tmp_path, llm_cache):
     assert vectors.shape == (3, 640) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(again[0], vectors[0])
     assert embedder.inner.stats["prompts"] == 2  # each distinct text once; the repeat came from the cache
+
+
+class _CraftedServer:
+    """A real HTTP server on 127.0.0.1 answering /completions with a crafted top-20 of
+    log-probabilities: " Yes" at -0.5 and 19 other tokens down to -3.0, never " No"."""
+
+    TOP = {" Yes": -0.5, **{f" w{i}": -1.0 - i * 2.0 / 18 for i in range(19)}}
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        top = self.TOP
+        self.authorization: list[str | None] = []
+        self.status = 200  # 500: a server failing every request
+        seen, server = self.authorization, self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._send({"data": [{"id": "crafted"}]})
+
+            def do_POST(self):
+                seen.append(self.headers.get("Authorization"))
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send({"choices": [{"text": " Yes", "logprobs": {"top_logprobs": [top]}}]})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_answer_words_outside_the_top_20_are_counted_per_cell_and_reported(tmp_path):
+    """" No" is never among the server's top 20: it gets min(top) - 1 = -4.0, and every such
+    estimate is counted (backend stats, each cell's stored traffic, the run's traffic line)."""
+    import sqlite3
+
+    import dataeff
+
+    crafted = _CraftedServer()
+    try:
+        remote = OpenAICompletions(f"{crafted.base}::crafted")
+        scores = remote.loglikelihood([(p, a) for p in PROMPTS for a in (" Yes", " No")])
+        assert scores == [-0.5, -4.0] * len(PROMPTS)
+        assert remote.stats == {"prompts": 3, "sent": 3, "retried": 0, "failed": 0, "unlisted": 3}
+        frame = dataeff.data.builtin.load_builtin("fine-foods")
+        said: list[str] = []
+        run = dataeff.Study(frame, learners=["llm-zero"], seeds=1, sizes=[8], test_rows=12, jobs=1, no_cache=True,
+                            llm_backend="openai", llm_url=crafted.base, llm_model="crafted").run(
+            tmp_path / "run", progress=False, log=said.append)
+    finally:
+        crafted.close()
+    assert (run.results["status"] == "ok").all(), run.results["error"].tolist()
+    with sqlite3.connect(tmp_path / "run" / "store.sqlite") as db:
+        per_cell = db.execute("SELECT n_train, endpoint_prompts, endpoint_unlisted FROM cells ORDER BY n_train")
+        # 12 test rows + 3 content-free rows per cell, " No" unlisted after each
+        assert per_cell.fetchall() == [(0, 15, 15), (8, 15, 15)]
+    assert run.facts["llm_usage"]["endpoint_unlisted"] == 30
+    line = "30 answer words fell outside the endpoint's top log-probabilities"
+    assert any(line in text for text in said)
+    assert line in (tmp_path / "run" / "summary.md").read_text()
+
+
+def test_endpoint_defaults_reach_the_client(monkeypatch):
+    """Unless a study says otherwise: the key from OPENAI_API_KEY, 4 requests in flight, 60 s a
+    request and 6 retries, in the EndpointClient a study's learner actually uses."""
+    import time
+
+    import dataeff
+    from dataeff.learners.llm.backends import registry
+
+    monkeypatch.setattr(registry, "_LOADED", {})
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-default-variable")
+    crafted = _CraftedServer()
+    try:
+        study = dataeff.Study(dataeff.data.builtin.load_builtin("fine-foods"), learners=["llm-zero"], sizes=[8],
+                              test_rows=4, llm_backend="openai", llm_url=crafted.base, llm_model="crafted")
+        lm = study.prepare()[2][0].build(0)._lm()
+        lm.inner.loglikelihood([(PROMPTS[0], " Yes")])
+        waits: list[float] = []
+        monkeypatch.setattr(time, "sleep", waits.append)
+        crafted.status = 500
+        with pytest.raises(ConfigError, match="failed after 7 tries"):  # 6 retries
+            lm.inner.loglikelihood([(PROMPTS[1], " Yes")])
+    finally:
+        crafted.close()
+    assert len(waits) == 6
+    client = lm.inner.client
+    assert crafted.authorization == ["Bearer sk-from-the-default-variable"] * (1 + 7)  # the key on every try
+    assert (client.api_key_env, client.concurrency, client.timeout, client.retries) == ("OPENAI_API_KEY", 4, 60.0, 6)
+    assert client._http.timeout.read == 60.0 and client._http.timeout.connect == 60.0
+    assert client._http._transport._pool._max_connections == 4

@@ -106,3 +106,43 @@ def test_the_png_is_written_without_pyplot_or_a_backend_switch(chart, tmp_path):
     assert matplotlib.get_backend() == backend
     if not had_pyplot:
         assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_the_plotted_points_are_the_curve_means_of_the_cells(chart):
+    """What both drawings show at each size is the mean over seeds of that learner's cells,
+    recomputed here from the raw cells: the model's series, the PNG's lines and the SVG's
+    points (their position on the y axis and their label)."""
+    import re
+
+    rng = np.random.default_rng(11)  # the fixture's cells, drawn again
+    sizes = np.array([8, 16, 32, 64, 128, 256, 512])
+    results = cells({"fast": lambda n: pow3(n, a=0.92, c=0.7), "slow": lambda n: pow3(n, a=0.95, c=0.25),
+                     "flat": lambda n: 0.6 + 0 * n}, rng, seeds=4, sigma=0.004, sizes=sizes)
+    by_hand = {learner: [float(np.mean([r["roc_auc"] for _, r in results.iterrows()
+                                        if r["learner"] == learner and r["n_train"] == n])) for n in sizes]
+               for learner in ("fast", "slow", "flat")}
+    assert [s.learner for s in chart.series] == ["fast", "slow", "flat"]
+    for series in chart.series:
+        assert series.x == tuple(int(n) for n in sizes) and series.n_seeds == (4,) * len(sizes)
+        assert series.mean == pytest.approx(by_hand[series.learner], abs=1e-12)
+    lines = {line.get_gid()[7:]: line for line in _png_axes(chart).get_lines()
+             if (line.get_gid() or "").startswith("series:")}
+    for learner, means in by_hand.items():
+        assert list(lines[learner].get_xdata()) == list(sizes)
+        assert list(lines[learner].get_ydata()) == pytest.approx(means, abs=1e-12)
+    root = ET.fromstring(chart_svg(chart))
+    means, cys = [], []
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") != "series":
+            continue
+        learner = group.get("data-learner")
+        points = [c for c in group.iter(f"{SVG}circle") if c.get("class") == "point"]
+        assert len(points) == len(sizes)
+        means += by_hand[learner]
+        cys += [float(c.get("cy")) for c in points]
+        shown = [float(re.search(r": roc_auc ([0-9.]+)", c.find(f"{SVG}title").text).group(1)) for c in points]
+        assert shown == pytest.approx([round(m, 3) for m in by_hand[learner]], abs=1e-9)
+    # one y scale for every point: cy is the same straight line of the mean (higher is up),
+    # up to cy's rounding to 0.1 px
+    slope, intercept = np.polyfit(means, cys, 1)
+    assert slope < 0 and np.abs(slope * np.array(means) + intercept - np.array(cys)).max() <= 0.06

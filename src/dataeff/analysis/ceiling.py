@@ -1,5 +1,13 @@
 """The data's ceiling: the best measured point without the winner's curse (cross-fitted over
-seeds), or an identified asymptote above it."""
+seeds), or an identified asymptote above it.
+
+What it estimates. The measured ceiling is the expected test score of the best (learner, size)
+the study measured: the best these learners reach within these sizes. It is a lower bound on
+what the data allow (the Bayes-optimal score): other learners, or more labels, may do better.
+Its 95% CI is for that expected score; about the data, only its lower end is a claim (the data
+allow at least that much). ``benchmarks/validity.py`` measures both on synthetic customers whose
+Bayes-optimal roc_auc is known: the estimator against the best point's many-seed mean, and the
+lower bound against the truth (the README's table)."""
 
 from __future__ import annotations
 

@@ -140,7 +140,10 @@ def flatten(decl: Flattening, tables: dict[str, pd.DataFrame] | None = None) -> 
     for column in filter(None, (decl.key, decl.cutoff)):
         if column not in entity.columns:
             raise DataError(f"Column '{column}' is not in the entity table.{did_you_mean(column, entity.columns)}")
-    con = duckdb.connect()
+    # One thread: a parallel SUM or AVG of floats adds in whatever order its threads finish, so
+    # the same tables gave features differing in their last bits from one run to the next (and
+    # with them the dataset's fingerprint). One thread adds in one order, every time.
+    con = duckdb.connect(config={"threads": 1})
     try:
         con.register("entity_raw", entity.assign(__row=range(len(entity))))
         cutoff = f"TRY_CAST(\"{decl.cutoff}\" AS TIMESTAMP)" if decl.cutoff else "NULL"

@@ -54,14 +54,17 @@ class Plan:
     splits: dict[int, SeedSplit]
     notes: list[str] = field(default_factory=list)
 
-    def cells(self, learners: list[tuple[str, bool]]) -> list[Cell]:
-        """All cells for ``(learner name, needs_examples)`` pairs, in a stable order.
+    def cells(self, learners: list[tuple]) -> list[Cell]:
+        """All cells for ``(learner name, needs_examples[, max_size])`` tuples, in a stable order.
 
-        Learners that need no examples (zero-shot) are also scored at n = 0.
+        Learners that need no examples (zero-shot) are also scored at n = 0; a learner with a
+        ``max_size`` runs only at the sizes up to it.
         """
         out = []
-        for name, needs_examples in learners:
+        for name, needs_examples, *limit in learners:
             sizes = self.sizes if needs_examples else [0, *self.sizes]
+            if limit and limit[0] is not None:
+                sizes = [n for n in sizes if n <= limit[0]]
             out.extend(Cell(name, n, seed) for seed in self.seeds for n in sizes)
         return out
 

@@ -39,7 +39,7 @@ def _v2(conn: sqlite3.Connection) -> None:
 
 def _v3(conn: sqlite3.Connection) -> None:
     # Endpoint traffic: prompts (rows) the server received, HTTP requests, retries, failures.
-    for column in ENDPOINT_COLUMNS:
+    for column in ENDPOINT_COLUMNS[:4]:
         conn.execute(f"ALTER TABLE cells ADD COLUMN {column} INTEGER")
 
 
@@ -53,9 +53,15 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN predict_tokens REAL")
 
 
-ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures"]
+def _v6(conn: sqlite3.Connection) -> None:
+    # Answer words an endpoint scored without their log-probability (outside its top 20).
+    conn.execute("ALTER TABLE cells ADD COLUMN endpoint_unlisted INTEGER")
+
+
+ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures",
+                    "endpoint_unlisted"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 
@@ -153,7 +159,7 @@ class Store:
         sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in ["llm_calls", "llm_cached", *ENDPOINT_COLUMNS])
         row = self._conn.execute(f"SELECT {sums}, COUNT(llm_calls) FROM cells").fetchone()
         names = ["model_calls", "cached_answers", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
-                 "endpoint_failures", "llm_cells"]
+                 "endpoint_failures", "endpoint_unlisted", "llm_cells"]
         return dict(zip(names, map(int, row)))
 
     def cells(self, with_traceback: bool = False) -> pd.DataFrame:

@@ -18,6 +18,9 @@ FAMILIES = ("baseline", "classic", "llm")
 _LLM_COMMON = ("backend", "model", "device", "url", "scoring", "question", "answers", "style", "template",
                "dictionary", "api_key_env", "timeout", "retries", "concurrency")
 _SEARCH = ("tune",)  # a cross-validated search over the kind's documented space (learners/tuning.py)
+# Taken by every kind: the largest training size the learner runs at (the study's sizes above
+# it are skipped for this learner only: llm-few with 2 shots learns nothing from 2,048 labels).
+MAX_SIZE = "max_size"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,12 @@ REGISTRY: dict[str, Kind] = {
                      family="llm", needs_examples=False, needs_task=True, features="text", workload="zero",
                      settings=(*_LLM_COMMON, "calibrate"), llm_settings=True),
     "llm-few": Kind("dataeff.learners.llm.learners:llm_few",
-                    "Few-shot LLM: up to 8 labelled rows as demonstrations in the prompt, classes balanced.",
+                    "Few-shot LLM: up to 8 labelled rows (shots) as demonstrations in the prompt, classes balanced.",
                     family="llm", needs_examples=False, needs_task=True, features="text", workload="few",
                     settings=(*_LLM_COMMON, "shots", "calibrate"), llm_settings=True),
     "llm-few-similar": Kind("dataeff.learners.llm.learners:llm_few_similar",
                             "Few-shot LLM whose demonstrations, once the labels outnumber the prompt's room, "
-                            "are the 8 most similar labelled rows per test row (MiniLM embeddings).",
+                            "are the most similar labelled rows per test row, classes in turn (MiniLM embeddings).",
                             family="llm", needs_examples=False, needs_task=True, features="text",
                             workload="few_similar", settings=(*_LLM_COMMON, "shots", "calibrate"), llm_settings=True),
     "llm-embed": Kind("dataeff.learners.llm.learners:llm_embed",
@@ -78,6 +81,11 @@ REGISTRY: dict[str, Kind] = {
                       family="llm", needs_task=True, features="text", reads_training_rows=True,
                       settings=("embed_url", "embed_model", "style", "template", "dictionary", "api_key_env",
                                 "timeout", "retries", "concurrency"), llm_settings=True),
+    "llm-probe": Kind("dataeff.learners.llm.probe:llm_probe",
+                      "The LLM's own hidden state of each row (last layer, mean over tokens; layer and pooling "
+                      "settable) + logistic regression; one forward pass per row for the whole curve.",
+                      family="llm", needs_task=True, features="text", workload="probe", reads_training_rows=True,
+                      settings=(*_LLM_COMMON, "layer", "pooling"), llm_settings=True),
     "llm-prior": Kind("dataeff.learners.llm.learners:llm_prior",
                       "Zero-shot LLM log-odds as a feature next to the classic features, into logreg.",
                       family="llm", needs_task=True, workload="prior", settings=(*_LLM_COMMON, "calibrate"),
@@ -86,6 +94,12 @@ REGISTRY: dict[str, Kind] = {
                           "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost.",
                           family="llm", needs_task=True, features="tree", workload="prior",
                           settings=(*_LLM_COMMON, "calibrate"), llm_settings=True, reads_training_rows=True),
+    "llm-finetune": Kind("dataeff.learners.llm.finetune:llm_finetune",
+                         "LoRA fine-tuning (peft; 16 steps of 8 rows, rank 8) of the LLM on the labelled rows "
+                         "through the transformers backend, then answer words scored.",
+                         family="llm", needs_examples=False, needs_task=True, features="text", workload="finetune",
+                         settings=(*_LLM_COMMON, "calibrate", "steps", "rank", "lr", "batch_size"),
+                         llm_settings=True, reads_training_rows=True),
 }
 
 
@@ -103,6 +117,7 @@ class LearnerSpec:
     family: str = "classic"
     needs_task: bool = False
     settings: dict = field(default_factory=dict, hash=False)
+    max_size: int | None = None  # run only at training sizes up to this (None: every size)
 
     @property
     def summary(self) -> str:
@@ -183,10 +198,11 @@ def _from_variant(variant: Variant) -> LearnerSpec:
     name, kind_name = variant.name, variant.kind
     if kind_name in REGISTRY:
         kind = REGISTRY[kind_name]
-        unknown = [key for key in variant.settings if key not in kind.settings]
+        unknown = [key for key in variant.settings if key not in (*kind.settings, MAX_SIZE)]
         if unknown:
-            takes = ", ".join(kind.settings) if kind.settings else "no settings"
-            raise LearnerError(f"{kind_name} does not take '{unknown[0]}'.{did_you_mean(unknown[0], kind.settings)} "
+            takes = ", ".join((*kind.settings, MAX_SIZE))
+            raise LearnerError(f"{kind_name} does not take '{unknown[0]}'."
+                               f"{did_you_mean(unknown[0], (*kind.settings, MAX_SIZE))} "
                                f"It takes: {takes}.")
         tune = variant.settings.get("tune")
         if "tune" in variant.settings and (isinstance(tune, bool) or not isinstance(tune, int) or tune <= 0):
@@ -194,9 +210,9 @@ def _from_variant(variant: Variant) -> LearnerSpec:
                                f"Got {tune!r} instead.")
         # An LLM kind's settings are [llm] settings, merged over that table by the study's
         # LLM wiring; a classic kind's go to its estimator.
-        params = {} if kind.llm_settings else dict(variant.settings)
+        params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items() if k != MAX_SIZE}
         return LearnerSpec(name, kind.target, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
-                           dict(variant.settings))
+                           dict(variant.settings), _max_size(name, variant.settings))
     if "." in kind_name:
         cls = _import_class(kind_name)
         from sklearn.base import is_classifier
@@ -212,6 +228,17 @@ def _from_variant(variant: Variant) -> LearnerSpec:
         f"Unknown learner kind '{kind_name}'.{did_you_mean(kind_name, REGISTRY)} Available: {', '.join(REGISTRY)}, "
         "or a scikit-learn classifier by import path (e.g. sklearn.svm.SVC)."
     )
+
+
+def _max_size(name: str, settings: dict) -> int | None:
+    """The variant's ``max_size``, checked: a positive whole number of labelled rows."""
+    if MAX_SIZE not in settings:
+        return None
+    value = settings[MAX_SIZE]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise LearnerError(f"The 'max_size' setting of {name} must be a whole number of labelled rows (0 or more), "
+                           f"e.g. llm-few(max_size=8). Got {value!r} instead.")
+    return value
 
 
 def _import_class(path: str):

@@ -38,6 +38,8 @@ def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str]
             params.update(task=tasks[key], cache=cache)
             if spec.kind is not None:  # a registry kind: its backend and options too
                 params.update(_learner_params(spec.kind, own))
+            if spec.kind == "llm-finetune":  # a model it can train, and its recipe
+                params.update(finetune_params(own, spec.settings.get("backend")))
         wired.append(replace(spec, params=params))
     return wired
 
@@ -72,6 +74,8 @@ def _learner_params(kind: str, llm: LLMSettings) -> dict:
     """Constructor arguments of a registry LLM kind from its settings."""
     if kind == "llm-embed":  # the embedder is its own model
         return embed_params(llm)
+    if kind == "llm-probe":
+        return probe_params(llm)
     params = {k: v for k, v in backend_params(llm).items() if v is not None}
     if kind in ("llm-few", "llm-few-similar"):
         params["k_max"] = llm.shots
@@ -91,6 +95,31 @@ def backend_params(llm: LLMSettings) -> dict:
     return {"backend": "llamacpp", "model": llm.model}
 
 
+def finetune_params(llm: LLMSettings, own_backend: str | None) -> dict:
+    """What llm-finetune gets: the transformers backend (the only one that trains) on the
+    [llm] model, the default Gemma GGUF unless another is named, and its recipe. A study-wide
+    llamacpp backend (the default) means the same GGUF file through transformers; a backend
+    that cannot train, given to the variant itself or study-wide for an endpoint, is refused."""
+    from dataeff.learners.llm.finetune import check_trainable
+
+    check_trainable(own_backend or ("openai" if llm.backend == "openai" else "transformers"))
+    return {"backend": "transformers", "model": llm.model, "backend_options": {"device": llm.device},
+            "steps": llm.steps, "rank": llm.rank, "lr": llm.lr, "batch_size": llm.batch_size}
+
+
+def probe_params(llm: LLMSettings) -> dict:
+    """What llm-probe gets: the LLM backend, its layer and pooling; through an endpoint, the
+    server's /embeddings (whose layer and pooling the server chooses)."""
+    if llm.backend == "openai":
+        from dataeff.learners.llm.backends.endpoint import check_endpoint_probe
+
+        check_endpoint_probe(llm.layer, llm.pooling)
+        return {"backend": "openai-embed", "model": f"{llm.url}::{llm.model}",
+                "backend_options": llm.endpoint_options(), "pooling": None}
+    params = {k: v for k, v in backend_params(llm).items() if v is not None}
+    return {**params, "layer": llm.layer, **({"pooling": llm.pooling} if llm.pooling else {})}
+
+
 def embed_params(llm: LLMSettings) -> dict:
     """What llm-embed gets: the local MiniLM, or an endpoint's /embeddings."""
     if llm.embed_url:
@@ -101,8 +130,9 @@ def embed_params(llm: LLMSettings) -> dict:
 
 def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> None:
     """Inputs checked before the run folder is touched: each model file or endpoint, and (for a
-    local model, whose context is known) that the prompts fit."""
+    local model, whose trained context is known) that the prompts fit."""
     from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter, preflight
+    from dataeff.learners.llm.backends.preflight import check_probe_layer
     from dataeff.learners.llm.prompting import check_prompts_fit
 
     asking = [s for s in specs if "backend" in s.params and "task" in s.params]
@@ -122,7 +152,14 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
         model = (params["backend"], params.get("model"))
         if model not in counters:
             counters[model] = local_token_counter(*model, cache=params.get("cache"))
-        check_prompts_fit(dataset.X, params["task"], params.get("k_max", 0), *counters[model])
+        check_prompts_fit(dataset.X, params["task"], params.get("k_max", 0), *counters[model], name=spec.name)
+    for spec in asking:  # llm-probe: a layer the model has
+        if spec.params.get("layer") is not None:
+            try:
+                check_probe_layer(spec.params["backend"], spec.params.get("model"), spec.params["layer"],
+                                  cache=spec.params.get("cache"))
+            except ConfigError as exc:
+                raise ConfigError(f"Learner '{spec.name}': {exc}") from None
 
 
 def load_dictionary(path: str, columns) -> dict[str, str]:

@@ -81,8 +81,16 @@ def llm_traffic(facts: dict) -> str | None:
         return (f"{text} Row data sent off this machine: {usage.get('endpoint_prompts', 0):,} prompts to "
                 f"{endpoint}, in {usage.get('endpoint_requests', 0):,} HTTP requests "
                 f"({usage.get('endpoint_retries', 0):,} retried, {usage.get('endpoint_failures', 0):,} failed "
-                "for good).")
+                f"for good).{_unlisted(usage.get('endpoint_unlisted', 0))}")
     return f"{text} No row data left this machine: the LLM ran locally."
+
+
+def _unlisted(count: int) -> str:
+    """Answer words an endpoint scored without their log-probability (outside its top 20)."""
+    if not count:
+        return ""
+    return (f" {count:,} answer word{'s' if count != 1 else ''} fell outside the endpoint's top log-probabilities "
+            "and got an estimate (the smallest listed minus 1); --llm-scoring echo scores them exactly.")
 
 
 def signal_text(analysis: Analysis, facts: dict) -> str | None:

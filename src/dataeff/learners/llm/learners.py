@@ -9,7 +9,8 @@ import pandas as pd
 
 from dataeff.learners.base import Learner, align_proba
 from dataeff.learners.llm.cache import CacheSettings
-from dataeff.learners.llm.prompting import DEFAULT_K_MAX, Task, balanced_demonstrations, probabilities
+from dataeff.learners.llm.prompting import (DEFAULT_K_MAX, Task, balanced_demonstrations, probabilities,
+                                           similar_demonstrations)
 
 
 class _LLMLearner(Learner):
@@ -61,10 +62,19 @@ class _LLMLearner(Learner):
             for key, value in _counters(lm).items():
                 self._traffic[key] += value - before[key]
 
-    def _lm(self):
+    def _lm(self, tokens: int = 0):
+        """The backend, with room for prompts of ``tokens`` tokens: llama.cpp allocates its
+        context up front, so a context longer than the default is made for prompts that need
+        it (up to the model's trained context), never for short ones."""
         from dataeff.learners.llm.backends import get_backend
 
-        return get_backend(self.backend, self.model, self.backend_options, cache=self.cache)
+        lm = get_backend(self.backend, self.model, self.backend_options, cache=self.cache)
+        if self.backend == "llamacpp" and tokens > getattr(lm.inner, "n_ctx", tokens):
+            from dataeff.learners.llm.backends.llamacpp import context_size
+
+            options = {**(self.backend_options or {}), "n_ctx": context_size(tokens, lm.inner.n_ctx_train)}
+            lm = get_backend(self.backend, self.model, options, cache=self.cache)
+        return lm
 
     def _score(self, prompts: list[str], prefix: str = "", columns=None) -> np.ndarray:
         """Summed log-likelihood of each label's answer word after each prompt -> probabilities.
@@ -80,10 +90,12 @@ class _LLMLearner(Learner):
             content_free = [prefix + self.task.query(pd.Series({c: v for c in columns}))
                             for v in ("N/A", "", "[MASK]")]
         everything = list(prompts) + content_free
+        lengths = lm.count_tokens(everything)
+        lm = self._lm(max(lengths, default=0) + max(lm.count_tokens(endings)))
         requests = [(p, e) for p in everything for e in endings]
         scores = np.array(self._counted(lm, lm.loglikelihood, requests), float).reshape(len(everything), len(endings))
         # What serving would cost: every prompt token once, and each answer word.
-        self._tokens += int(sum(lm.count_tokens(list(prompts)))) + len(prompts) * len(endings)
+        self._tokens += int(sum(lengths[: len(prompts)])) + len(prompts) * len(endings)
         proba = probabilities(scores[: len(prompts)])
         if content_free:
             bias = probabilities(scores[len(prompts):]).mean(axis=0)
@@ -94,14 +106,16 @@ class _LLMLearner(Learner):
 
 # Per-cell counters of LLM traffic, stored with the cell (see experiment/store.py).
 TRAFFIC = ("llm_calls", "llm_cached", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
-           "endpoint_failures")
+           "endpoint_failures", "endpoint_unlisted")
 
 
 def _counters(lm) -> dict[str, int]:
     stats = getattr(lm.inner, "stats", {})
     return {"llm_calls": lm.cache.misses, "llm_cached": lm.cache.hits,
             "endpoint_prompts": stats.get("prompts", 0), "endpoint_requests": stats.get("sent", 0),
-            "endpoint_retries": stats.get("retried", 0), "endpoint_failures": stats.get("failed", 0)}
+            "endpoint_retries": stats.get("retried", 0), "endpoint_failures": stats.get("failed", 0),
+            # answer words outside the server's top log-probabilities: scored min(top) - 1
+            "endpoint_unlisted": stats.get("unlisted", 0)}
 
 
 class ZeroShot(_LLMLearner):
@@ -120,10 +134,12 @@ class FewShot(_LLMLearner):
     """Up to ``k_max`` labelled rows from the training subset as demonstrations in the prompt.
 
     ``select="balanced"``: classes taking turns, the same demonstrations for every test row
-    (a shared prefix, evaluated once). ``select="similar"``: once the training rows outnumber
-    ``k_max``, each test row gets the ``k_max`` training rows nearest to it by sentence
-    embedding (the nearest last, next to the question), so the curve can keep rising with
-    more labels; each row then has a prompt of its own, about k_max + 1 times the tokens.
+    (a shared prefix whose KV cache is evaluated once per cell; ``k_max`` may be as many as the
+    model's trained context holds, the llamacpp context sized to the prompts).
+    ``select="similar"``: once the training rows outnumber ``k_max``, each test row gets the
+    training rows nearest to it by sentence embedding, classes taking turns (each class's
+    nearest, the nearest round next to the question), so the curve can keep rising with more
+    labels; each row then has a prompt of its own, about k_max + 1 times the tokens.
     """
 
     needs_examples = False  # at n = 0 it is the zero-shot prompt
@@ -142,6 +158,8 @@ class FewShot(_LLMLearner):
         self.n_demonstrations_ = len(picked)
         self._pool = None
         if self.select == "similar" and len(y) > self.k_max:
+            # Drawn after the balanced picks, so those (and llm-few's prompts) stay the same.
+            self._class_order = [str(c) for c in rng.permutation(sorted(y.unique()))]
             self._pool = (X, y, self._embed(X))
 
     def _predict_proba(self, X):
@@ -149,10 +167,12 @@ class FewShot(_LLMLearner):
             prompts = [self._prefix + self.task.query(row) for _, row in X.iterrows()]
         else:
             pool_X, pool_y, pool_vectors = self._pool
-            nearest = np.argsort(-(self._embed(X) @ pool_vectors.T), axis=1, kind="stable")[:, : self.k_max]
-            prompts = ["".join(self.task.demonstration(pool_X.iloc[j], pool_y.iloc[j]) for j in order[::-1])
-                       + self.task.query(row) for order, (_, row) in zip(nearest, X.iterrows())]
-        # Calibration measures the bias around the balanced demonstrations in either case.
+            similarity = self._embed(X) @ pool_vectors.T
+            prompts = ["".join(self.task.demonstration(pool_X.iloc[j], pool_y.iloc[j])
+                               for j in similar_demonstrations(near, pool_y, self.k_max, self._class_order))
+                       + self.task.query(row) for near, (_, row) in zip(similarity, X.iterrows())]
+        # Calibration measures the bias around the balanced demonstrations in either case (the
+        # similar ones hold as many of each class).
         return self._score(prompts, self._prefix, list(X.columns))
 
     def _embed(self, X) -> np.ndarray:

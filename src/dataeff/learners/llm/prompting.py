@@ -70,6 +70,24 @@ def balanced_demonstrations(y: pd.Series, k: int, rng: np.random.Generator) -> l
     return [picked[i] for i in rng.permutation(len(picked))]
 
 
+def similar_demonstrations(similarity: np.ndarray, y: pd.Series, k: int, class_order: list[str]) -> list[int]:
+    """Positions of up to ``k`` rows near one test row (``similarity``: to each labelled row),
+    classes taking turns: each round adds every class's nearest row not yet taken, so a class
+    with many near rows cannot fill the prompt (the model copies the labels it sees most). In
+    prompt order: the farthest round first, the nearest next to the question; within a round,
+    classes in ``class_order`` (fixed per cell, so the position bias is the same for every row)."""
+    labels = y.to_numpy()
+    by_class = {c: list(np.flatnonzero(labels == c)[np.argsort(-similarity[labels == c], kind="stable")])
+                for c in class_order}
+    rounds: list[list[int]] = []
+    taken = 0
+    while taken < k and any(by_class.values()):
+        this_round = [int(by_class[c].pop(0)) for c in class_order if by_class[c]][: k - taken]
+        rounds.append(this_round)
+        taken += len(this_round)
+    return [i for this_round in reversed(rounds) for i in this_round]
+
+
 def probabilities(logprobs: np.ndarray) -> np.ndarray:
     """(rows, classes) summed log-likelihoods -> class probabilities (softmax per row)."""
     shifted = logprobs - logprobs.max(axis=1, keepdims=True)
@@ -78,23 +96,26 @@ def probabilities(logprobs: np.ndarray) -> np.ndarray:
 
 
 def check_prompts_fit(X: pd.DataFrame, task: Task, shots: int | None, count_tokens, n_ctx: int,
-                      sample: int = 2000) -> None:
-    """Refuse, before a run starts, prompts that cannot fit the model's context: a row too
-    long to ask about at all, or ``shots`` demonstrations of typical rows (90th percentile)
-    plus the question. Rare long rows that overflow only with demonstrations fail their
-    cell with the same message instead."""
+                      sample: int = 2000, name: str | None = None) -> None:
+    """Refuse, before a run starts, prompts that cannot fit the model's context (``n_ctx``, the
+    most it was trained for; the llamacpp backend sizes each context to its prompts): a row
+    too long to ask about at all, or ``shots`` demonstrations of typical rows (90th
+    percentile) plus the question. Rare long rows that overflow only with demonstrations fail
+    their cell with the same message instead. ``name``: the learner, named in the message."""
     rows = X.sample(min(len(X), sample), random_state=0) if len(X) > sample else X
     lengths = np.array(count_tokens([task.query(row) + task.continuations()[0] for _, row in rows.iterrows()]))
     if len(lengths) == 0:
         return
+    who = f"{name}: " if name else ""
     longest = int(lengths.max())
     if longest > n_ctx:
-        raise ConfigError(f"A row's prompt takes {longest:,} tokens, more than the model's context of {n_ctx:,}; "
-                          "drop or shorten long text columns.")
+        raise ConfigError(f"{who}a row's prompt takes {longest:,} tokens, more than the model's context of "
+                          f"{n_ctx:,}; drop or shorten long text columns.")
     if shots:
         typical = int(np.percentile(lengths, 90))
         need = (shots + 1) * typical
         if need > n_ctx:
             fits = max(0, n_ctx // max(typical, 1) - 1)
-            raise ConfigError(f"{shots} demonstrations of rows of ~{typical:,} tokens need ~{need:,} tokens, more than "
-                              f"the model's context of {n_ctx:,}; use --llm-shots {fits} or shorter rows.")
+            raise ConfigError(f"{who}{shots} demonstrations of rows of ~{typical:,} tokens need ~{need:,} tokens, "
+                              f"more than the model's context of {n_ctx:,}; use --llm-shots {fits} (shots={fits} "
+                              "in a variant) or shorter rows.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dataeff.config import FINETUNE_BATCH, FINETUNE_STEPS
 from dataeff.data.dataset import Dataset
 from dataeff.experiment.plan import Plan
 from dataeff.learners.registry import REGISTRY, LearnerSpec
@@ -24,6 +25,9 @@ ATTENTION_TOKENS = 2800
 # (learners/llm/backends/llamacpp.py): each row after a few-shot prefix re-reads half a block.
 REREAD_TOKENS = 32
 CALIBRATION_PROMPTS = 3  # content-free rows asked once per cell (contextual calibration)
+# llm-finetune's training (learners/llm/finetune.py) on one thread, Gemma 3 270M in float32:
+# tokens a training step reads per second, forward and backward (benchmarks/bench_finetune.py).
+TRAIN_TOKENS_PER_SECOND = 90
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Workload:
     local_tokens: float
     endpoint_tokens: float
     local_seconds: float
+    train_tokens: float = 0.0  # llm-finetune's training steps (local, in local_seconds too)
 
 
 def llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str | None:
@@ -44,6 +49,8 @@ def llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str 
                      f"{work.local_seconds / 60:,.0f} minutes of one core")
     if work.endpoint_tokens:
         parts.append(f"about {work.endpoint_tokens:,.0f} prompt tokens (before the cache) go to the endpoint")
+    if work.train_tokens:
+        parts.append(f"about {work.train_tokens:,.0f} training tokens (llm-finetune), included in the minutes")
     if not parts:
         return None
     return f"LLM work: {'; '.join(parts)} (fewer --test-rows or --sizes shrink it)."
@@ -56,14 +63,19 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     learner's own (its question, template and data dictionary; counted with a local model's
     own tokenizer): zero-shot prompts once per seed (they repeat across sizes, and a few-shot
     learner's prompts at n = 0 are the zero-shot ones), few-shot demonstrations once per cell
-    and each test row after them, and for llm-prior the zero-shot prompts of the largest
-    training subset and the test rows. A local token is weighed by its position (attention);
+    and each test row after them, for llm-prior the zero-shot prompts of the largest
+    training subset and the test rows, for llm-probe each distinct row once (every seed's test
+    rows and training rows up to the largest size), and for llm-finetune its training steps (steps x rows per
+    step x a row's prompt and answer, at the measured training speed) and the test rows once per
+    trained cell (a new model each). A local token is weighed by its position (attention);
     variants on local models and on endpoints are summed apart.
     """
     sample = dataset.X.head(30)
-    seeds, n_test, sizes = len(plan.seeds), plan.n_test + CALIBRATION_PROMPTS, [s for s in plan.sizes if s > 0]
+    seeds, n_test = len(plan.seeds), plan.n_test + CALIBRATION_PROMPTS
+    every_size = [s for s in plan.sizes if s > 0]
     tokens = {"local": 0.0, "endpoint": 0.0}
     weighted = 0.0
+    trained = 0.0
     zero_shot_asked: set[tuple] = set()
     counters: dict[tuple, object] = {}
     lengths: dict[tuple, float] = {}
@@ -71,6 +83,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
         if workload is None or "task" not in spec.params:
             continue
+        sizes = [s for s in every_size if spec.max_size is None or s <= spec.max_size]  # its own sizes
         task, local = spec.params["task"], spec.params.get("backend") != "openai"  # the only endpoint that scores
         # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
         same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))
@@ -80,7 +93,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         shot = query + 3  # a demonstration: the row's prompt, its answer word and a blank line
         k_max = spec.params.get("k_max", 0)
         parts: list[tuple[float, float]] = []  # (tokens, mean position)
-        if workload in ("zero", "few", "few_similar") and same_prompts not in zero_shot_asked:
+        if workload in ("zero", "few", "few_similar", "finetune") and same_prompts not in zero_shot_asked:
             zero_shot_asked.add(same_prompts)
             parts.append((n_test * query * seeds, query / 2))
         if workload == "few":
@@ -94,13 +107,26 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
                 prefix = min(k_max, size) * shot
                 per_row = prefix + query if size > k_max else query + min(prefix, REREAD_TOKENS)
                 parts.append((n_test * per_row * seeds, (prefix + query) / 2))
+        elif workload == "probe":  # a state per distinct row, cached across sizes and seeds
+            local = spec.params.get("backend") in ("llamacpp", "transformers")  # else an endpoint's /embeddings
+            rows: set[int] = set()
+            for split in plan.splits.values():
+                rows.update(split.test_index.tolist(), split.train_order[:max(sizes, default=0)].tolist())
+            row = _mean_tokens(spec, [task.row_text(r) for _, r in sample.iterrows()], counters)
+            parts.append((len(rows) * row, row / 2))
         elif workload == "prior":  # the zero-shot prompts of the training rows and the test rows
             parts.append(((n_test + max(sizes, default=0)) * query * seeds, query / 2))
+        elif workload == "finetune":
+            parts.append((n_test * query * seeds * len(sizes), query / 2))
+            steps, batch = spec.params.get("steps", FINETUNE_STEPS), spec.params.get("batch_size", FINETUNE_BATCH)
+            train = sum(steps * min(batch, size) for size in sizes) * (query + 1) * seeds  # + the answer word
+            trained += train
+            weighted += train * LOCAL_TOKENS_PER_SECOND / TRAIN_TOKENS_PER_SECOND
         count = sum(t for t, _ in parts)
         tokens["local" if local else "endpoint"] += count
         if local:
             weighted += sum(t * (1 + position / ATTENTION_TOKENS) for t, position in parts)
-    return Workload(tokens["local"], tokens["endpoint"], weighted / LOCAL_TOKENS_PER_SECOND)
+    return Workload(tokens["local"], tokens["endpoint"], weighted / LOCAL_TOKENS_PER_SECOND, trained)
 
 
 def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:

@@ -1,8 +1,9 @@
-"""The backend contract (``loglikelihood``, ``embed``, ``count_tokens``, ``fingerprint``) and the
-answer cache in front of any backend."""
+"""The backend contract (``loglikelihood``, ``embed``, ``hidden_states``, ``count_tokens``,
+``fingerprint``) and the answer cache in front of any backend."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -27,6 +28,12 @@ class Backend:
     def embed(self, texts: list[str]) -> np.ndarray:
         raise ConfigError(f"{type(self).__name__} cannot embed text; use an embedding backend such as minilm.")
 
+    def hidden_states(self, texts: list[str], layer: int | None = None, pooling: str = "last") -> np.ndarray:
+        """One vector per text: the model's hidden state at ``layer`` (0: the token embeddings;
+        None: the last layer, after the final norm), of the last token or the mean over tokens."""
+        raise ConfigError(f"{type(self).__name__} gives no hidden states; llm-probe needs the llamacpp or "
+                          "transformers backend, or an endpoint (openai) with /embeddings.")
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [max(1, len(t) // 4) for t in texts]
 
@@ -48,21 +55,39 @@ class Cached(Backend):
         answers = self._through_cache("embed", list(texts), lambda todo: self.inner.embed(todo).tolist())
         return np.array(answers, dtype=np.float32)
 
-    # Answers are stored every CHUNK requests, so a run killed while scoring thousands of
-    # rows has paid for at most one chunk that it must ask for again.
+    def hidden_states(self, texts, layer=None, pooling="last"):
+        # Stored as the float32 bytes (base64): exact, and a quarter of the JSON numbers' size.
+        def compute(todo):
+            states = np.asarray(self.inner.hidden_states([p[0] for p in todo], layer, pooling), dtype=np.float32)
+            return [base64.b64encode(state.tobytes()).decode("ascii") for state in states]
+
+        answers = self._through_cache("hidden_states", [[t, layer, pooling] for t in texts], compute)
+        if not answers:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([np.frombuffer(base64.b64decode(a), dtype=np.float32) for a in answers])
+
+    # Answers are stored every CHUNK prompts (a prompt's answer words together; an embedded
+    # text counts one), so a run killed while scoring thousands of rows has paid for at most
+    # one chunk that it must ask for again.
     CHUNK = 64
 
     def _through_cache(self, method: str, payloads: list, compute) -> list:
         """Answers for ``payloads``: cached ones from the cache, the rest (each distinct
         payload once, in sorted order so shared prompt prefixes stay adjacent) from
-        ``compute`` chunk by chunk, each chunk stored as it returns. A failing call stores
-        nothing of its chunk."""
+        ``compute`` CHUNK prompts at a time, each chunk stored as it returns. A scoring
+        request's prompt is its context: every answer word of a prompt goes in the same
+        chunk. A failing call stores nothing of its chunk."""
         keys = [self.cache.key(self.fingerprint, method, p) for p in payloads]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
         todo = {k: p for k, p in zip(keys, payloads) if k not in found}
         ordered = sorted(todo.items(), key=lambda item: json.dumps(item[1], ensure_ascii=False))
-        for start in range(0, len(ordered), self.CHUNK):
-            chunk = dict(ordered[start:start + self.CHUNK])
+        by_prompt: dict[str, list] = {}
+        for key, payload in ordered:
+            prompt = payload[0] if method == "loglikelihood" else key
+            by_prompt.setdefault(prompt, []).append((key, payload))
+        prompts = list(by_prompt.values())
+        for start in range(0, len(prompts), self.CHUNK):
+            chunk = dict(item for prompt in prompts[start:start + self.CHUNK] for item in prompt)
             fresh = dict(zip(chunk, compute(list(chunk.values()))))
             self.cache.put_many(fresh)
             found.update(fresh)
@@ -82,3 +107,10 @@ def common_prefix(a, b) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def check_layer(layer: int | None, n_layers: int, model: str) -> None:
+    """A hidden layer the model has (0 to ``n_layers``), or one line naming how many it has."""
+    if layer is not None and not 0 <= layer <= n_layers:
+        raise ConfigError(f"{model} has {n_layers} layers; choose a layer from 0 (the token embeddings) to "
+                          f"{n_layers} (the last, the default). Got {layer}.")

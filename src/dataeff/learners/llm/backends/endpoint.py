@@ -39,7 +39,8 @@ class EndpointClient:
     it replaced by ``[key]``). Connection errors, timeouts, malformed JSON and HTTP 408, 429,
     500, 502, 503, 504 are retried up to ``retries`` times; any other HTTP error is a
     one-line ``ConfigError`` at once. ``stats`` counts prompts answered (the backends add to
-    it) and requests sent, retried and failed for good.
+    it), requests sent, retried and failed for good, and answer words scored without the
+    server's log-probability (``unlisted``: outside its top log-probabilities).
 
     Examples
     --------
@@ -58,7 +59,7 @@ class EndpointClient:
         self.base_url = check_endpoint_url(base_url)
         self.concurrency, self.timeout, self.retries, self.max_wait = concurrency, timeout, retries, max_wait
         self.api_key_env = api_key_env
-        self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0}
+        self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0, "unlisted": 0}
         self._lock = threading.Lock()
         import httpx
         import tenacity
@@ -157,9 +158,11 @@ class OpenAICompletions(EndpointBackend):
 
     ``scoring="next-token"``: one completion per prompt with ``max_tokens=1`` and the top
     log-probabilities of the next token; each answer word is scored by its first token, so
-    answer words must start with different tokens. ``scoring="echo"``: the server's own
-    log-probabilities of the prompt tokens, so answer words of several tokens are scored
-    whole (needs a server that returns them). Other options go to ``EndpointClient``.
+    answer words must start with different tokens. An answer word outside the top
+    ``TOP_LOGPROBS`` gets at most the smallest listed value (``min(top) - 1``), an estimate
+    counted in ``stats["unlisted"]`` and reported with the run's traffic. ``scoring="echo"``:
+    the server's own log-probabilities of the prompt tokens, so answer words of several tokens
+    are scored whole (needs a server that returns them). Other options go to ``EndpointClient``.
     """
 
     TOP_LOGPROBS = 20
@@ -188,6 +191,7 @@ class OpenAICompletions(EndpointBackend):
                 token = max((t for t in top if t and continuation.startswith(t)), key=len, default=None)
                 if token is None:  # not among the top tokens: at most the smallest listed
                     scores[(context, continuation)] = min(top.values()) - 1.0
+                    self.client.count("unlisted")
                     continue
                 if token in firsts.values():
                     raise ConfigError(f"Answer words {continuation!r} and "
@@ -261,6 +265,12 @@ class OpenAIEmbeddings(EndpointBackend):
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1)
 
+    def hidden_states(self, texts, layer=None, pooling="last"):
+        """The server's embedding of each text (llm-probe through a server that offers nothing
+        else): its layer and pooling are the server's, so asking for either is an error."""
+        check_endpoint_probe(layer, pooling)
+        return self.embed(texts)
+
     def _embed_batch(self, batch: list[str]) -> list[list[float]]:
         answer = self.client.post("/embeddings", {"model": self.model_name, "input": batch})
         try:
@@ -276,6 +286,14 @@ class OpenAIEmbeddings(EndpointBackend):
             raise ConfigError(f"{self.base_url} returned {len(vectors)} embeddings for {len(batch)} texts.")
         self.client.count("prompts", len(batch))
         return vectors
+
+
+def check_endpoint_probe(layer: int | None, pooling: str | None) -> None:
+    """An endpoint's /embeddings chooses its own layer and pooling: setting one is one line."""
+    if layer is not None or pooling is not None:
+        raise ConfigError(f"llm-probe through an endpoint reads its /embeddings, whose layer and pooling the server "
+                          f"chooses; drop {'layer' if layer is not None else 'pooling'}, or use the llamacpp or "
+                          "transformers backend.")
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -12,7 +12,21 @@ from dataeff.learners.llm.backends.base import Backend, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
 
-LOCAL_CONTEXT = 4096  # tokens of context the llamacpp backend gives the model
+# Tokens of context the llamacpp backend gives the model unless its prompts need more. llama.cpp
+# allocates a context's KV cache up front (Gemma 3 270M at its trained 32,768 tokens: 813 MB
+# resident against 378 MB at 4,096, measured), so a longer one is made only for prompts that
+# need it (``context_size``).
+LOCAL_CONTEXT = 4096
+
+
+def context_size(tokens: int, trained: int) -> int:
+    """The context for prompts of up to ``tokens``: LOCAL_CONTEXT doubled until they fit (few
+    sizes, so one process holds few), at most the model's trained context ``trained`` (a longer
+    prompt then fails with the context's message)."""
+    n_ctx = LOCAL_CONTEXT
+    while n_ctx < tokens and n_ctx < trained:
+        n_ctx *= 2
+    return max(LOCAL_CONTEXT, min(n_ctx, trained))
 
 
 class LlamaCpp(Backend):
@@ -21,7 +35,9 @@ class LlamaCpp(Backend):
     Continuations are scored from the next-token logits after the context (no
     ``logits_all``: it halves throughput); a context shared with the previous request keeps
     its KV cache, so a few-shot prefix is evaluated once per set of demonstrations.
-    ``cache_folder`` holds the packaged default model and the file's remembered hash (None:
+    ``n_ctx``: the context in tokens (``context_size``; a score does not depend on it, only
+    memory does); ``n_ctx_train`` is the most the model was trained for. ``cache_folder``
+    holds the packaged default model and the file's remembered hash (None:
     ``CacheSettings.default()``'s folder).
     """
 
@@ -49,12 +65,62 @@ class LlamaCpp(Backend):
                               "check the file (it may be truncated or not a GGUF model).") from None
         self.fingerprint = f"llamacpp:{file_fingerprint(path, cache_folder)}"
         self.n_ctx = n_ctx
+        self.n_ctx_train = int(self.llm._model.n_ctx_train()) or n_ctx
 
     def close(self) -> None:
         self.llm.close()
+        if self._reader is not None:
+            self._reader.close()
 
     def count_tokens(self, texts):
         return [len(self.llm.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]
+
+    def hidden_states(self, texts, layer=None, pooling="last"):
+        """The last layer's state (after the final norm) per text, of its last token or the mean
+        over its tokens (BOS included, as the transformers backend does). llama.cpp exposes no
+        other layer: another one is a one-line error pointing to the transformers backend."""
+        import llama_cpp
+
+        check_llamacpp_layer(layer, int(llama_cpp.llama_model_n_layer(self.llm._model.model)))
+        reader = self._state_reader()
+        n_embd = reader.n_embd()
+        states = np.empty((len(texts), n_embd), dtype=np.float32)
+        for i, text in enumerate(texts):
+            tokens = reader.tokenize(text.encode(), add_bos=True, special=False)
+            if len(tokens) > reader.n_batch:
+                raise ConfigError(f"A row of {len(tokens)} tokens exceeds the {reader.n_batch} llm-probe reads at "
+                                  "once; shorten the rows (a template, fewer columns).")
+            # One text per decode from an empty KV cache, so a state is a function of its text
+            # alone (the cache relies on it): llama-cpp-python's embed() packs several texts
+            # into one batch, which moved Gemma's states by up to 0.9 (measured).
+            reader._ctx.kv_cache_clear()
+            reader._batch.reset()
+            # "last": only the last token is an output, so the last layer runs for it alone.
+            reader._batch.add_sequence(tokens, 0, pooling == "mean")
+            reader._ctx.decode(reader._batch)
+            if pooling == "mean":
+                every = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(reader._ctx.ctx),
+                                              shape=(len(tokens), n_embd))
+                states[i] = every.mean(axis=0, dtype=np.float64)
+            else:
+                states[i] = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings_ith(reader._ctx.ctx, -1),
+                                                  shape=(n_embd,))
+        return states
+
+    _reader = None
+
+    def _state_reader(self):
+        """A second context on the same file in embedding mode (no pooling: the per-token
+        states, pooled here), built on first use; its weights are the same mapped file."""
+        if self._reader is None:
+            import llama_cpp
+            from llama_cpp import Llama
+
+            self._reader = Llama(model_path=self.llm.model_path, embedding=True,
+                                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE, n_ctx=PROBE_CONTEXT,
+                                 n_batch=PROBE_CONTEXT, n_ubatch=512, n_threads=self.llm.n_threads,
+                                 n_threads_batch=self.llm.n_threads_batch, verbose=False)
+        return self._reader
 
     def loglikelihood(self, requests):
         # Group by context, longest shared prefixes adjacent: consecutive contexts reuse the KV cache.
@@ -114,6 +180,24 @@ class LlamaCpp(Backend):
 
         n_vocab = self.llm.n_vocab()
         return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
+
+
+PROBE_CONTEXT = 4096  # tokens of one row that llm-probe reads at once (its own context)
+
+
+def gguf_layers(metadata: dict) -> int:
+    """How many layers a GGUF model has, from its metadata (a vocabulary-only load reads it)."""
+    return int(metadata.get(f"{metadata.get('general.architecture', '')}.block_count", 0))
+
+
+def check_llamacpp_layer(layer: int | None, n_layers: int) -> None:
+    """llama.cpp gives the last layer only: another is one line naming the transformers backend."""
+    from dataeff.learners.llm.backends.base import check_layer
+
+    check_layer(layer, n_layers, "The model")
+    if layer is not None and layer != n_layers:
+        raise ConfigError(f"The llamacpp backend gives only the last layer's state ({n_layers}); for layer {layer} "
+                          f"use the transformers backend, e.g. llm-probe(layer={layer}, backend=transformers).")
 
 
 def _logprob(logits: np.ndarray, token: int) -> float:

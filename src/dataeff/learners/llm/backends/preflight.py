@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends.llamacpp import LOCAL_CONTEXT
 from dataeff.learners.llm.backends.models import default_gguf, is_gguf, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
 
@@ -43,6 +42,24 @@ def preflight(alias: str, model: str | None, options: dict | None = None, cache:
         _check_reachable((model or "").rsplit("::", 1)[0])
 
 
+def check_probe_layer(alias: str, model: str | None, layer: int, cache: CacheSettings | None = None) -> None:
+    """llm-probe's layer checked against the model's layers (read from the file, no weights)."""
+    folder = (cache or CacheSettings.default()).folder
+    path = local_model_path(model, folder)
+    if alias == "transformers":
+        from dataeff.learners.llm.backends.base import check_layer
+        from dataeff.learners.llm.backends.transformers import layer_count
+
+        check_layer(layer, layer_count(path, folder), "The model")
+    elif alias == "llamacpp":
+        from llama_cpp import Llama
+
+        from dataeff.learners.llm.backends.llamacpp import check_llamacpp_layer, gguf_layers, silence_llama_cpp
+
+        silence_llama_cpp()
+        check_llamacpp_layer(layer, gguf_layers(Llama(model_path=str(path), vocab_only=True, verbose=False).metadata))
+
+
 def _check_reachable(url: str) -> None:
     import httpx
 
@@ -58,7 +75,9 @@ def _check_reachable(url: str) -> None:
 
 
 def local_token_counter(alias: str, model: str | None, cache: CacheSettings | None = None):
-    """(token counter, context length) of a local model, without loading its weights."""
+    """(token counter, context length) of a local model, without loading its weights. The
+    length is the context the model was trained for: the llamacpp backend sizes its context
+    to the prompts, up to that."""
     folder = (cache or CacheSettings.default()).folder
     if alias == "transformers":
         from dataeff.learners.llm.backends.transformers import token_counter
@@ -70,4 +89,14 @@ def local_token_counter(alias: str, model: str | None, cache: CacheSettings | No
 
     silence_llama_cpp()
     vocab = Llama(model_path=str(local_model_path(model, folder)), vocab_only=True, verbose=False)
-    return (lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]), LOCAL_CONTEXT
+    trained = trained_context(vocab.metadata)
+    return (lambda texts: [len(vocab.tokenize(t.encode(), add_bos=True, special=False)) for t in texts]), trained
+
+
+def trained_context(metadata: dict) -> int:
+    """The context a GGUF model was trained for, from its metadata (a vocabulary-only load
+    reads no hyperparameters); LlamaCpp's default when the file does not say."""
+    from dataeff.learners.llm.backends.llamacpp import LOCAL_CONTEXT
+
+    arch = metadata.get("general.architecture", "")
+    return int(metadata.get(f"{arch}.context_length", 0) or LOCAL_CONTEXT)

@@ -41,7 +41,9 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
         A model file or folder for local backends, ``BASE_URL::MODEL`` for endpoints; None is
         the packaged default.
     options : dict, optional
-        Keyword arguments of the backend's constructor (the endpoint's timeout, retries, ...).
+        Keyword arguments of the backend's constructor (the endpoint's timeout, retries, ...;
+        llamacpp's context size ``n_ctx``: the backend with the longest context asked for so
+        far serves every shorter need).
     cache : CacheSettings, optional
         The cache folder and whether answers are cached; None is ``CacheSettings.default()``.
 
@@ -54,18 +56,37 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
     options = dict(options or {})
     key = (alias, model, tuple(sorted(options.items())), cache)
     if key not in _LOADED:
+        # One context per model: a loaded one at least as long serves (a context's size changes
+        # no score, only memory), and a longer one replaces the shorter ones it outgrew.
+        other_contexts = _other_contexts(key)
+        roomy = [k for k in other_contexts if getattr(_LOADED[k].inner, "n_ctx", 0) >= options.get("n_ctx", 0)]
+        if roomy:
+            return _LOADED[roomy[0]]
         cls = backend_class(alias)
         if cls.model_files:
             options["cache_folder"] = cache.folder
         before = _resident_bytes()
         inner = cls(model, **options)
         _not_a_leak(_resident_bytes() - before)
+        for outgrown in other_contexts:
+            _LOADED.pop(outgrown).close()
         _LOADED[key] = Cached(inner, AnswerCache.for_settings(cache))
         if len(_LOADED) == 1:
             import atexit
 
             atexit.register(_close_all)
     return _LOADED[key]
+
+
+def _other_contexts(key: tuple) -> list[tuple]:
+    """Loaded backends of the same alias, model, cache and options as ``key`` but another
+    context size (the ``n_ctx`` option, or none: the backend's default)."""
+    def rest(options):
+        return tuple(item for item in options if item[0] != "n_ctx")
+
+    alias, model, options, cache = key
+    return [k for k in _LOADED if k != key and k[0] == alias and k[1] == model and k[3] == cache
+            and rest(k[2]) == rest(options) and (any(name == "n_ctx" for name, _ in k[2] + options))]
 
 
 def _resident_bytes() -> int:

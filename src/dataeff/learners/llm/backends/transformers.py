@@ -20,6 +20,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, is_gguf, local_model_path
@@ -75,6 +77,61 @@ class Transformers(Backend):
     def count_tokens(self, texts):
         return [len(self._encode(t)) for t in texts]
 
+    def scoring_with(self, model, fingerprint: str) -> Transformers:
+        """This backend's scoring (tokenizer, device, batching) on another model, such as this
+        one with adapters (learners/llm/finetune.py), under ``fingerprint`` and with a prefix
+        cache of its own: a KV cache of one model must never serve the other."""
+        other = copy.copy(self)
+        other.model, other.fingerprint, other._prefix = model, fingerprint, None
+        return other
+
+    def hidden_states(self, texts, layer=None, pooling="last"):
+        """The state after block ``layer`` (0: the token embeddings; None or the last: after
+        the final norm, as llama.cpp gives it) per text, of its last token or the mean over its
+        tokens (BOS included), in length-sorted right-padded batches without the LM head."""
+        from dataeff.learners.llm.backends.base import check_layer
+
+        check_layer(layer, self.n_layers, "The model")
+        torch = self.torch
+        encoded = [self._encode(t) for t in texts]
+        for tokens in encoded:
+            if len(tokens) > self.n_ctx:
+                raise ConfigError(f"A row of {len(tokens)} tokens exceeds the model's context of {self.n_ctx}; "
+                                  "shorten the rows (a template, fewer columns).")
+        states = np.empty((len(texts), self.model.config.get_text_config().hidden_size), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        start = 0
+        while start < len(order):  # batches of similar length, bounded in rows and tokens
+            width, end = len(encoded[order[start]]), start
+            while end < len(order) and end - start < self.max_batch and \
+                    len(encoded[order[end]]) * (end - start + 1) <= max(self.batch_tokens, width):
+                end += 1
+            batch = [encoded[i] for i in order[start:end]]
+            width = max(map(len, batch))
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, tokens in enumerate(batch):
+                ids[row, :len(tokens)], mask[row, :len(tokens)] = torch.tensor(tokens), 1
+            with torch.inference_mode():
+                # The decoder without the LM head: a 262k-word head per token would cost more
+                # than the 18 blocks of Gemma 3 270M.
+                out = self.model.base_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                            output_hidden_states=True, use_cache=False)
+                hidden = out.hidden_states[self.n_layers if layer is None else layer].float()
+                if pooling == "mean":
+                    weights = mask.to(self.device, hidden.dtype).unsqueeze(-1)
+                    pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+                else:
+                    pooled = hidden[torch.arange(len(batch), device=self.device),
+                                    torch.tensor([len(t) - 1 for t in batch], device=self.device)]
+            states[order[start:end]] = pooled.cpu().numpy()
+            start = end
+        return states
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.get_text_config().num_hidden_layers)
+
     def loglikelihood(self, requests):
         # Each request needs the log-probs of its answer tokens; the model reads the prompt and
         # all but the last answer token. Requests that read the same tokens (the answer words
@@ -98,6 +155,7 @@ class Transformers(Backend):
             plans.append((reads, needs))
         logprobs: dict[tuple[int, ...], dict] = {}
         for shared, group in self._groups(sorted(wanted), wanted):
+            shared = self._prefix_length(shared, group, wanted)
             for batch in self._batches(group, shared):
                 logprobs.update(self._forward(batch, shared, {reads: wanted[reads] for reads in batch}))
         return [float(sum(logprobs[reads][need] for need in needs)) for reads, needs in plans]
@@ -124,6 +182,23 @@ class Transformers(Backend):
             run, common = ([reads], room(reads)) if reads else ([], 0)
         if loners:
             yield 0, loners
+
+    # The rows of one set of demonstrations arrive in several calls (the answer cache's chunks,
+    # the last maybe of one row), and the rows of one call may share a few tokens past the
+    # demonstrations; so a prefix is the one held when every row begins with it, else cut to
+    # a multiple of PREFIX_BLOCK tokens: each call then asks for the same prefix, evaluated
+    # once (counted in tests/learners/test_many_shot.py).
+    PREFIX_BLOCK = 64
+
+    def _prefix_length(self, shared: int, group: list[tuple[int, ...]], wanted: dict) -> int:
+        """The prefix of ``group`` to evaluate once (its rows share ``shared`` tokens)."""
+        held = self._prefix[0] if self._prefix is not None else ()
+        if len(held) >= self.MIN_PREFIX and all(
+                reads[: len(held)] == held and len(reads) - max(back for back, _ in wanted[reads]) >= len(held)
+                for reads in group):
+            return len(held)
+        cut = shared // self.PREFIX_BLOCK * self.PREFIX_BLOCK
+        return cut if cut >= self.MIN_PREFIX else shared
 
     def _batches(self, group: list[tuple[int, ...]], shared: int):
         """Batches of similar length (less padding), bounded in rows and in tokens beyond the
@@ -274,6 +349,15 @@ def token_counter(path: Path, cache_folder: Path):
     context = int(config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings") or 4096)
     encode = encoder(tokenizer)
     return (lambda texts: [len(encode(t)) for t in texts]), context
+
+
+def layer_count(path: Path, cache_folder: Path) -> int:
+    """How many layers the model has, from its folder's config.json (no weights loaded)."""
+    import json
+
+    folder, _ = model_folder(path, cache_folder)
+    config = json.loads((folder / "config.json").read_text())
+    return int(config.get("num_hidden_layers") or config.get("text_config", {}).get("num_hidden_layers") or 0)
 
 
 def encoder(tokenizer):
