@@ -182,27 +182,38 @@ class FewShot(_LLMLearner):
         return self._counted(embedder, embedder.embed, [self.task.row_text(row) for _, row in X.iterrows()])
 
 
-class EmbedLinear(_LLMLearner):
+class LinearHead(_LLMLearner):
+    """Row features from a model (``_features``) into a linear classifier (``_head``); with no
+    labels or one class, the class shares seen. Shared by llm-embed and llm-probe."""
+
+    def _fit(self, X, y):
+        if len(y) == 0 or y.nunique() < 2:
+            self._prior = np.array([(y == c).mean() if len(y) else 1 / len(self.classes_) for c in self.classes_])
+            self._model = None
+            return
+        self._model = self._head()
+        self._model.fit(self._features(X), y)
+
+    def _predict_proba(self, X):
+        if self._model is None:
+            return np.tile(self._prior, (len(X), 1))
+        return align_proba(self._model.predict_proba(self._features(X)), self._model.classes_, list(self.classes_))
+
+
+class EmbedLinear(LinearHead):
     """Sentence embeddings of the serialized rows, then L2 logistic regression."""
 
     def __init__(self, task: Task | None = None, backend: str = "minilm", model: str | None = None,
                  random_state: int = 0, backend_options: dict | None = None, cache: CacheSettings | None = None):
         super().__init__(task, backend, model, False, random_state, backend_options, cache)
 
-    def _fit(self, X, y):
+    def _head(self):
         from sklearn.linear_model import LogisticRegression
 
-        if len(y) == 0 or y.nunique() < 2:
-            self._prior = np.array([(y == c).mean() if len(y) else 1 / len(self.classes_) for c in self.classes_])
-            self._model = None
-            return
-        self._model = LogisticRegression(max_iter=2000, random_state=self.random_state)
-        self._model.fit(self._embed(X), y)
+        return LogisticRegression(max_iter=2000, random_state=self.random_state)
 
-    def _predict_proba(self, X):
-        if self._model is None:
-            return np.tile(self._prior, (len(X), 1))
-        return align_proba(self._model.predict_proba(self._embed(X)), self._model.classes_, list(self.classes_))
+    def _features(self, X) -> np.ndarray:
+        return self._embed(X)
 
     def _embed(self, X) -> np.ndarray:
         texts = [self.task.row_text(row) for _, row in X.iterrows()]

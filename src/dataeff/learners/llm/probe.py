@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataeff.learners.base import align_proba
 from dataeff.learners.llm.cache import CacheSettings
-from dataeff.learners.llm.learners import _LLMLearner
+from dataeff.learners.llm.learners import LinearHead
 from dataeff.learners.llm.prompting import Task
 
 # Mean over tokens by default: a causal model's last token weighs the row's end most, the mean
@@ -29,7 +28,7 @@ DEFAULT_POOLING = "mean"
 PROBE_C = 0.01
 
 
-class Probe(_LLMLearner):
+class Probe(LinearHead):
     """Standardized hidden states (``layer``: None is the last; ``pooling``: "last" token or
     "mean" over tokens) into L2 logistic regression with ``PROBE_C``. With no labels or one
     class it predicts the class shares seen (as llm-embed does)."""
@@ -40,23 +39,16 @@ class Probe(_LLMLearner):
         super().__init__(task, backend, model, False, random_state, backend_options, cache)
         self.layer, self.pooling, self.C = layer, pooling, C
 
-    def _fit(self, X, y):
+    def _head(self):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        if len(y) == 0 or y.nunique() < 2:
-            self._prior = np.array([(y == c).mean() if len(y) else 1 / len(self.classes_) for c in self.classes_])
-            self._model = None
-            return
-        self._model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
-                                                                         random_state=self.random_state))
-        self._model.fit(self._states(X), y)
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
+                                                                  random_state=self.random_state))
 
-    def _predict_proba(self, X):
-        if self._model is None:
-            return np.tile(self._prior, (len(X), 1))
-        return align_proba(self._model.predict_proba(self._states(X)), self._model.classes_, list(self.classes_))
+    def _features(self, X) -> np.ndarray:
+        return self._states(X)
 
     def _states(self, X) -> np.ndarray:
         texts = [self.task.row_text(row) for _, row in X.iterrows()]
