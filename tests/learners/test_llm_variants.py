@@ -12,7 +12,7 @@ import dataeff
 def test_two_routes_to_the_same_gemma_agree_within_their_noise(tmp_path, llama_server, llm_cache):
     served = f'served=llm-zero(backend=openai, url="{llama_server.base}", model=gemma)'
     result = dataeff.run(data="fine-foods", learners=["llm-zero", served, "few4=llm-few(shots=4)", "logreg"],
-                         seeds=2, sizes=[8], test_rows=40, out=tmp_path / "run", progress=False, jobs=2,
+                         seeds=2, sizes=[8], test_rows=24, out=tmp_path / "run", progress=False, jobs=2,
                          cache_dir=str(llm_cache.folder))
     cells = result.results
     assert (cells["status"] == "ok").all(), cells[["learner", "error"]]

@@ -54,19 +54,19 @@ def test_a_whole_curve_costs_one_forward_pass_per_distinct_row(tmp_path):
     from dataeff.learners.llm.prompting import Task
 
     frame = dataeff.data.builtin.load_builtin("fine-foods")
-    kwargs = dict(learners=["llm-probe", "last=llm-probe(pooling=last)", "logreg"], seeds=2, sizes=[8, 24],
-                  test_rows=12, jobs=1)
+    kwargs = dict(learners=["llm-probe", "last=llm-probe(pooling=last)", "logreg"], seeds=2, sizes=[8, 16],
+                  test_rows=8, jobs=1)
     said = []
     first = dataeff.Study(frame, **kwargs).run(tmp_path / "a", progress=False, log=said.append)
     results = first.results
     assert (results["status"] == "ok").all(), results["error"].tolist()
     assert set(zip(results["learner"], results["n_train"], results["seed"])) >= {
-        (name, n, seed) for name in ("llm-probe", "last") for n in (8, 24) for seed in first.results["seed"].unique()}
+        (name, n, seed) for name in ("llm-probe", "last") for n in (8, 16) for seed in first.results["seed"].unique()}
     assert any(line.startswith("LLM work: about") for line in said)
-    plan = make_plan(frame, seeds=2, sizes=[8, 24], test_rows=12)
+    plan = make_plan(frame, seeds=2, sizes=[8, 16], test_rows=8)
     task = Task.for_dataset("fine-foods", frame.target, frame.classes)
     texts = {task.row_text(frame.X.iloc[i]) for split in plan.splits.values()
-             for i in [*split.test_index, *split.train_index(24)]}
+             for i in [*split.test_index, *split.train_index(16)]}
     # Sizes and seeds share states: each distinct row text is read once per pooling.
     assert first.facts["llm_usage"]["model_calls"] == 2 * len(texts)
     assert first.facts["llm_usage"]["cached_answers"] > 0

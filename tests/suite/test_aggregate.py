@@ -12,8 +12,8 @@ from dataeff.analysis.types import Crossover, LabelsNeeded
 from dataeff.suite.aggregate import DatasetAnswers, aggregate, labels_text
 
 
-def need(n, how="measured"):
-    return LabelsNeeded(n, how, "interpolation", (None, None), 1000)
+def need(n, how="measured", largest=1000):
+    return LabelsNeeded(n, how, "interpolation", (None, None), largest)
 
 
 def crossing(winner, loser, n, final=True, significant=True):
@@ -125,3 +125,18 @@ def test_json_round_numbers_and_labels_text(answers):
     assert [labels_text(n) for n in (need(180), need(8, "at_most"), need(2300.4, "extrapolated"),
                                      need(None, "extrapolated"), need(None, "unreachable"), None)] == \
         ["180", "≤ 8", "~2,300 (extrapolated)", "> 100x largest size", "not reached", "no target"]
+
+
+def test_the_largest_size_measured_shows_a_learner_run_at_fewer_sizes():
+    """llm-few given max_size=8 stops at 8 labels: the table says so, next to its 'not reached'."""
+    from dataeff.suite.outputs import render_markdown
+
+    few = [dataset(name, need(100), need(800, largest=2048), need(None, "extrapolated", largest=8)) for name in "ab"]
+    result = aggregate(few)
+    assert spread(result, "llm-few").largest_size == 8 and spread(result, "tree").largest_size == 2048
+    assert next(r for r in result.to_json()["learners"] if r["learner"] == "llm-few")["largest_size"] == 8
+    table = render_markdown(result, 1.0)
+    assert "largest size measured" in table
+    # the baseline is the floor, neither a row of the learner table nor a column of the datasets'
+    assert "| dataset | rows | ceiling | logreg | tree | llm-few | seconds |" in table
+    assert any(line.startswith("| llm-few |") and line.split("|")[-3].strip() == "8" for line in table.splitlines())

@@ -95,6 +95,9 @@ class LearnerSpread:
     unreachable: int  # not reached, and no fit reaches it
     no_answer: int  # no target to reach (no signal in the data, or no ceiling)
     never: int = 0  # answered without a number: unreachable, or extrapolated past the limit
+    # the most labels it was measured with on any dataset: a learner given max_size (llm-few
+    # in the rule-of-thumb suite) stops there, and its 'not reached' means within those sizes
+    largest_size: int | None = None
 
     @property
     def not_reached(self) -> int:
@@ -153,7 +156,7 @@ class LearnerSpread:
                 "range": [_finite(v) for v in self.range], "numbers": list(self.numbers),
                 "within_sizes_measured": self.within, "not_reached_within_sizes_measured": self.not_reached,
                 "extrapolated": self.extrapolated, "unreachable": self.unreachable, "no_answer": self.no_answer,
-                "verdict": self.verdict}
+                "largest_size": self.largest_size, "verdict": self.verdict}
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,8 @@ def aggregate(datasets: list[DatasetAnswers]) -> SuiteAggregate:
                 extrapolated=sum(n is not None and n.how == "extrapolated" for n in needs),
                 unreachable=sum(n is not None and n.how == "unreachable" for n in needs),
                 no_answer=sum(n is None for n in needs),
-                never=sum(n is not None and (n.n is None or not math.isfinite(n.n)) for n in needs)))
+                never=sum(n is not None and (n.n is None or not math.isfinite(n.n)) for n in needs),
+                largest_size=max((n.max_measured for n in needs if n is not None), default=None)))
     crossovers = [*_crossovers(done, "family"), *_crossovers(done, "learner")]
     return SuiteAggregate(tuple(targets), tuple(spreads), tuple(crossovers), tuple(datasets))
 

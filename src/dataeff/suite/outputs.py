@@ -24,7 +24,8 @@ HOW_TO_READ = ("Labels each learner needs to reach the target on each dataset (t
                "within the sizes measured, 'extrapolated' those of them where a fit was used. 'No target' "
                "datasets carry no signal above the baseline or no ceiling to take a share of. Rule of thumb: "
                "dataeff.analysis.efficiency.RULE_OF_THUMB, by each learner's kind; 'measured vs rule' compares "
-               "the median with it.")
+               "the median with it. 'Largest size measured': the most labels a learner was given on any dataset; a "
+               "learner run only up to a max_size stops there, and its 'not reached' means within those sizes.")
 
 
 def write_suite_outputs(out: Path, result: SuiteAggregate, seconds: float) -> list[Path]:
@@ -77,7 +78,8 @@ def spread_row(s: LearnerSpread) -> dict[str, str]:
     return {"learner": s.learner, "family": s.family, "rule": s.rule_text, "median": _n(s.median),
             "iqr": _pair(s.iqr), "range": _pair(s.range), "within": f"{s.within} of {s.datasets}",
             "not_reached": str(s.not_reached), "extrapolated": str(s.extrapolated),
-            "no_target": str(s.no_answer), "short_not_reached": f"{s.not_reached} ({s.extrapolated} extrap.)",
+            "no_target": str(s.no_answer), "largest": _n(s.largest_size),
+            "short_not_reached": f"{s.not_reached} ({s.extrapolated} extrap.)",
             "short_verdict": s.verdict or "-", "verdict": {"fewer": "fewer than the rule", "within": "within the rule",
                                                       "more": "more than the rule"}.get(s.verdict or "", "-")}
 
@@ -85,12 +87,13 @@ def spread_row(s: LearnerSpread) -> dict[str, str]:
 TABLE_HEADERS = {"learner": "learner", "family": "family", "rule": "rule of thumb", "median": "median labels",
                  "iqr": "IQR", "range": "range", "within": "reached within sizes measured",
                  "not_reached": "not reached", "extrapolated": "of which extrapolated", "no_target": "no target",
-                 "verdict": "measured vs rule"}
+                 "largest": "largest size measured", "verdict": "measured vs rule"}
 
 
 #: the terminal's narrower table
 SHORT_HEADERS = {"learner": "learner", "rule": "rule of thumb", "median": "median", "iqr": "IQR", "range": "range",
-                 "within": "reached", "short_not_reached": "not reached", "short_verdict": "vs rule"}
+                 "within": "reached", "short_not_reached": "not reached", "largest": "largest n",
+                 "short_verdict": "vs rule"}
 
 
 def target_title(target: str) -> str:
@@ -98,8 +101,10 @@ def target_title(target: str) -> str:
 
 
 def dataset_rows(result: SuiteAggregate) -> tuple[list[str], list[dict]]:
-    """Datasets down, learners across (labels to the first target), with ceiling and status."""
-    learners = list(dict.fromkeys(name for d in result.datasets for name in d.families))
+    """Datasets down, learners across (labels to the first target), with ceiling and status.
+    Baselines (majority) are the floor the target is measured from: no column of their own."""
+    learners = list(dict.fromkeys(name for d in result.datasets for name, family in d.families.items()
+                                  if family != "baseline"))
     rows = []
     for d in result.datasets:
         needs = d.labels.get(d.target, {})
