@@ -91,7 +91,7 @@ def main() -> int:
                     if self._model is not None and y.value_counts().min() >= 5:
                         self._model = make_pipeline(StandardScaler(), LogisticRegressionCV(
                             Cs=np.logspace(-4, 2, 10), cv=5, scoring="roc_auc", max_iter=5000))
-                        self._model.fit(self._states(X), y)
+                        self._model.fit(self._features(X), y)
             return CV(task, pooling=args.pooling, random_state=seed, cache=CacheSettings(folder / "probe"))
 
         for name, make in [*((f"C={c:g}", lambda seed, c=c: Probe(task, pooling=args.pooling, C=c, random_state=seed,

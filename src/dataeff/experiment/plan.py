@@ -62,11 +62,15 @@ class Plan:
         """
         out = []
         for name, needs_examples, *limit in learners:
-            sizes = self.sizes if needs_examples else [0, *self.sizes]
-            if limit and limit[0] is not None:
-                sizes = [n for n in sizes if n <= limit[0]]
+            sizes = self.sizes_up_to(limit[0] if limit else None)
+            if not needs_examples:
+                sizes = [0, *sizes]
             out.extend(Cell(name, n, seed) for seed in self.seeds for n in sizes)
         return out
+
+    def sizes_up_to(self, max_size: int | None) -> list[int]:
+        """The plan's training sizes a learner with ``max_size`` runs at (None: every one)."""
+        return [n for n in self.sizes if max_size is None or n <= max_size]
 
 
 def anchor_sizes(pool_size: int, first: int = FIRST_ANCHOR) -> list[int]:

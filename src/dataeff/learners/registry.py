@@ -198,12 +198,11 @@ def _from_variant(variant: Variant) -> LearnerSpec:
     name, kind_name = variant.name, variant.kind
     if kind_name in REGISTRY:
         kind = REGISTRY[kind_name]
-        unknown = [key for key in variant.settings if key not in (*kind.settings, MAX_SIZE)]
+        takes = (*kind.settings, MAX_SIZE)
+        unknown = [key for key in variant.settings if key not in takes]
         if unknown:
-            takes = ", ".join((*kind.settings, MAX_SIZE))
-            raise LearnerError(f"{kind_name} does not take '{unknown[0]}'."
-                               f"{did_you_mean(unknown[0], (*kind.settings, MAX_SIZE))} "
-                               f"It takes: {takes}.")
+            raise LearnerError(f"{kind_name} does not take '{unknown[0]}'.{did_you_mean(unknown[0], takes)} "
+                               f"It takes: {', '.join(takes)}.")
         tune = variant.settings.get("tune")
         if "tune" in variant.settings and (isinstance(tune, bool) or not isinstance(tune, int) or tune <= 0):
             raise LearnerError(f"The 'tune' setting of {name} must be a positive integer (settings to try). "
@@ -231,7 +230,7 @@ def _from_variant(variant: Variant) -> LearnerSpec:
 
 
 def _max_size(name: str, settings: dict) -> int | None:
-    """The variant's ``max_size``, checked: a positive whole number of labelled rows."""
+    """The variant's ``max_size``, checked: a whole number of labelled rows (0 or more)."""
     if MAX_SIZE not in settings:
         return None
     value = settings[MAX_SIZE]

@@ -48,9 +48,7 @@ class Probe(LinearHead):
                                                                   random_state=self.random_state))
 
     def _features(self, X) -> np.ndarray:
-        return self._states(X)
-
-    def _states(self, X) -> np.ndarray:
+        """The hidden state of each row, one forward pass per distinct row (cached)."""
         texts = [self.task.row_text(row) for _, row in X.iterrows()]
         lm = self._lm()
         self._tokens += int(sum(lm.count_tokens(texts)))  # serving reads every row once

@@ -72,7 +72,6 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     """
     sample = dataset.X.head(30)
     seeds, n_test = len(plan.seeds), plan.n_test + CALIBRATION_PROMPTS
-    every_size = [s for s in plan.sizes if s > 0]
     tokens = {"local": 0.0, "endpoint": 0.0}
     weighted = 0.0
     trained = 0.0
@@ -83,7 +82,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
         if workload is None or "task" not in spec.params:
             continue
-        sizes = [s for s in every_size if spec.max_size is None or s <= spec.max_size]  # its own sizes
+        sizes = [s for s in plan.sizes_up_to(spec.max_size) if s > 0]  # its own sizes
         task, local = spec.params["task"], spec.params.get("backend") != "openai"  # the only endpoint that scores
         # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
         same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))

@@ -109,8 +109,8 @@ def common_prefix(a, b) -> int:
     return i
 
 
-def check_layer(layer: int | None, n_layers: int, model: str) -> None:
+def check_layer(layer: int | None, n_layers: int) -> None:
     """A hidden layer the model has (0 to ``n_layers``), or one line naming how many it has."""
     if layer is not None and not 0 <= layer <= n_layers:
-        raise ConfigError(f"{model} has {n_layers} layers; choose a layer from 0 (the token embeddings) to "
+        raise ConfigError(f"The model has {n_layers} layers; choose a layer from 0 (the token embeddings) to "
                           f"{n_layers} (the last, the default). Got {layer}.")

@@ -194,7 +194,7 @@ def check_llamacpp_layer(layer: int | None, n_layers: int) -> None:
     """llama.cpp gives the last layer only: another is one line naming the transformers backend."""
     from dataeff.learners.llm.backends.base import check_layer
 
-    check_layer(layer, n_layers, "The model")
+    check_layer(layer, n_layers)
     if layer is not None and layer != n_layers:
         raise ConfigError(f"The llamacpp backend gives only the last layer's state ({n_layers}); for layer {layer} "
                           f"use the transformers backend, e.g. llm-probe(layer={layer}, backend=transformers).")

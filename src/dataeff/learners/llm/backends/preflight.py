@@ -50,7 +50,7 @@ def check_probe_layer(alias: str, model: str | None, layer: int, cache: CacheSet
         from dataeff.learners.llm.backends.base import check_layer
         from dataeff.learners.llm.backends.transformers import layer_count
 
-        check_layer(layer, layer_count(path, folder), "The model")
+        check_layer(layer, layer_count(path, folder))
     elif alias == "llamacpp":
         from llama_cpp import Llama
 

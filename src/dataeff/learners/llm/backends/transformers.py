@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends.base import Backend, common_prefix
+from dataeff.learners.llm.backends.base import Backend, check_layer, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, is_gguf, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
 
@@ -89,9 +89,7 @@ class Transformers(Backend):
         """The state after block ``layer`` (0: the token embeddings; None or the last: after
         the final norm, as llama.cpp gives it) per text, of its last token or the mean over its
         tokens (BOS included), in length-sorted right-padded batches without the LM head."""
-        from dataeff.learners.llm.backends.base import check_layer
-
-        check_layer(layer, self.n_layers, "The model")
+        check_layer(layer, self.n_layers)
         torch = self.torch
         encoded = [self._encode(t) for t in texts]
         for tokens in encoded:
