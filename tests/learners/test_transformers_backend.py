@@ -148,3 +148,30 @@ def test_cli_refuses_cuda_without_a_gpu_before_making_a_run_folder(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "error: --llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or auto."]
     assert not out.exists()
+
+
+def test_a_gguf_tokenizer_that_splits_text_unlike_llama_cpp_is_refused(gemma_hf, llm_cache):
+    """transformers 5.17 rebuilt Gemma 3's tokenizer from the GGUF file as one token per
+    character (seen on a GPU machine: scores near chance). The check compares with llama.cpp's
+    own tokenizer: the right one passes, a per-character one is refused in one line."""
+    from dataeff.learners.llm.backends import default_gguf
+    from dataeff.learners.llm.backends.transformers import TOKENIZER_SAMPLE, check_gguf_tokenizer
+
+    gguf = default_gguf(llm_cache.folder)
+    check_gguf_tokenizer(gemma_hf.tokenizer, gguf)  # the converted tokenizer agrees
+
+    class PerCharacter:
+        def encode(self, text, add_special_tokens=False):
+            return [gemma_hf.tokenizer.convert_tokens_to_ids(c) for c in TOKENIZER_SAMPLE]
+
+    with pytest.raises(ConfigError, match=r"tokenizes .* unlike the file's own tokenizer \(\d+ tokens where llama"):
+        check_gguf_tokenizer(PerCharacter(), gguf)
+
+
+def test_explicit_batch_sizes_win_over_the_device_default(llm_cache):
+    """The device picks the batches (a GPU's are 16x the CPU's: measured 9x the prompt tokens/s
+    on an H100); sizes given explicitly win."""
+    lm = Transformers(device="cpu", cache_folder=llm_cache.folder, batch_tokens=1000, max_batch=3)
+    assert (lm.batch_tokens, lm.max_batch) == (1000, 3)
+    default = Transformers(device="cpu", cache_folder=llm_cache.folder)
+    assert (default.batch_tokens, default.max_batch) == Transformers.BATCHES["cpu"]

@@ -38,8 +38,13 @@ class Transformers(Backend):
     # A shared prefix shorter than this is recomputed per row: copying its cache costs more.
     MIN_PREFIX = 32
 
-    def __init__(self, model: str | None = None, device: str = "auto", batch_tokens: int = 4096,
-                 max_batch: int = 16, cache_folder: Path | None = None):
+    # Padded tokens and rows per forward pass, by device. Measured on an H100 (bfloat16, 400
+    # fine-food reviews, benchmarks/bench_gpu.py): the CPU's batches gave 4,707 prompt tokens/s,
+    # 65,536 tokens / 256 rows 43,393. On the CPU bigger batches buy nothing and cost memory.
+    BATCHES = {"cpu": (4096, 16), "cuda": (65536, 256)}
+
+    def __init__(self, model: str | None = None, device: str = "auto", batch_tokens: int | None = None,
+                 max_batch: int | None = None, cache_folder: Path | None = None):
         try:
             import torch
             import transformers
@@ -53,6 +58,9 @@ class Transformers(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.torch, self.device = torch, torch.device(device)
         self.dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        if device != "cpu":
+            # cuBLAS reduces in a fixed order only with a fixed workspace (llm-finetune's seed)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         cache_folder = cache_folder or CacheSettings.default().folder
         folder, model_hash = model_folder(local_model_path(model, cache_folder), cache_folder)
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,7 +79,8 @@ class Transformers(Backend):
         self._cache_argument = "cache" if "cache" in forward else "past_key_values"
         self._encode = encoder(self.tokenizer)
         self.fingerprint = f"transformers:{model_hash}:{str(self.dtype).removeprefix('torch.')}"
-        self.batch_tokens, self.max_batch = batch_tokens, max_batch
+        default_tokens, default_rows = self.BATCHES["cpu" if device == "cpu" else "cuda"]
+        self.batch_tokens, self.max_batch = batch_tokens or default_tokens, max_batch or default_rows
         self._prefix: tuple[tuple[int, ...], object] | None = None
 
     def count_tokens(self, texts):
@@ -305,6 +314,7 @@ def _convert_gguf(path: Path, folder: Path) -> None:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ConfigError(f"transformers cannot read {path.name} ({one_line(exc, 160)}); "
                               "use the llamacpp backend for this GGUF file.") from None
+        check_gguf_tokenizer(tokenizer, path)
         # The weights are plain float32 now; the GGUF "quantizer" transformers attached only
         # blocks saving them.
         model.hf_quantizer = None
@@ -320,6 +330,32 @@ def _convert_gguf(path: Path, folder: Path) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+
+#: A sentence tokenized both ways when a GGUF file is converted.
+TOKENIZER_SAMPLE = "Review: I love these cookies, they taste great.\nQuestion: Is the review positive?\nAnswer: yes"
+
+
+def check_gguf_tokenizer(tokenizer, path: Path) -> None:
+    """Refuse a conversion whose tokenizer splits text other than the GGUF file's own (llama.cpp's)
+    does. Measured: transformers 5.17 rebuilt Gemma 3's tokenizer from a GGUF file as one token per
+    character (107 tokens where llama.cpp reads 26), and its scores were near chance; 5.24 reads
+    the same tokens as llama.cpp. Without llama-cpp-python there is nothing to compare with."""
+    try:
+        from llama_cpp import Llama
+
+        from dataeff.learners.llm.backends.llamacpp import silence_llama_cpp
+    except ImportError:
+        return
+    silence_llama_cpp()
+    reference = Llama(model_path=str(path), vocab_only=True, verbose=False).tokenize(
+        TOKENIZER_SAMPLE.encode(), add_bos=False, special=False)
+    ours = tokenizer.encode(TOKENIZER_SAMPLE, add_special_tokens=False)
+    if list(ours) != list(reference):
+        import transformers
+
+        raise ConfigError(f"transformers {transformers.__version__} tokenizes {path.name} unlike the file's own "
+                          f"tokenizer ({len(ours)} tokens where llama.cpp reads {len(reference)}); "
+                          "upgrade transformers (5.24 reads it right), or use the llamacpp backend.")
 
 
 def check_device(device: str) -> None:
