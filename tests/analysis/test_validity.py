@@ -87,7 +87,7 @@ def test_the_summary_reports_the_bias_and_coverage_it_is_given():
     0.005 below passes. Bands shifted by 0.02 off the reference never hold it."""
     bad = [_planted(1.0, i, truth=0.85, ceiling=0.88, half=0.01, groups=2, band_shift=0.02) for i in range(4)]
     good = [_planted(2.0, i, truth=0.85, ceiling=0.845, half=0.02, groups=2) for i in range(4)]
-    summary = validity.summarize(bad + good)
+    summary = validity.summarize(bad + good, draws=0)  # the planted groups alone (their scores have no noise)
     over, honest = summary["levels"]["1"], summary["levels"]["2"]
     assert over["truth"]["bias"] == pytest.approx(0.03)
     assert over["truth"]["lower_bound_holds"] == 0 and over["truth"]["overclaims"] == 1
@@ -102,3 +102,35 @@ def test_the_summary_reports_the_bias_and_coverage_it_is_given():
     table = validity.tables(summary)
     assert "| 1 | 4 | 0.850 | 0.880 | +0.030" in table and "missed:" in table
     assert np.isclose(validity.ideal_coverage(5, 20), 0.92, atol=0.005)
+
+
+def test_drawn_groups_measure_coverage_by_the_librarys_own_intervals(monkeypatch):
+    """Scores drawn normal around known points, 25 seeds: random groups of 5 against the other
+    20. The library's t bands hold a 20-seed mean about 92% of the time (exact 95% bands do),
+    and the cross-fitted ceiling is unbiased for the best point. Intervals a tenth as wide,
+    planted in the library, are reported as holding far less often."""
+    from dataeff.analysis import ceiling, curves
+
+    rng = np.random.default_rng(3)
+    true = {"a": {"100": 0.80, "400": 0.86}, "b": {"100": 0.78, "400": 0.83}}
+    records = [{"n_seeds": 25, "groups": [{"seeds": list(range(5))}],
+                "scores": {k: {n: (v + rng.normal(0, 0.01, 25)).tolist() for n, v in by_n.items()}
+                           for k, by_n in true.items()}} for _ in range(4)]
+    honest = validity.drawn_checks(records, draws=100)
+    assert honest["draws"] == 400
+    assert 0.86 <= honest["band_holds"] <= 0.97, honest
+    assert abs(honest["band_ideal"] - 0.92) < 0.01
+    assert honest["ceiling_ci_holds"] >= 0.85 and abs(honest["ceiling_bias"]) < 0.005, honest
+
+    def narrow(interval):
+        def shrunk(*args, **kwargs):
+            out = interval(*args, **kwargs)
+            low, high = out[1] if len(out) == 3 else out
+            middle, half = (low + high) / 2, (high - low) / 20
+            return (out[0], (middle - half, middle + half), out[2]) if len(out) == 3 else (middle - half, middle + half)
+        return shrunk
+
+    monkeypatch.setattr(curves, "mean_ci", narrow(curves.mean_ci))
+    monkeypatch.setattr(ceiling, "cross_fit_best", narrow(ceiling.cross_fit_best))
+    overclaiming = validity.drawn_checks(records, draws=100)
+    assert overclaiming["band_holds"] < 0.4 and overclaiming["ceiling_ci_holds"] < 0.4, overclaiming
