@@ -193,8 +193,9 @@ def test_similar_demonstrations_put_each_class_nearest_next_to_the_question(monk
     X, y = frame.X.iloc[:40].reset_index(drop=True), frame.y.iloc[:40].reset_index(drop=True)
     task = Task.for_dataset("fine-foods", "score", ["great", "other"])
     seen = {}
-    monkeypatch.setattr(FewShot, "_score", lambda self, prompts, prefix, columns: seen.setdefault("p", prompts)
+    monkeypatch.setattr(FewShot, "_score", lambda self, prompts, *args, **kwargs: seen.setdefault("p", prompts)
                         and np.full((len(prompts), 2), 0.5))
+    monkeypatch.setattr(FewShot, "_retrieval_helps", lambda self, *args: True)  # the labels chose retrieval
     learner = FewShot(task, k_max=3, select="similar", cache=llm_cache).fit(X, y)
     learner.predict_proba(X.iloc[[5, 17]])
     for prompt, i in zip(seen["p"], (5, 17)):

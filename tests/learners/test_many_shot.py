@@ -45,13 +45,124 @@ def test_similar_demonstrations_in_a_cell_hold_every_class_though_one_is_nearer(
     monkeypatch.setattr(FewShot, "_embed", lambda self, rows: vectors[: len(rows)] if len(rows) == len(X)
                         else np.tile([1.0, 0.0], (len(rows), 1)))
     seen = {}
-    monkeypatch.setattr(FewShot, "_score", lambda self, prompts, prefix, columns: seen.setdefault("p", prompts)
+    monkeypatch.setattr(FewShot, "_score", lambda self, prompts, *args, **kwargs: seen.setdefault("p", prompts)
                         and np.full((len(prompts), 2), 0.5))
+    monkeypatch.setattr(FewShot, "_retrieval_helps", lambda self, *args: True)  # the labels chose retrieval
     learner = FewShot(TASK, k_max=8, select="similar", cache=llm_cache).fit(X, y)
     learner.predict_proba(X.iloc[:3])
     for prompt in seen["p"]:
         answers = [block.rsplit("Answer:", 1)[1].strip() for block in prompt.split("\n\n")[:-1]]
         assert sorted(answers) == ["No"] * 4 + ["Yes"] * 4
+
+
+class _Biased:
+    """A stand-in model whose answers depend on the demonstrations: after a prompt whose
+    demonstrations hold ``tilt`` more than 4 times it leans to "Yes" by ``shift`` nats,
+    whatever the row. The prompts and the calibration are the learner's own; the model is
+    stubbed so the bias is known."""
+
+    class _Cache:
+        hits = misses = 0
+
+    def __init__(self, shift=0.0, tilt="Answer: Yes"):
+        self.shift, self.tilt = shift, tilt
+        self.cache, self.inner, self.requests = self._Cache(), self, []
+
+    def count_tokens(self, texts):
+        return [len(t) // 4 for t in texts]
+
+    def loglikelihood(self, requests):
+        self.requests += requests
+        out = []
+        for prompt, answer in requests:
+            out.append(self.shift if (answer == " Yes" and prompt.count(self.tilt) > 4) else 0.0)
+        return out
+
+
+def test_each_retrieved_prompt_is_calibrated_after_its_own_demonstrations(monkeypatch):
+    """Two prompts whose demonstrations tilt the model differently, rows with the same content:
+    calibrated after their own demonstrations they score the same; the shared calibration
+    would keep the tilt (a per-row bias that reorders rows)."""
+    model = _Biased(shift=2.0)
+    monkeypatch.setattr(FewShot, "_lm", lambda self, *args: model)
+    learner = FewShot(TASK, k_max=8)
+    learner._traffic, learner._tokens = dict.fromkeys(["llm_calls", "llm_cached", "endpoint_prompts",
+                                                       "endpoint_requests", "endpoint_retries",
+                                                       "endpoint_failures", "endpoint_unlisted"], 0), 0
+    X, _ = _reviews(2)
+    row = X.iloc[[0, 0]]
+    tilted, plain = "Review: x\nQuestion: q\nAnswer: Yes\n\n" * 8, "Review: x\nQuestion: q\nAnswer: No\n\n" * 8
+    prompts = [tilted + TASK.query(row.iloc[0]), plain + TASK.query(row.iloc[1])]
+    raw = FewShot(TASK, k_max=8, calibrate=False)
+    raw._traffic, raw._tokens = learner._traffic, 0
+    uncalibrated = raw._score(prompts, columns=list(X.columns), prefixes=[tilted, plain])
+    assert uncalibrated[0, TASK.classes.index("great")] > uncalibrated[1, TASK.classes.index("great")] + 0.3
+    calibrated = learner._score(prompts, columns=list(X.columns), prefixes=[tilted, plain])
+    np.testing.assert_allclose(calibrated[0], calibrated[1], atol=1e-9)
+    free = [p for p, _ in model.requests if "N/A" in p.rsplit("\n\n", 1)[-1]]
+    assert len(free) == 2 * len(TASK.continuations())  # one content-free row per prompt, after its demonstrations
+    assert free[0].startswith(tilted) and free[-1].startswith(plain)
+
+
+@pytest.mark.parametrize("retrieval_is_better", [True, False])
+def test_the_labels_decide_whether_retrieval_is_used(monkeypatch, llm_cache, retrieval_is_better):
+    """Held-out labelled rows scored both ways: retrieval is kept only when it gives the true
+    labels the higher mean log-probability; otherwise the cell's prompts are llm-few's."""
+    X, y = _reviews(60)  # a quarter of the 52 rows outside the 8 demonstrations, 13, decide
+    labels = {TASK.query(row): label for (_, row), label in zip(X.iterrows(), y)}
+    monkeypatch.setattr(FewShot, "_embed", lambda self, rows: np.random.default_rng(len(rows)).normal(size=(len(rows), 4)))
+    calls = []
+
+    def score(self, prompts, prefix="", columns=None, prefixes=None):
+        retrieved = prefixes is not None
+        calls.append((retrieved, len(prompts), prompts))
+        proba = np.full((len(prompts), 2), 0.5)
+        if retrieved == retrieval_is_better:  # this way of prompting knows each row's label
+            for i, prompt in enumerate(prompts):
+                proba[i] = [0.9, 0.1] if labels[prompt.rsplit("\n\n", 1)[-1]] == "great" else [0.1, 0.9]
+        return proba
+
+    monkeypatch.setattr(FewShot, "_score", score)
+    learner = FewShot(TASK, k_max=8, select="similar", cache=llm_cache, random_state=1).fit(X, y)
+    assert learner.retrieval_ is retrieval_is_better
+    assert sorted((r, n) for r, n, _ in calls) == [(False, 13), (True, 13)]
+    llm_few = FewShot(TASK, k_max=8, cache=llm_cache, random_state=1).fit(X, y)
+    assert learner._prefix == llm_few._prefix  # the balanced picks are drawn first, as llm-few's
+    # the balanced side is the cell's own prefix, and no held-out row is one of its demonstrations
+    balanced_prompts = next(p for r, _, p in calls if not r)
+    assert all(p.startswith(learner._prefix) for p in balanced_prompts)
+    assert not any(p[len(learner._prefix):].strip() in learner._prefix for p in balanced_prompts)
+    assert (learner._pool is None) is (not retrieval_is_better)
+    # the cell's note says which, and on what (results.csv's note column)
+    assert learner.notes[0].startswith("retrieved" if retrieval_is_better else "balanced")
+    assert "13 held-out labelled rows" in learner.notes[0]
+
+
+def test_a_gain_within_the_noise_of_the_held_out_rows_keeps_llm_fews_prompts(monkeypatch, llm_cache):
+    """Retrieval's answers differ from the balanced ones by noise of 0.3 around a shift of 0.02
+    in probability, well within what 13 rows can tell apart: the cell keeps the balanced
+    demonstrations."""
+    X, y = _reviews(60)
+    monkeypatch.setattr(FewShot, "_embed", lambda self, rows: np.random.default_rng(len(rows)).normal(size=(len(rows), 4)))
+    noise = np.random.default_rng(0).normal(0, 0.3, 13)
+
+    def score(self, prompts, prefix="", columns=None, prefixes=None):
+        great = np.full(len(prompts), 0.5) + (0.02 + noise[: len(prompts)] if prefixes is not None else 0.0)
+        return np.column_stack([np.clip(great, 0.01, 0.99), 1 - np.clip(great, 0.01, 0.99)])
+
+    monkeypatch.setattr(FewShot, "_score", score)
+    learner = FewShot(TASK, k_max=8, select="similar", cache=llm_cache, random_state=1).fit(X, y)
+    assert learner.retrieval_ is False and learner._pool is None
+    assert learner.notes[0].startswith("balanced") and "paired t" in learner.notes[0]
+
+
+def test_too_few_labels_to_decide_keep_llm_fews_prompts(monkeypatch, llm_cache):
+    X, y = _reviews(20)  # a quarter is 5 rows: fewer than MIN_VALIDATION
+    monkeypatch.setattr(FewShot, "_embed", lambda self, rows: np.ones((len(rows), 2)))
+    monkeypatch.setattr(FewShot, "_score", lambda *a, **k: pytest.fail("nothing to score while fitting"))
+    learner = FewShot(TASK, k_max=8, select="similar", cache=llm_cache).fit(X, y)
+    assert learner.retrieval_ is False and learner._pool is None
+    assert "too few to judge" in learner.notes[0]
 
 
 @pytest.fixture

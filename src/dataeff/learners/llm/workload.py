@@ -102,10 +102,16 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
                 per_row = query + (REREAD_TOKENS if prefix >= 64 else prefix)
                 parts.append((n_test * per_row * seeds, prefix + query / 2))
         elif workload == "few_similar":  # a prompt of its own per test row once the rows outnumber the shots
+            from dataeff.learners.llm.learners import FewShot
+
             for size in sizes:
                 prefix = min(k_max, size) * shot
-                per_row = prefix + query if size > k_max else query + min(prefix, REREAD_TOKENS)
+                # retrieved: each row's prompt and a content-free one after the same demonstrations
+                per_row = 2 * (prefix + query) if size > k_max else query + min(prefix, REREAD_TOKENS)
                 parts.append((n_test * per_row * seeds, (prefix + query) / 2))
+                held = min(FewShot.VALIDATION_ROWS, size // 4)
+                if size > k_max and held >= FewShot.MIN_VALIDATION:  # the labels decide: both ways on held rows
+                    parts.append(((held * 2 * (prefix + query) + prefix + held * query) * seeds, (prefix + query) / 2))
         elif workload == "probe":  # a state per distinct row, cached across sizes and seeds
             local = spec.params.get("backend") in ("llamacpp", "transformers")  # else an endpoint's /embeddings
             rows: set[int] = set()
