@@ -99,8 +99,10 @@ class _LLMLearner(Learner):
         lm = self._lm(max(lengths, default=0) + max(lm.count_tokens(endings)))
         requests = [(p, e) for p in everything for e in endings]
         scores = np.array(self._counted(lm, lm.loglikelihood, requests), float).reshape(len(everything), len(endings))
-        # What serving would cost: every prompt token once, and each answer word.
-        self._tokens += int(sum(lengths[: len(prompts)])) + len(prompts) * len(endings)
+        # What serving would cost: every prompt token once, and each answer word; with prompts
+        # of their own, each one's content-free prompt too (serving must calibrate it as well).
+        served = len(everything) if prefixes is not None else len(prompts)
+        self._tokens += int(sum(lengths[:served])) + served * len(endings)
         proba = probabilities(scores[: len(prompts)])
         if content_free:
             free = probabilities(scores[len(prompts):])
