@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataeff.analysis.curves import Curve, gain, gain_bound, gain_floor, quiet_runtime_warnings
+from dataeff.analysis.curves import Curve, gain, gain_bound, gain_floor, mean_ci, quiet_runtime_warnings
 from dataeff.analysis.fits import LearnerFit
 from dataeff.analysis.types import Ceiling, num, pair
 from dataeff.experiment.metrics import METRICS
@@ -39,8 +39,6 @@ def cross_fit_best(pool: dict[str, Curve], metric: str) -> tuple[float, tuple[fl
     little low: a choice made on fewer seeds is sometimes not the very best). The CI is a t
     interval over the held-out scores (one per seed).
     """
-    from scipy.stats import t
-
     rows = [gain(c.values[i], metric) for c in pool.values() for i in range(len(c.sizes))]
     values = np.vstack(rows)  # points x seeds
     n_seeds = values.shape[1]
@@ -55,9 +53,7 @@ def cross_fit_best(pool: dict[str, Curve], metric: str) -> tuple[float, tuple[fl
     held_arr = np.array(held)
     if len(held_arr) < 2:
         return float("nan"), (float("nan"), float("nan")), held_arr
-    estimate = float(held_arr.mean())
-    half = float(t.ppf(0.975, len(held_arr) - 1)) * float(held_arr.std(ddof=1)) / np.sqrt(len(held_arr))
-    return estimate, (estimate - half, estimate + half), held_arr
+    return float(held_arr.mean()), mean_ci(held_arr), held_arr
 
 
 def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, n_seeds: int,

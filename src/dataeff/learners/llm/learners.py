@@ -89,11 +89,12 @@ class _LLMLearner(Learner):
         lm = self._lm()
         endings = self.task.continuations()
         content_free = []
-        if self.calibrate and columns is not None and prefixes is not None:
-            content_free = [p + self.task.query(pd.Series({c: "N/A" for c in columns})) for p in prefixes]
-        elif self.calibrate and columns is not None:
-            content_free = [prefix + self.task.query(pd.Series({c: v for c in columns}))
-                            for v in ("N/A", "", "[MASK]")]
+        if self.calibrate and columns is not None:
+            def blank(value):
+                return self.task.query(pd.Series({c: value for c in columns}))
+
+            content_free = ([p + blank("N/A") for p in prefixes] if prefixes is not None
+                            else [prefix + blank(v) for v in ("N/A", "", "[MASK]")])
         everything = list(prompts) + content_free
         lengths = lm.count_tokens(everything)
         lm = self._lm(max(lengths, default=0) + max(lm.count_tokens(endings)))
@@ -194,9 +195,9 @@ class FewShot(_LLMLearner):
         measured on fine-foods, two draws of 8 balanced demonstrations scored roc_auc 0.60 and
         0.80 on the same rows, so a comparison with another draw judged that draw's luck."""
         outside = np.setdiff1d(np.arange(len(y)), picked)
-        m = min(self.VALIDATION_ROWS, len(outside) // 4)
-        if m < self.MIN_VALIDATION:
-            self.notes = [f"balanced demonstrations: {m} held-out rows are too few to judge retrieval"]
+        m = self.held_out_rows(len(y), len(picked))
+        if not m:
+            self.notes = [f"balanced demonstrations: {len(outside) // 4} held-out rows are too few to judge retrieval"]
             return False
         held = rng.permutation(outside)[:m]
         rest = np.setdiff1d(np.arange(len(y)), held)
@@ -218,11 +219,19 @@ class FewShot(_LLMLearner):
         gain = log_true(retrieved) - log_true(balanced)
         se = float(gain.std(ddof=1)) / np.sqrt(m)
         statistic = float(gain.mean()) / se if se > 0 else np.inf * np.sign(gain.mean())
-        helps = bool(statistic > t.ppf(0.95, m - 1))
+        needed = float(t.ppf(0.95, m - 1))
+        helps = bool(statistic > needed)
         self.notes = [f"{'retrieved' if helps else 'balanced'} demonstrations: on {m} held-out labelled rows "
                       f"retrieval changed the true label's log-probability by {gain.mean():+.3f} "
-                      f"(paired t {statistic:.2f}; it must exceed {t.ppf(0.95, m - 1):.2f})"]
+                      f"(paired t {statistic:.2f}; it must exceed {needed:.2f})"]
         return helps
+
+    @classmethod
+    def held_out_rows(cls, n_labels: int, shots: int) -> int:
+        """Labelled rows held out to judge retrieval, outside the ``shots`` balanced ones: a
+        quarter of the others, at most VALIDATION_ROWS; 0 when fewer than MIN_VALIDATION."""
+        m = min(cls.VALIDATION_ROWS, (n_labels - shots) // 4)
+        return m if m >= cls.MIN_VALIDATION else 0
 
     def _retrieved_proba(self, X, vectors, pool) -> np.ndarray:
         """Each row's prompt with its nearest labelled rows of ``pool``, calibrated on its own

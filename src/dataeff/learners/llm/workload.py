@@ -109,8 +109,8 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
                 # retrieved: each row's prompt and a content-free one after the same demonstrations
                 per_row = 2 * (prefix + query) if size > k_max else query + min(prefix, REREAD_TOKENS)
                 parts.append((n_test * per_row * seeds, (prefix + query) / 2))
-                held = min(FewShot.VALIDATION_ROWS, size // 4)
-                if size > k_max and held >= FewShot.MIN_VALIDATION:  # the labels decide: both ways on held rows
+                held = FewShot.held_out_rows(size, min(k_max, size))
+                if size > k_max and held:  # the labels decide: both ways on the held-out rows
                     parts.append(((held * 2 * (prefix + query) + prefix + held * query) * seeds, (prefix + query) / 2))
         elif workload == "probe":  # a state per distinct row, cached across sizes and seeds
             local = spec.params.get("backend") in ("llamacpp", "transformers")  # else an endpoint's /embeddings
