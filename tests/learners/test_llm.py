@@ -52,6 +52,35 @@ def test_kv_prefix_reuse_gives_the_scores_of_a_fresh_evaluation(gemma, llm_cache
     assert one_by_one[2] == fresh[0]
 
 
+def test_a_held_prefix_past_the_sliding_window_scores_as_a_fresh_one(llm_cache, monkeypatch):
+    """Gemma 3's sliding-window layers keep only the last n_swa + n_ubatch positions (1,024):
+    after a short row the window before the demonstrations' end is still held and they are not
+    read again; after a row longer than n_ubatch it is gone, and the context is read again from
+    its start. Either way a score equals a fresh context's, to the bit."""
+    gemma = LlamaCpp(cache_folder=llm_cache.folder)
+    assert gemma.n_swa == 512
+    prefix = "".join(f'review: "tea number {i} was fine, the tin arrived on day {i + 2}"\n'
+                     f"Question: Is this review positive?\nAnswer: {'Yes' if i % 3 else 'No'}\n\n"
+                     for i in range(40))
+    long_row = ('review: "' + "the box was late again and " * 110
+                + '"\nQuestion: Is this review positive?\nAnswer:')
+    short_row = NEGATIVE
+    assert gemma.count_tokens([prefix])[0] > 1200 and gemma.count_tokens([long_row])[0] > 600
+    evaluated = []
+    real_eval = gemma.llm.eval
+    monkeypatch.setattr(gemma.llm, "eval", lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1])
+    held = gemma.loglikelihood([(prefix + POSITIVE, " Yes")])  # the prefix read once
+    reads = sum(evaluated)
+    held.append(gemma.loglikelihood([(prefix + short_row, " Yes")])[0])
+    assert sum(evaluated) - reads < 2 * LlamaCpp.BLOCK + 40  # the short row alone, not the prefix again
+    held.append(gemma.loglikelihood([(prefix + long_row, " Yes")])[0])
+    reads = sum(evaluated)
+    held.append(gemma.loglikelihood([(prefix + short_row, " Yes")])[0])
+    assert sum(evaluated) - reads > 1200  # the window was gone: the prefix read again
+    fresh = LlamaCpp(cache_folder=llm_cache.folder).loglikelihood([(prefix + short_row, " Yes")])[0]
+    assert held[1] == fresh and held[3] == fresh
+
+
 def test_cache_answers_repeats_and_never_stores_errors(tmp_path, gemma):
     from dataeff.learners.llm.backends import Cached
 

@@ -19,8 +19,12 @@ from dataeff.learners.registry import REGISTRY, LearnerSpec
 LOCAL_TOKENS_PER_SECOND = 300
 # A token costs more the later it sits in its context (attention over every token before it):
 # 1 + position / ATTENTION_TOKENS times the first token's cost (raw llama.cpp evaluates review
-# rows 1.48x slower after a 1,333-token few-shot prefix; benchmarks/README.md).
+# rows 1.48x slower after a 1,333-token few-shot prefix; benchmarks/README.md), where a
+# sliding-window layer looks back at most WINDOW tokens: Gemma 3's layers but every sixth
+# (GLOBAL_SHARE of them attend to the whole context), as the llamacpp backend's windowed KV
+# cache computes them.
 ATTENTION_TOKENS = 2800
+WINDOW, GLOBAL_SHARE = 512, 3 / 18
 # The llamacpp backend keeps a shared prefix's KV cache only up to a 64-token block boundary
 # (learners/llm/backends/llamacpp.py): each row after a few-shot prefix re-reads half a block.
 REREAD_TOKENS = 32
@@ -130,7 +134,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         count = sum(t for t, _ in parts)
         tokens["local" if local else "endpoint"] += count
         if local:
-            weighted += sum(t * (1 + position / ATTENTION_TOKENS) for t, position in parts)
+            weighted += sum(t * attention_weight(position) for t, position in parts)
     return Workload(tokens["local"], tokens["endpoint"], weighted / LOCAL_TOKENS_PER_SECOND, trained)
 
 
@@ -151,3 +155,10 @@ def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
     if counters.get(model) is not None:
         return float(np.mean(counters[model](texts)))
     return float(np.mean([len(t) for t in texts])) / 4 + 4
+
+
+def attention_weight(position: float) -> float:
+    """A local token's cost at ``position`` in its context, in units of the first token's:
+    the global layers attend to every token before it, the sliding-window ones to WINDOW."""
+    looked_at = GLOBAL_SHARE * position + (1 - GLOBAL_SHARE) * min(position, WINDOW)
+    return 1 + looked_at / ATTENTION_TOKENS
