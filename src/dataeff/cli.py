@@ -62,15 +62,26 @@ class Stopped(KeyboardInterrupt):
 @contextlib.contextmanager
 def _stop_on_signals():
     """SIGINT and SIGTERM end the run through ``Stopped``; a second signal while it stops is
-    ignored, so the workers are surely killed (a third party may still SIGKILL)."""
+    ignored, so the workers are surely killed (a third party may still SIGKILL). A signal that
+    lands inside a C library's callback (llama.cpp logs ~1,400 lines while loading a model,
+    each through Python) is delivered again 10 ms later: raised there, ctypes would print the
+    exception and drop it, and the run would go on deaf to the next signal."""
+    import os
     import signal
+    import threading
+
+    from dataeff.errors import C_CALLBACKS
 
     received: list[int] = []
 
     def stop(signum, frame):
-        if not received:
-            received.append(signum)
-            raise Stopped(signum)
+        if received:
+            return
+        if frame is not None and frame.f_code in C_CALLBACKS:
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            return
+        received.append(signum)
+        raise Stopped(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

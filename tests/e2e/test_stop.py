@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -151,3 +152,26 @@ def _stored_answers(path) -> int:
         return _query(path, "SELECT count(*) FROM answers")[0][0]
     except sqlite3.Error:  # not created yet
         return 0
+
+
+def test_a_signal_while_llama_cpp_loads_a_model_still_stops(private_llm_cache):
+    """llama.cpp calls its Python log sink ~1,400 times while loading a model, and a signal
+    that arrives meanwhile is handled inside that callback, where ctypes prints and drops an
+    exception: before the handler delivered such a signal again, the run went on (4 of 4
+    tries here) and ignored every later signal."""
+    import threading
+
+    from dataeff.cli import Stopped, _stop_on_signals
+    from dataeff.learners.llm.backends.llamacpp import LlamaCpp
+
+    folder = Path(private_llm_cache)
+    LlamaCpp(cache_folder=folder).close()  # the model file unpacked once, before the clock
+    start = time.perf_counter()
+    loads = 0
+    with pytest.raises(Stopped):
+        with _stop_on_signals():
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            for loads in range(1, 4):  # nothing but loads: the signal lands in one
+                LlamaCpp(cache_folder=folder).close()
+    assert loads == 1, f"stopped only after {loads} loads"
+    assert time.perf_counter() - start < 30

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataeff.errors import ConfigError, one_line
+from dataeff.errors import C_CALLBACKS, ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
@@ -241,6 +241,14 @@ def silence_llama_cpp() -> None:
 
     import llama_cpp
 
-    _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, user_data: None)  # kept: C holds it
+    _LOG_CALLBACK = llama_cpp.llama_log_callback(_discard_log)  # kept: C holds it
     llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p())
+
+
+def _discard_log(level, text, user_data) -> None:
+    """llama.cpp's log sink: loading a model calls it ~1,400 times, and a stop signal that
+    arrives meanwhile must not be raised inside it (ctypes would drop the exception)."""
+
+
+C_CALLBACKS.add(_discard_log.__code__)
 
