@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dataeff.errors import DataEffError
+from dataeff.stopping import stop_on_signals
 
 app = typer.Typer(
     name="dataeff",
@@ -48,51 +48,6 @@ def _friendly(command):
             raise typer.Exit(128 + signum) from None
 
     return wrapper
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM during a run, raised in the main thread: the runner kills its workers
-    on the way out (experiment/runner.py), the CLI says how to resume."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """SIGINT and SIGTERM end the run through ``Stopped``; a second signal while it stops is
-    ignored, so the workers are surely killed (a third party may still SIGKILL). A signal that
-    lands inside a C library's callback (llama.cpp logs ~1,400 lines while loading a model,
-    each through Python) is delivered again 10 ms later: raised there, ctypes would print the
-    exception and drop it, and the run would go on deaf to the next signal."""
-    import os
-    import signal
-    import threading
-
-    from dataeff.errors import C_CALLBACKS
-
-    received: list[int] = []
-
-    def stop(signum, frame):
-        if received:
-            return
-        if frame is not None and frame.f_code in C_CALLBACKS:
-            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
-            return
-        received.append(signum)
-        raise Stopped(signum)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    except Exception:
-        if received:  # an error the stop itself caused (a worker the signal ended first)
-            raise Stopped(received[0]) from None
-        raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @app.command()
@@ -207,7 +162,7 @@ def run(
         overrides["sizes"] = parse_sizes(sizes)
     study = Study(settings=base, **overrides)
     log = (lambda message: None) if quiet else _err
-    with _stop_on_signals():
+    with stop_on_signals():
         result = study.run(progress=not quiet, log=log)
     _print_summary(result)
     _print_answers(result)
@@ -233,7 +188,7 @@ def suite(
 
     suite_config = load_suite(config)
     Settings().with_overrides(jobs=jobs, engine=engine, scheduler=scheduler)  # checked before any folder
-    with _stop_on_signals():
+    with stop_on_signals():
         result = run_suite(suite_config, out, jobs=jobs, engine=engine, scheduler=scheduler, force=force or None,
                            log=(lambda message: None) if quiet else _err)
     from rich.console import Console

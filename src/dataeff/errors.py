@@ -5,11 +5,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-#: The code of Python functions that a C library calls back (llama.cpp's log sink). An exception
-#: raised inside one is printed and dropped by ctypes, so the command line's stop signal is not
-#: raised there but delivered again a moment later (cli.py).
-C_CALLBACKS: set = set()
-
 
 class DataEffError(Exception):
     """Base class for errors a user can fix; the CLI prints them as one line, exit code 2.

@@ -161,7 +161,7 @@ def test_a_signal_while_llama_cpp_loads_a_model_still_stops(private_llm_cache):
     tries here) and ignored every later signal."""
     import threading
 
-    from dataeff.cli import Stopped, _stop_on_signals
+    from dataeff.stopping import Stopped, stop_on_signals
     from dataeff.learners.llm.backends.llamacpp import LlamaCpp
 
     folder = Path(private_llm_cache)
@@ -169,7 +169,7 @@ def test_a_signal_while_llama_cpp_loads_a_model_still_stops(private_llm_cache):
     start = time.perf_counter()
     loads = 0
     with pytest.raises(Stopped):
-        with _stop_on_signals():
+        with stop_on_signals():
             threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
             for loads in range(1, 4):  # nothing but loads: the signal lands in one
                 LlamaCpp(cache_folder=folder).close()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dataeff.errors import C_CALLBACKS, ConfigError, one_line
+from dataeff.errors import ConfigError, one_line
+from dataeff.stopping import C_CALLBACKS
 from dataeff.learners.llm.backends.base import Backend, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
