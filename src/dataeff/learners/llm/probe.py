@@ -14,7 +14,8 @@ from dataeff.learners.llm.learners import LinearHead
 from dataeff.learners.llm.prompting import Task
 
 # Mean over tokens by default: a causal model's last token weighs the row's end most, the mean
-# every token; not yet compared on labels (bench_probe.py --pooling last).
+# every token. Compared once (bench_probe.py --pooling, fine-foods, 60 test rows, 3 seeds):
+# mean 0.625, 0.711, 0.716, 0.775 at n = 8 to 64, last 0.560, 0.667, 0.710, 0.815; same cost.
 DEFAULT_POOLING = "mean"
 # Inverse L2 strength on standardized states: one fixed, strong C rather than an inner
 # cross-validation. The states have 640 dimensions (Gemma 3 270M), more than the labels up to
