@@ -161,8 +161,8 @@ def test_a_signal_while_llama_cpp_loads_a_model_still_stops(private_llm_cache):
     tries here) and ignored every later signal."""
     import threading
 
-    from dataeff.stopping import Stopped, stop_on_signals
     from dataeff.learners.llm.backends.llamacpp import LlamaCpp
+    from dataeff.stopping import Stopped, stop_on_signals
 
     folder = Path(private_llm_cache)
     LlamaCpp(cache_folder=folder).close()  # the model file unpacked once, before the clock

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.stopping import C_CALLBACKS
 from dataeff.learners.llm.backends.base import Backend, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
+from dataeff.stopping import C_CALLBACKS
 
 # Tokens of context the llamacpp backend gives the model unless its prompts need more. llama.cpp
 # allocates a context's KV cache up front (Gemma 3 270M at its trained 32,768 tokens: 813 MB
@@ -252,4 +252,3 @@ def _discard_log(level, text, user_data) -> None:
 
 
 C_CALLBACKS.add(_discard_log.__code__)
-
