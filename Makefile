@@ -4,15 +4,46 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install browser clean
+.PHONY: demo test install browser clean llama-cmake-args
+
+# llama.cpp (llama-cpp-python builds it from source) for this CPU's instruction sets, as its
+# default -march=native build would, but without AMX: on an AMX CPU (Sapphire Rapids and later)
+# -march=native brings in AMX kernels that segfault on Gemma's Q4_K_M weights (llama.cpp issue
+# 20824), and with it the GGML_AMX_* switches alone do not take them out, so GGML_NATIVE=OFF and
+# each set named from /proc/cpuinfo (the table is llamabuild.FEATURES). Other machines (arm64)
+# keep llama.cpp's own default.
+ifeq ($(shell uname -m),x86_64)
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo)
+on = -DGGML_$(1)=$(if $(filter $(2),$(CPU_FLAGS)),ON,OFF)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(call on,AVX,avx) $(call on,AVX2,avx2) $(call on,FMA,fma) \
+  $(call on,F16C,f16c) $(call on,BMI2,bmi2) $(call on,AVX512,avx512f) $(call on,AVX512_VBMI,avx512vbmi) \
+  $(call on,AVX512_VNNI,avx512_vnni) $(call on,AVX512_BF16,avx512_bf16) \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+endif
+
+# Why the installed llama.cpp is not the build above (AMX kernels, or built for another CPU):
+# printed, exit status 0; nothing, exit status 1, when it is.
+LLAMA_MISMATCH := import sys; from dataeff.learners.llm.backends.llamabuild import cpu_flags, mismatch, system_info; why = mismatch(system_info(), cpu_flags()); print(why or "", end=""); sys.exit(0 if why else 1)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[test]"
+	@# pip reuses a wheel it built earlier by version alone, whatever it was built for: one that
+	@# is not the build above is dropped from pip's cache and rebuilt (the new one cached).
+	@if why=$$($(BIN)/python -c '$(LLAMA_MISMATCH)'); then \
+	  echo "the installed llama-cpp-python does not fit this CPU ($$why); rebuilding it (about 10 minutes)"; \
+	  $(BIN)/pip cache remove llama_cpp_python >/dev/null 2>&1 || true; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --force-reinstall --no-deps \
+	    "llama-cpp-python==$$($(BIN)/python -c 'import llama_cpp; print(llama_cpp.__version__)')"; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The flags the install step builds llama.cpp with on this machine.
+llama-cmake-args:
+	@echo $(LLAMA_CMAKE_ARGS)
 
 # The main job on the built-in default (churn, the classic learners, 5 seeds), then the LLM
 # question on review text: zero-shot, few-shot and embeddings against logistic regression, on

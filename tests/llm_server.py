@@ -32,12 +32,14 @@ class LlamaServer:
         self.model, self.log, self.port = model, log, port or free_port()
         self.extra = list(extra or [])
         self.process: subprocess.Popen | None = None
+        self._ending = False  # stop() or kill() was called: an exit now is no death
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, wait: float = 120) -> LlamaServer:
+        self._ending = False
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
@@ -56,12 +58,19 @@ class LlamaServer:
                 time.sleep(0.25)
         raise RuntimeError(f"llama.cpp server did not start in {wait} s")
 
+    def died(self) -> int | None:
+        """The exit code of a server that ended without being stopped (a segfault: -11), else None."""
+        code = self.process.poll() if self.process else None
+        return None if self._ending else code
+
     def kill(self) -> None:
+        self._ending = True
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
+        self._ending = True
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -77,11 +86,16 @@ class FaultProxy:
     """A threaded HTTP proxy on 127.0.0.1 whose next answers follow ``script``.
 
     ``script`` is a list of fault names taken one per request (then ``default`` for the rest).
-    ``delay`` holds every forwarded request that long (to observe concurrency).
+    ``delay`` holds every forwarded request that long (to observe concurrency). With ``server``,
+    a request after that server died is answered 400 at once with its exit code, so a client
+    fails now instead of retrying against a dead port for minutes (``record`` False: nothing
+    kept of the requests, for a proxy that serves a whole test session).
     """
 
-    def __init__(self, upstream: str, *, retry_after: float = 1.0, stall: float = 5.0, delay: float = 0.0):
+    def __init__(self, upstream: str, *, retry_after: float = 1.0, stall: float = 5.0, delay: float = 0.0,
+                 server: LlamaServer | None = None, record: bool = True):
         self.upstream = upstream.rstrip("/")
+        self.watched, self.record = server, record
         self.retry_after, self.stall, self.delay = retry_after, stall, delay
         self.script: list[str] = []
         self.default = "ok"
@@ -129,8 +143,9 @@ class FaultProxy:
     def _handle(self, handler, body: bytes) -> None:
         fault = self._next_fault()
         with self._lock:
-            self.seen.append({"fault": fault, "time": time.monotonic(),
-                              "authorization": handler.headers.get("Authorization"), "body": body})
+            if self.record:
+                self.seen.append({"fault": fault, "time": time.monotonic(),
+                                  "authorization": handler.headers.get("Authorization"), "body": body})
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
         try:
@@ -158,6 +173,9 @@ class FaultProxy:
                 self.in_flight -= 1
 
     def _forward(self, handler, body: bytes) -> None:
+        if self.watched is not None and (code := self.watched.died()) is not None:
+            self._reply(handler, 400, f"the llama.cpp server died (exit code {code}); see {self.watched.log}".encode(), {})
+            return
         request = urllib.request.Request(self.upstream + handler.path.removeprefix("/v1"), data=body or None,
                                          method=handler.command,
                                          headers={"Content-Type": "application/json"})

@@ -168,6 +168,8 @@ def run(
     _print_answers(result)
     if open_report:
         _open(result.out / "report.html")
+    if (result.results["status"] != "ok").any():
+        raise typer.Exit(1)  # the answers stand on the cells that finished; the rest need a rerun
 
 
 @app.command()
@@ -321,11 +323,9 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _print_answers(result) -> None:
-    from rich.console import Console
-
     from dataeff.report.answers import sentences
 
-    console = Console(highlight=False)
+    console = _console()
     said = sentences(result.analysis, result.facts)
     if said:
         console.print("[bold]Answers[/bold]")
@@ -334,28 +334,54 @@ def _print_answers(result) -> None:
     console.print(f"Details: {result.out}/summary.md, report: {result.out}/report.html", markup=False)
 
 
-def _print_summary(result) -> None:
+def _console():
+    """stdout for people: wrapped to a terminal's width, and in a log or a pipe never wrapped at
+    all (soft wrap: a sentence stays on its line)."""
     from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True)
+    return console
+
+
+def _print_summary(result) -> None:
     from rich.table import Table
 
-    from dataeff.report.tables import curve_pivot
+    from dataeff.report.tables import curve_pivot, markdown_table
 
     pivot = curve_pivot(result.curves(), result.facts.get("learners"))
-    table = Table(title=f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)")
-    table.add_column("n_train", justify="right")
-    for learner in pivot.columns:
-        table.add_column(str(learner), justify="right")
-    for n_train, row in pivot.iterrows():
-        table.add_row(str(n_train), *row.tolist())
-    console = Console()
-    console.print(table)
+    title = f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)"
+    console = _console()
+    if console.is_terminal:
+        table = Table(title=title)
+        table.add_column("n_train", justify="right")
+        for learner in pivot.columns:
+            table.add_column(str(learner), justify="right")
+        for n_train, row in pivot.iterrows():
+            table.add_row(str(n_train), *row.tolist())
+        console.print(table)
+    else:  # a log or a pipe: one line a size, whatever the width
+        for line in [title, "", *(markdown_table(pivot) if not pivot.empty else ["No cell finished."]), ""]:
+            console.print(line, markup=False)
     cells = result.facts.get("cells", {})
-    failed = int((result.results["status"] != "ok").sum())
+    failed = result.results[result.results["status"] != "ok"]
     console.print(f"{cells.get('ok', 0)} cells run, {cells.get('skipped', 0)} resumed from the store, "
-                  f"{failed} failed; {result.facts.get('run_seconds')} s. Outputs in {result.out}/")
-    if failed:
-        console.print(f"[yellow]{failed} cells failed: see the error column of {result.out}/results.csv; "
-                      "rerun the same command to retry them.[/yellow]")
+                  f"{len(failed)} failed; {result.facts.get('run_seconds')} s. Outputs in {result.out}/")
+    if len(failed):
+        _err(failed_cells_line(failed, result.out))
+
+
+def failed_cells_line(failed, out: Path) -> str:
+    """One line for the failed cells: the first few errors, where the rest are, how to retry."""
+    def said(row) -> str:
+        where, error = f"{row.learner} n={row.n_train} seed {row.seed}", str(row.error).rstrip(".")
+        return error if where in error else f"{where}: {error}"
+
+    shown = [said(row) for row in failed.head(3).itertuples()]
+    more = f" and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
+    return (f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed: {'; '.join(shown)}{more} (the error "
+            f"column of {out}/results.csv); rerun the same command to retry {'them' if len(failed) > 1 else 'it'}.")
 
 
 def main() -> None:

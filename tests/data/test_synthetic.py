@@ -145,3 +145,18 @@ def test_synth_writes_tables_truth_and_a_study_that_runs(synth_out, tmp_path):
     results = pd.read_csv(tmp_path / "run" / "results.csv")
     assert (results["status"] == "ok").all() and len(results) == 12
     assert results.query("learner == 'logreg' and n_train == 600")["roc_auc"].mean() > 0.65
+
+
+def test_a_wide_synth_and_its_flattening_print_no_library_warning(tmp_path):
+    """300 irrelevant columns: pandas' "DataFrame is highly fragmented" warning came from the
+    generator and the flattening (columns inserted one by one) onto the user's terminal."""
+    out = tmp_path / "data"
+    made = subprocess.run([sys.executable, "-m", "dataeff", "synth", "customers", "--rows", "500", "--out", out,
+                           "--irrelevant", "300"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    feats = subprocess.run([sys.executable, "-m", "dataeff", "features", "--config", out / "study.toml",
+                            "--out", tmp_path / "wide.parquet"], capture_output=True, text=True)
+    assert feats.returncode == 0, feats.stderr
+    for said in (made.stderr, feats.stderr, made.stdout, feats.stdout):
+        assert "Warning" not in said, said
+    assert pd.read_parquet(tmp_path / "wide.parquet").shape[1] > 300

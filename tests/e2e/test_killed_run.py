@@ -24,7 +24,7 @@ def test_workers_of_a_run_killed_outright_end_within_seconds(tmp_path):
     while time.monotonic() < deadline and len(workers) < 2:
         time.sleep(0.5)
         workers = [p for p in psutil.Process(run.pid).children(recursive=True)
-                   if "LokyProcess" in " ".join(p.cmdline())]
+                   if "spawn_main" in " ".join(p.cmdline())]
     assert len(workers) == 2, "the run's pool never started"
     workers = psutil.Process(run.pid).children(recursive=True)  # the resource trackers too
     run.send_signal(signal.SIGKILL)  # the run's process alone: it cannot stop its pool

@@ -95,3 +95,37 @@ def test_property_nesting_and_class_presence(n, minority, seed):
     order = plan.splits[0].train_order
     assert len(set(order)) == len(order) == plan.pool_size
     assert set(ds.y.iloc[order[:2]]) == set(ds.y.iloc[order])  # first n_classes rows hold every class
+
+
+def _frame(labels) -> object:
+    return prepare_dataset(pd.DataFrame({"x": np.arange(len(labels), dtype=float), "y": labels}), "y", "t")
+
+
+def test_advice_on_too_few_rows_never_names_a_test_row_count_that_cannot_work():
+    """A label that is every row's own, and a 3-row table: no --test-rows fits, so none is named."""
+    from dataeff.errors import DataError
+
+    with pytest.raises(DataError) as own_labels:
+        make_plan(_frame([f"id{i}" for i in range(400)]), seeds=1)
+    assert "400 rows for the 400 classes" in str(own_labels.value) and "at least 800 rows" in str(own_labels.value)
+    assert "--test-rows" not in str(own_labels.value)
+    with pytest.raises(DataError, match="at least 4 rows") as tiny:
+        make_plan(_frame(["a", "b", "a"]), seeds=1)
+    assert "--test-rows" not in str(tiny.value)
+    make_plan(_frame(["a", "b", "a", "b"]), seeds=1)  # the number it names is enough
+
+
+def test_advice_on_too_many_test_rows_names_a_count_that_works():
+    ds = _dataset(400)
+    with pytest.raises(ConfigError) as too_many:
+        make_plan(ds, seeds=1, test_rows=100_000)
+    message = str(too_many.value)
+    assert "-99" not in message
+    suggested = int(message.split("use --test-rows ")[1].split()[0])
+    assert suggested == 397
+    assert make_plan(ds, seeds=1, test_rows=suggested).n_test == suggested  # following it works
+
+
+def test_the_default_test_rows_hold_every_class_where_the_rows_allow():
+    plan = make_plan(_frame([f"c{i % 10}" for i in range(30)]), seeds=1)  # 20% would be 6 rows for 10 classes
+    assert plan.n_test == 10

@@ -116,8 +116,8 @@ class StopsAtFirstWrite(Store):
 
 
 def _workers_started(before: set[int]) -> list:
-    """Pool workers this process started since ``before`` (loky's resource tracker, shared by
-    every pool of the process, lives as long as the process and is not counted)."""
+    """Pool workers this process started since ``before`` (multiprocessing's resource tracker,
+    shared by every pool of the process, lives as long as the process and is not counted)."""
     import psutil
 
     return [p for p in psutil.Process().children(recursive=True)
@@ -146,7 +146,8 @@ _HELD: list = []
 
 class Grows(Learner):
     """Takes 400 MB for good in its worker at n = 16 and keeps it, as importing PyTorch for
-    the MLP or loading a model does."""
+    the MLP or loading a model does (loky's pool took that for a leak and restarted the
+    worker, with a warning; the run's pool must keep it)."""
 
     def __init__(self, random_state=0):
         self.random_state = random_state
@@ -156,7 +157,7 @@ class Grows(Learner):
             import time
 
             _HELD.append(np.ones(50_000_000))
-            time.sleep(1.5)  # past loky's one-second pause between memory checks
+            time.sleep(1.5)  # long enough for a pool that polls memory each second to notice
         self._p = np.full(len(self.classes_), 1 / len(self.classes_))
 
     def _predict_proba(self, X):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataeff.learners.llm.cache import CacheSettings
-from tests.llm_server import LlamaServer
+from tests.llm_server import FaultProxy, LlamaServer
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,12 @@ def llm_cache(private_llm_cache) -> CacheSettings:
 
 @pytest.fixture(scope="session")
 def llama_server(llm_cache, tmp_path_factory):
+    """The server's address behind a pass-through proxy that answers 400 at once when the
+    server has died (a segfault), so every test after fails in a second, not after retries."""
     from dataeff.learners.llm.backends import default_gguf
 
     server = LlamaServer(default_gguf(llm_cache.folder), tmp_path_factory.mktemp("server") / "server.log").start()
-    yield server
+    guard = FaultProxy(server.base, server=server, record=False)
+    yield guard
+    guard.close()
     server.stop()

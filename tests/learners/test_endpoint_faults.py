@@ -191,7 +191,8 @@ def test_the_api_key_is_sent_but_never_written_anywhere(llama_server, tmp_path):
         proxy.close()
     assert ok.returncode == 0, ok.stderr
     assert any(entry["authorization"] == f"Bearer {key}" for entry in proxy.seen)  # it was used
-    assert refused.returncode == 0  # the cells failed, the run did not
+    assert refused.returncode == 1  # the cells failed, the run did not: it says so and exits 1
+    assert "2 cells failed: llm-zero n=0 seed 0: " in refused.stderr, refused.stderr
     errors = pd.read_csv(tmp_path / "refused" / "results.csv")["error"]
     assert errors.str.contains("HTTP 401").all() and errors.str.contains(r"\[key\]").all()
     written = [p for folder in (tmp_path / "ok", tmp_path / "refused", cache_dir) for p in folder.rglob("*")
@@ -205,3 +206,24 @@ def test_the_api_key_is_sent_but_never_written_anywhere(llama_server, tmp_path):
     # one job: the cell at n = 8 finds the n = 0 cell's 10 rows + 3 calibration prompts cached
     # (two jobs would race and ask for them twice)
     assert summary["facts"]["llm_usage"]["endpoint_prompts"] == 13
+
+
+def test_a_server_that_segfaults_is_noticed_at_once_not_waited_on(tmp_path, llm_cache):
+    """The test sessions's guard (tests/learners/conftest.py): once the server has died, a
+    client with the default retries fails in seconds, naming the server's death."""
+    import signal
+
+    from dataeff.learners.llm.backends import default_gguf
+
+    server = LlamaServer(default_gguf(llm_cache.folder), tmp_path / "server.log").start()
+    guard = FaultProxy(server.base, server=server, record=False)
+    try:
+        server.process.send_signal(signal.SIGSEGV)  # as llama.cpp's AMX kernels ended it
+        server.process.wait(timeout=30)
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match=r"the llama.cpp server died \(exit code -11\)"):
+            OpenAICompletions(f"{guard.base}::gemma").loglikelihood([("A fixed prompt.", " Yes")])
+        assert time.monotonic() - started < 5
+    finally:
+        guard.close()
+        server.stop()

@@ -35,6 +35,16 @@ def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: P
     and who may be the reference (the best classic learner); ``kinds`` (variant -> kind) which
     rule of thumb a learner meets.
     """
+    import warnings
+
+    with warnings.catch_warnings():
+        # A size where every seed of a learner failed is all NaN there: numpy's "Mean of empty
+        # slice" and "Degrees of freedom <= 0" are expected, and the NaN they return is handled.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _analyze(results, metric, target, prices, n_boot, order, families, kinds)
+
+
+def _analyze(results, metric, target, prices, n_boot, order, families, kinds) -> Analysis:
     prices = prices or Prices()
     families, kinds = families or {}, kinds or {}
     curves, seeds = curves_from_results(results, metric)

@@ -145,7 +145,9 @@ def flatten(decl: Flattening, tables: dict[str, pd.DataFrame] | None = None) -> 
     # with them the dataset's fingerprint). One thread adds in one order, every time.
     con = duckdb.connect(config={"threads": 1})
     try:
-        con.register("entity_raw", entity.assign(__row=range(len(entity))))
+        # concat, not assign: a wide frame built column by column would make pandas warn
+        # ("highly fragmented") on the user's terminal
+        con.register("entity_raw", pd.concat([entity, pd.Series(range(len(entity)), name="__row")], axis=1))
         cutoff = f"TRY_CAST(\"{decl.cutoff}\" AS TIMESTAMP)" if decl.cutoff else "NULL"
         ctes = [f'entity AS (SELECT __row, CAST("{decl.key}" AS VARCHAR) AS __key, {cutoff} AS __cutoff '
                 "FROM entity_raw)"]

@@ -85,9 +85,11 @@ def generate(rows: int = 10_000, noise: float = 1.0, irrelevant: int = 0, seed: 
         "customer_id": ids, "snapshot_date": snapshot, "signup_date": signup.strftime("%Y-%m-%d"),
         "plan": plan, "region": spelled, "age": age_observed, "monthly_fee": fee_text,
     })
-    for k in range(irrelevant):
-        customers[f"attr_{k:03d}"] = (rng.normal(size=rows).round(3) if k % 2 == 0
-                                      else rng.choice(list("ABCDE"), rows))
+    # The irrelevant columns made apart and joined at once: inserted one by one, hundreds of
+    # them left a fragmented frame, and pandas warned about it on the user's terminal.
+    noise = {f"attr_{k:03d}": (rng.normal(size=rows).round(3) if k % 2 == 0 else rng.choice(list("ABCDE"), rows))
+             for k in range(irrelevant)}
+    customers = pd.concat([customers, pd.DataFrame(noise, index=customers.index)], axis=1)
 
     # Engaged customers buy more, and prefer some categories; purchases run past the
     # snapshot (they must be ignored), so point-in-time correctness is exercised.

@@ -116,9 +116,17 @@ def make_plan(
                 f"use at most {available}."
             )
     else:
+        if len(codes) < 2 * n_classes:
+            # No --test-rows can help: each class needs a test row and a training row.
+            raise DataError(
+                f"{dataset.name} has {len(codes)} rows for the {n_classes} classes of '{dataset.target}'; each class "
+                f"needs a row to test and one to train on, so at least {2 * n_classes} rows: add rows, or study a "
+                "label with fewer classes (a coarser column, or --bins N for a number)."
+            )
         n_test = test_rows if test_rows is not None else min(
             MAX_DEFAULT_TEST_ROWS, int(round(DEFAULT_TEST_FRACTION * len(codes)))
         )
+        n_test = max(n_test, n_classes) if test_rows is None else n_test
     if n_test < n_classes:
         raise ConfigError(
             f"{n_test} test rows cannot hold all {n_classes} classes of '{dataset.target}'; "
@@ -126,8 +134,8 @@ def make_plan(
         )
     if not own_split and len(codes) - n_test < n_classes:
         raise ConfigError(
-            f"--test-rows {n_test} leaves {len(codes) - n_test} of {len(codes)} rows for training; "
-            "lower --test-rows."
+            f"--test-rows {n_test} leaves too few of the {len(codes)} rows to train on (every class needs one); "
+            f"use --test-rows {len(codes) - n_classes} or fewer."
         )
     splits: dict[int, SeedSplit] = {}
     seed_list = list(range(seeds))

@@ -17,6 +17,7 @@ from dataeff.errors import ConfigError, one_line
 from dataeff.experiment.metrics import score
 from dataeff.experiment.plan import Cell, Plan
 from dataeff.experiment.store import Store
+from dataeff.experiment.workers import run_pooled
 from dataeff.learners.base import align_proba
 from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.featurize import SHARED_KINDS
@@ -76,18 +77,16 @@ def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]
     return sorted(groups.values(), key=lambda g: (-g[0].n_train, g[0].learner, g[0].seed))
 
 
-def _tasks(groups: list[list[Cell]], dataset: Dataset, plan: Plan,
-           specs: dict[str, LearnerSpec]) -> Iterator[tuple[Callable, tuple]]:
-    """(function, arguments) of each group, made as the pool asks for them: only the groups
-    in flight hold a copy of their rows."""
-    for group in groups:
-        split = plan.splits[group[0].seed]
-        train = split.train_index(group[0].n_train)
-        yield run_group, (
-            [specs[c.learner] for c in group], group,
-            dataset.X.iloc[train], dataset.y.iloc[train],
-            dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
-        )
+def _task(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> tuple[Callable, tuple]:
+    """(function, arguments) of one group, made as the pool asks for it: only the groups in
+    flight hold a copy of their rows."""
+    split = plan.splits[group[0].seed]
+    train = split.train_index(group[0].n_train)
+    return run_group, (
+        [specs[c.learner] for c in group], group,
+        dataset.X.iloc[train], dataset.y.iloc[train],
+        dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
+    )
 
 
 ENGINES = ("local", "dask")
@@ -126,83 +125,26 @@ def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[Learn
 
 
 def _on_processes(groups, dataset, plan, by_name, jobs) -> Iterator[dict]:
-    """Groups of cells in a process pool owned by this run: a few groups in flight per worker,
-    rows back as they finish; when the run ends the workers exit, and when it stops early
-    (an error, KeyboardInterrupt, the generator closed) they are killed, LLM calls and all."""
+    """Groups of cells in a process pool owned by this run (experiment/workers.py), or in this
+    process when one worker is all there is (nothing to start; a crash there ends the run)."""
     workers = min(jobs, len(groups))
-    if workers == 1:  # in this process: nothing to start or stop
-        for function, args in _tasks(groups, dataset, plan, by_name):
+    if workers == 1:
+        for group in groups:
+            function, args = _task(group, dataset, plan, by_name)
             yield from function(*args)
         return
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    # loky's pool (as joblib uses it), not joblib's reusable one: its workers must not outlive the run.
-    from joblib.externals.loky.process_executor import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),))
-    finished = False
-    try:
-        running: set = set()
-        for function, args in _tasks(groups, dataset, plan, by_name):
-            running.add(pool.submit(function, *args))
-            while len(running) >= 2 * workers:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield from future.result()
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield from future.result()
-        finished = True
-    finally:
-        # Killed, not asked: a worker inside llama.cpp would not look at a request for minutes.
-        pool.shutdown(wait=True, kill_workers=not finished)
+    yield from run_pooled(groups, lambda group: _task(group, dataset, plan, by_name), workers,
+                          lambda cell, cause: died_row(cell, cause, plan))
 
 
-def _worker_started(run_pid: int) -> None:
-    """A pool worker's setup. Ctrl-C reaches every process of the terminal's group: the run's
-    own process handles it by killing its workers, so they ignore it (no half-finished cell
-    reported as a KeyboardInterrupt). And loky's leak check is off: it takes the memory of a
-    library imported for a cell (PyTorch for the MLP, a model) for a leak and restarts the
-    worker, with a warning and a reload; this pool ends with its run anyway."""
-    import signal
-
-    from joblib.externals.loky import process_executor
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    process_executor._MAX_MEMORY_LEAK_SIZE = float("inf")
-    _exit_with_parent(run_pid)
-
-
-def _exit_with_parent(parent: int, every: float = 1.0) -> None:
-    """End this worker when the run's process is gone. A run killed outright (SIGKILL, the OOM
-    killer) cannot stop its pool, and loky's idle workers then lived on, reparented (seen: two
-    workers and their resource trackers 22 minutes after the kill). On Linux the kernel kills
-    the worker with its parent (PR_SET_PDEATHSIG; the pool is made and fed from the run's main
-    thread, which lives as long as the run); elsewhere, or should that fail, a thread watches
-    the parent (it needs the GIL, so a cell busy in C code may delay it). ``parent`` is the run's
-    pid, passed in: the run may have died while this worker was still starting."""
-    import signal
-    import sys
-    import threading
-    import time
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="dataeff-exit-with-parent", daemon=True).start()
+def died_row(cell: Cell, cause: str, plan: Plan) -> dict:
+    """The failed row of a cell whose worker process died under it (no traceback: there was
+    no Python left to write one). A rerun retries it, like every failed cell."""
+    hint = " (the out-of-memory killer ends processes so)" if cause == "SIGKILL" else ""
+    return {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed,
+            "n_test": len(plan.splits[cell.seed].test_index), "status": "failed",
+            "error": f"worker died: {cause} while running {cell.learner} n={cell.n_train} seed {cell.seed}{hint}",
+            "traceback": None}
 
 
 def check_dask(scheduler: str | None) -> None:
@@ -239,33 +181,85 @@ def check_threads(threads: dict[str, int], scheduler: str) -> None:
 
 def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
     """Cells as Dask tasks: the table and labels are sent to the workers once (scattered),
-    each task gets row positions, and results come back as they finish."""
-    from distributed import Client, LocalCluster, as_completed
+    each task gets row positions, and results come back as they finish.
+
+    No more tasks are in flight than the cluster has threads, so a worker holds only the task
+    it runs: Dask sends a task with dependencies to a worker at once, and a worker's death
+    takes everything queued on it. A task whose worker died is a ``KilledWorker``: a group is
+    retried a cell a task, a single cell recorded as failed. The run's own local cluster
+    allows no retry in Dask (a segfault repeats), so a cell gets one retry here, in case a
+    neighbour's death was blamed on it; a running scheduler keeps its own ``allowed-failures``
+    (Dask's default: the task is tried on 3 more workers).
+    """
+    import logging
+    import uuid
+    from collections import deque
+    from concurrent.futures import CancelledError
+
+    import dask
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
 
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="20s")
     else:
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            # silence_logs: the nanny's "Restarting worker" and the scheduler's "marked as
+            # failed" lines; the dead cell's row says it in one line
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL)
         client = Client(cluster)
-    futures = []
+    retries = 0 if scheduler else 1
+    futures: dict = {}
     try:
-        X, y = client.scatter([dataset.X, dataset.y], broadcast=True)
-        for group in groups:
-            first = group[0]
-            split = plan.splits[first.seed]
-            futures.append(client.submit(
-                _run_group_by_position, [by_name[c.learner] for c in group], group, X, y,
-                split.train_index(first.n_train), split.test_index, plan.classes, pure=False,
-                key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}",
-            ))
-        for future in as_completed(futures):
-            yield from future.result()
+        data = _scatter(client, dataset)
+        waiting = deque((group, 0) for group in groups)  # (cells, deaths they have seen)
+        finished = as_completed()
+
+        def fill() -> None:
+            while waiting and len(futures) < max(1, sum(client.nthreads().values())):
+                group, deaths = waiting.popleft()
+                first = group[0]
+                split = plan.splits[first.seed]
+                future = client.submit(
+                    _run_group_by_position, [by_name[c.learner] for c in group], group, *data,
+                    split.train_index(first.n_train), split.test_index, plan.classes, pure=False,
+                    key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}-{uuid.uuid4().hex[:8]}",
+                )
+                futures[future] = (group, deaths)
+                finished.add(future)
+
+        fill()
+        for future in finished:
+            group, deaths = futures.pop(future)
+            rows = []
+            try:
+                rows = future.result()
+            except (KilledWorker, CancelledError) as exc:
+                # A dead worker took its copy of the table: a new one for every worker there is
+                # now (the restarted one too), or a second death would leave no copy at all.
+                data = _scatter(client, dataset)
+                if isinstance(exc, CancelledError):  # its table was lost, not its worker
+                    waiting.appendleft((group, deaths))
+                elif len(group) > 1:
+                    waiting.extendleft(([cell], 0) for cell in reversed(group))
+                elif deaths < retries:
+                    waiting.appendleft((group, deaths + 1))
+                else:
+                    yield died_row(group[0], "its Dask worker was lost", plan)
+            fill()
+            yield from rows
     finally:
         client.cancel([f for f in futures if not f.done()])  # stopped early: no cell left queued
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _scatter(client, dataset: Dataset) -> tuple:
+    """The table and labels on every worker, under new keys (hash=False: a lost copy's key
+    would bring back the lost future)."""
+    return tuple(client.scatter([dataset.X, dataset.y], broadcast=True, hash=False))
 
 
 def _run_group_by_position(specs, cells, X, y, train, test, classes) -> list[dict]:

@@ -15,7 +15,7 @@ from dataeff.report.chart import Chart
 from dataeff.report.files import atomic_write, finite, json_default
 from dataeff.report.html import write_report
 from dataeff.report.plots import save_png
-from dataeff.report.tables import curve_pivot
+from dataeff.report.tables import curve_pivot, markdown_table
 
 
 def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
@@ -125,11 +125,7 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
     if table.empty:
         lines.append("No cell finished.")
     else:
-        header = ["n_train", *table.columns]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---:"] * len(header)) + "|")
-        for n_train, row in table.iterrows():
-            lines.append("| " + " | ".join([str(n_train), *row.tolist()]) + " |")
+        lines += markdown_table(table)
     failed = results[results["status"] != "ok"]
     if len(failed):
         lines += ["", f"## Failed cells ({len(failed)})", ""]

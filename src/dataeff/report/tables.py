@@ -21,3 +21,11 @@ def curve_pivot(curves: pd.DataFrame, order: list[str] | None = None) -> pd.Data
                                zip(curves["mean"], curves["ci_low"], curves["ci_high"])])
     order = learner_order(order, curves["learner"])
     return text.pivot(index="n_train", columns="learner", values="cell")[order].fillna("")
+
+
+def markdown_table(pivot: pd.DataFrame) -> list[str]:
+    """A curve pivot as Markdown lines, one per size: what summary.md holds, and what the
+    command line prints where its output is not a terminal (a log, a pipe)."""
+    header = ["n_train", *pivot.columns]
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "|".join(["---:"] * len(header)) + "|"]
+    return lines + ["| " + " | ".join([str(n_train), *row.tolist()]) + " |" for n_train, row in pivot.iterrows()]

@@ -9,6 +9,7 @@ import numpy as np
 
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend, common_prefix
+from dataeff.learners.llm.backends.llamabuild import check_runs_here, load_llama
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.stopping import C_CALLBACKS
@@ -52,10 +53,10 @@ class LlamaCpp(Backend):
             raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file.")
         try:
             import llama_cpp
-            from llama_cpp import Llama
         except ImportError:
             raise ConfigError("The llamacpp backend needs llama-cpp-python: pip install llama-cpp-python.") from None
         silence_llama_cpp()
+        check_runs_here()
         try:
             # n_threads_batch too: its default is every core, and parallel cells then fight
             # over them (measured: 40x slower with 2 jobs on 2 cores).
@@ -63,15 +64,17 @@ class LlamaCpp(Backend):
             # only the window's KV, so a test row after many demonstrations attends over the
             # window there, not over all of them (measured on fine-foods: a row after 64
             # demonstrations cost 2.79x one after 8 with the full cache, 1.39x with the window).
-            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                             n_batch=512, swa_full=False,
-                             logits_all=False, verbose=False)
+            # load_llama: off AMX kernels where the build has them (they segfault on Q4_K).
+            self.llm = load_llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                                  n_batch=512, swa_full=False, logits_all=False, verbose=False)
         except Exception as exc:  # noqa: BLE001 - llama.cpp reports a bad file as a plain error
             raise ConfigError(f"Cannot load {path.name} as a GGUF model ({one_line(exc)}); "
                               "check the file (it may be truncated or not a GGUF model).") from None
         # The windowed cache sums attention in another order than a full one (scores moved by
         # ~0.1 nats on average, measured), so its answers are cached apart from the full cache's.
         self.fingerprint = f"llamacpp:{file_fingerprint(path, cache_folder)}:swa-window"
+        if not self.llm.model_params.use_extra_bufts:  # plain kernels sum in another order than repacked ones
+            self.fingerprint += ":plain-buffers"
         self.n_swa = int(llama_cpp.llama_model_n_swa(self.llm._model.model))
         self.n_ctx = n_ctx
         self.n_ctx_train = int(self.llm._model.n_ctx_train()) or n_ctx
@@ -123,12 +126,11 @@ class LlamaCpp(Backend):
         states, pooled here), built on first use; its weights are the same mapped file."""
         if self._reader is None:
             import llama_cpp
-            from llama_cpp import Llama
 
-            self._reader = Llama(model_path=self.llm.model_path, embedding=True,
-                                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE, n_ctx=PROBE_CONTEXT,
-                                 n_batch=PROBE_CONTEXT, n_ubatch=512, n_threads=self.llm.n_threads,
-                                 n_threads_batch=self.llm.n_threads_batch, verbose=False)
+            self._reader = load_llama(self.llm.model_path, embedding=True,
+                                      pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE, n_ctx=PROBE_CONTEXT,
+                                      n_batch=PROBE_CONTEXT, n_ubatch=512, n_threads=self.llm.n_threads,
+                                      n_threads_batch=self.llm.n_threads_batch, verbose=False)
         return self._reader
 
     def loglikelihood(self, requests):

@@ -30,6 +30,9 @@ def preflight(alias: str, model: str | None, options: dict | None = None, cache:
         check_device((options or {}).get("device", "auto"))
         model_folder(local_model_path(model, cache.folder), cache.folder)
     elif alias == "llamacpp":
+        from dataeff.learners.llm.backends.llamabuild import check_runs_here
+
+        check_runs_here()  # a build for another CPU: one line now, not a SIGILL in a cell
         path = Path(model) if model else None
         if path is None:
             default_gguf(cache.folder)

@@ -65,9 +65,7 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
         cls = backend_class(alias)
         if cls.model_files:
             options["cache_folder"] = cache.folder
-        before = _resident_bytes()
         inner = cls(model, **options)
-        _not_a_leak(_resident_bytes() - before)
         for outgrown in other_contexts:
             _LOADED.pop(outgrown).close()
         _LOADED[key] = Cached(inner, AnswerCache.for_settings(cache))
@@ -87,28 +85,6 @@ def _other_contexts(key: tuple) -> list[tuple]:
     alias, model, options, cache = key
     return [k for k in _LOADED if k != key and k[0] == alias and k[1] == model and k[3] == cache
             and rest(k[2]) == rest(options) and (any(name == "n_ctx" for name, _ in k[2] + options))]
-
-
-def _resident_bytes() -> int:
-    try:
-        import psutil
-    except ImportError:
-        return 0
-    return psutil.Process().memory_info().rss
-
-
-def _not_a_leak(loaded: int) -> None:
-    """In a joblib (loky) worker, raise its memory-leak threshold by what the model took.
-
-    loky restarts a worker whose memory grew 300 MB past its size after its first task,
-    taking that for a leak; a model loaded for a later cell is no leak, and a restart would
-    throw it away and load it again for the next group of cells (with a "worker stopped"
-    warning in the run's output)."""
-    import sys
-
-    executor = sys.modules.get("joblib.externals.loky.process_executor")
-    if executor is not None and loaded > 0 and hasattr(executor, "_MAX_MEMORY_LEAK_SIZE"):
-        executor._MAX_MEMORY_LEAK_SIZE += loaded
 
 
 def _close_all() -> None:

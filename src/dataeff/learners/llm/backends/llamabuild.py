@@ -1,0 +1,113 @@
+"""What the installed llama.cpp was compiled with against what this CPU has, and a model load
+that keeps clear of llama.cpp's AMX kernels, which segfault on Q4_K weights in the first decode
+(llama.cpp issue 20824).
+
+The install step builds llama.cpp for this CPU's instruction sets as ``-march=native`` would,
+less AMX (the Makefile's ``LLAMA_CMAKE_ARGS``, from the same table as ``FEATURES`` here), and
+rebuilds a wheel pip cached earlier that does not match (pip reuses one by version alone,
+whatever it was built for). A user may bring their own build: ``load_llama`` loads models
+off the AMX kernels where a build has them, and ``check_runs_here`` refuses, in one line, a
+build that needs instructions this CPU lacks (it would die of SIGILL).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from dataeff.errors import ConfigError
+
+# llama.cpp's feature name -> the /proc/cpuinfo flag it needs (x86-64; AMX is never built).
+FEATURES = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX512": "avx512f",
+            "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16",
+            "AMX_INT8": "amx_int8"}
+REBUILD = "make clean && make install (or: pip uninstall llama-cpp-python, then pip install --no-cache-dir it)"
+
+
+def system_info() -> str:
+    """llama.cpp's own line of compiled features (``CPU : SSE3 = 1 | AVX2 = 1 | ...``)."""
+    import llama_cpp
+
+    return llama_cpp.llama_print_system_info().decode(errors="replace")
+
+
+def built_features(info: str) -> set[str]:
+    """The features a system-info line says are compiled in (``NAME = 1``)."""
+    return set(re.findall(r"\b([A-Z0-9_]+) = 1\b", info))
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """This CPU's instruction-set flags (Linux), None where /proc/cpuinfo does not say."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    line = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(line.group(1).split()) if line else None
+
+
+def has_amx(info: str) -> bool:
+    """Whether a system-info line says the CPU backend was compiled with AMX int8 kernels."""
+    return "AMX_INT8" in built_features(info)
+
+
+def beyond_cpu(info: str, flags: set[str] | None) -> list[str]:
+    """Compiled features this CPU lacks (a build made on another machine): each dies of SIGILL."""
+    if flags is None:
+        return []
+    return sorted(f for f in built_features(info) & FEATURES.keys() if FEATURES[f] not in flags and f != "AMX_INT8")
+
+
+def mismatch(info: str, flags: set[str] | None) -> str | None:
+    """Why the installed build is not the one the install step makes for this CPU, or None."""
+    if has_amx(info):
+        return "it has AMX kernels"
+    if flags is None:
+        return None
+    if missing := beyond_cpu(info, flags):
+        return f"it needs {', '.join(missing)}, which this CPU lacks"
+    unused = sorted(f for f, flag in FEATURES.items() if flag in flags and f != "AMX_INT8"
+                    and f not in built_features(info))
+    return f"it was built without {', '.join(unused)}, which this CPU has" if unused else None
+
+
+def check_runs_here() -> None:
+    """Refuse, in one line, a build whose instructions this CPU lacks (instead of a SIGILL)."""
+    missing = beyond_cpu(system_info(), cpu_flags())
+    if missing:
+        raise ConfigError(f"The installed llama-cpp-python was built for a CPU with {', '.join(missing)}, which "
+                          f"this one lacks; rebuild it here: {REBUILD}.")
+
+
+def load_llama(model_path: str, **kwargs):
+    """``llama_cpp.Llama(model_path=..., **kwargs)``; on a build with AMX kernels, loaded without
+    llama.cpp's extra weight buffer types (AMX, and the CPU repack beside it, which the same
+    switch turns off), so every matrix product runs in the plain CPU kernels."""
+    from llama_cpp import Llama
+
+    if not has_amx(system_info()):
+        return Llama(model_path=model_path, **kwargs)
+    with _default_params_without_extra_buffers():
+        return Llama(model_path=model_path, **kwargs)
+
+
+@contextmanager
+def _default_params_without_extra_buffers():
+    """``Llama()`` takes no ``use_extra_bufts`` argument: it starts from the library's
+    ``llama_model_default_params()``, so that one function is wrapped for this one load and put
+    back after it (a load happens in one thread of one cell's process)."""
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_model_default_params
+
+    def without_extra_buffers():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = default
