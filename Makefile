@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install browser clean llama-cmake-args
+.PHONY: demo test docs install browser clean llama-cmake-args
 
 # llama.cpp (llama-cpp-python builds it from source) for this CPU's instruction sets, as its
 # default -march=native build would, but without AMX: on an AMX CPU (Sapphire Rapids and later)
@@ -68,5 +68,11 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
+# The docs site, offline, into site/ (strict: a broken link or a missing page fails). The
+# variables silence banners plugins print about MkDocs' future, not a warning of this build.
+docs: $(STAMP)
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "docs: open site/index.html"
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

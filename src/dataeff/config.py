@@ -337,8 +337,8 @@ class LLMSettings(Section):
 
 
 class Settings(BaseModel):
-    """Everything that defines a study and where it runs, section by section (the README's
-    "Study config" shows the TOML)."""
+    """Everything that defines a study and where it runs, section by section (docs/guide/config.md
+    shows the TOML)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     data: DataSettings = Field(default_factory=DataSettings)

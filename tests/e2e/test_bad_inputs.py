@@ -231,15 +231,15 @@ def check_refusal(code: int, stdout: str, stderr: str, message: str, out, where:
         assert not changed, f"{where}: wrote or changed {changed}"
 
 
-def test_the_readme_counts_every_kind_in_the_catalogue():
-    """The README's '### Bad input' says how many kinds the catalogue holds: each case above
-    plus the locked database below. A case added or lost without the README fails here."""
+def test_the_docs_count_every_kind_in_the_catalogue():
+    """The docs' 'Bad input' (docs/guide/running.md) says how many kinds the catalogue holds:
+    each case above plus the locked database below. A case added or lost without the docs fails here."""
     import re
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    page = (Path(__file__).parents[2] / "docs" / "guide" / "running.md").read_text(encoding="utf-8")
+    section = page.split("## Bad input", 1)[1].split("\n## ", 1)[0]
     claimed = re.search(r"catalogue: (\d+) kinds", section)
-    assert claimed, "the README's '### Bad input' no longer says 'catalogue: N kinds'"
+    assert claimed, "the docs' 'Bad input' no longer says 'catalogue: N kinds'"
     assert len(set(NAMES)) == len(NAMES), "two cases share a name: the second is never run"
     assert int(claimed.group(1)) == len(NAMES) + 1  # + test_a_locked_database_is_one_clear_line
     assert len(NAMES) >= 70

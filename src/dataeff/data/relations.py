@@ -74,7 +74,7 @@ def parse_declaration(data: dict, base: Path | None = None) -> Flattening:
 
     for required in ("entity", "key"):
         if not data.get(required):
-            raise ConfigError(f"[data] needs '{required}' when it declares relations (see README: related tables).")
+            raise ConfigError(f"[data] needs '{required}' when it declares relations (see docs/guide/data.md, related tables).")
     relations = []
     for i, raw in enumerate(data.get("relations", [])):
         if not isinstance(raw, dict):

@@ -87,9 +87,9 @@ def generate(rows: int = 10_000, noise: float = 1.0, irrelevant: int = 0, seed: 
     })
     # The irrelevant columns made apart and joined at once: inserted one by one, hundreds of
     # them left a fragmented frame, and pandas warned about it on the user's terminal.
-    noise = {f"attr_{k:03d}": (rng.normal(size=rows).round(3) if k % 2 == 0 else rng.choice(list("ABCDE"), rows))
-             for k in range(irrelevant)}
-    customers = pd.concat([customers, pd.DataFrame(noise, index=customers.index)], axis=1)
+    unrelated = {f"attr_{k:03d}": (rng.normal(size=rows).round(3) if k % 2 == 0 else rng.choice(list("ABCDE"), rows))
+                 for k in range(irrelevant)}
+    customers = pd.concat([customers, pd.DataFrame(unrelated, index=customers.index)], axis=1)
 
     # Engaged customers buy more, and prefer some categories; purchases run past the
     # snapshot (they must be ignored), so point-in-time correctness is exercised.
