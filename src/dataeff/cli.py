@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dataeff.errors import DataEffError
+from dataeff.flags import ANALYSIS, with_setting_flags
 from dataeff.stopping import stop_on_signals
 
 app = typer.Typer(
@@ -97,69 +98,24 @@ def learners() -> None:
 
 @app.command()
 @_friendly
+@with_setting_flags()
 def run(
-    data: Annotated[str | None, typer.Option("--data", "-d", help="Built-in name or file (CSV, Parquet, JSONL, SQLite, DuckDB). Default: churn.")] = None,
-    target: Annotated[str | None, typer.Option(help="Label column (built-ins know theirs).")] = None,
-    table: Annotated[str | None, typer.Option(help="Table to read from a SQLite/DuckDB file.")] = None,
-    query: Annotated[str | None, typer.Option(help="SQL query to read from a SQLite/DuckDB file.")] = None,
-    bins: Annotated[int | None, typer.Option(help="Cut a numeric target (a price, a score) into N quantile classes.")] = None,
-    learners: Annotated[str | None, typer.Option("--learners", "-l", help="Comma-separated learners (see 'dataeff learners'), each a kind or a variant: xgboost, xgb3=xgboost(max_depth=3), llm-few(shots=32).")] = None,
-    seeds: Annotated[int | None, typer.Option(help="Number of seeds (test draws and training orders). Default 5.")] = None,
-    sizes: Annotated[str | None, typer.Option(help="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")] = None,
-    test_rows: Annotated[int | None, typer.Option(help="Held-out test rows per seed. Default: 20% of rows, at most 1000.")] = None,
-    metric: Annotated[str | None, typer.Option(help="Headline metric: roc_auc, accuracy, balanced_accuracy, log_loss, f1_macro.")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel cells. Default: all cores.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/<dataset>.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Study TOML; flags override it.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Start over in an --out folder that holds another study.")] = False,
-    engine: Annotated[str | None, typer.Option(help="Where cells run: local (a process pool, default) or dask (a Dask cluster).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask; without it, a local cluster of --jobs workers).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")] = False,
-    score_target: Annotated[str | None, typer.Option("--score-target", help="Target for 'labels needed': a score (0.85) or a share of the ceiling (95%, default).")] = None,
-    label_cost: Annotated[float | None, typer.Option(help="Cost of one label (default 0.50).")] = None,
-    predictions: Annotated[float | None, typer.Option(help="Predictions served per month (default 1e6).")] = None,
-    token_price: Annotated[float | None, typer.Option(help="Price per million LLM tokens (default 0).")] = None,
-    compute_price: Annotated[float | None, typer.Option(help="Price per CPU hour (default 0.10).")] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open report.html in a browser when done.")] = False,
-    cache_dir: Annotated[Path | None, typer.Option(help="Where LLM answers are cached (default ~/.cache/dataeff).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the LLM again even for prompts it has answered.")] = False,
-    llm_backend: Annotated[str | None, typer.Option(help="LLM for llm-* learners: llamacpp (local GGUF, default), transformers (PyTorch; a GPU where there is one) or openai (a server).")] = None,
-    llm_model: Annotated[str | None, typer.Option(help="A GGUF file (llamacpp), a GGUF file or model folder (transformers), or the served model's name (openai).")] = None,
-    llm_device: Annotated[str | None, typer.Option(help="Where the transformers backend runs: auto (CUDA when there is one, default), cpu or cuda.")] = None,
-    llm_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")] = None,
-    llm_question: Annotated[str | None, typer.Option(help="The question the LLM is asked about each row (built-ins have theirs).")] = None,
-    llm_style: Annotated[str | None, typer.Option(help="How a row reads: list ('column: value' lines, default) or text ('The age is 43.').")] = None,
-    llm_template: Annotated[Path | None, typer.Option(help="A Jinja file that writes a row as text (sees row[column] and fields), instead of 'column: value' lines.")] = None,
-    llm_dictionary: Annotated[Path | None, typer.Option(help="A data dictionary (CSV column,description, or JSON) whose meanings follow the column names in prompts.")] = None,
-    llm_scoring: Annotated[str | None, typer.Option(help="Endpoint scoring: next-token (default; answer words must start differently) or echo (multi-token answers, where the server returns prompt log-probabilities).")] = None,
-    llm_embed_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible server whose /embeddings llm-embed uses instead of the local MiniLM.")] = None,
-    llm_embed_model: Annotated[str | None, typer.Option(help="The embedding model's name on --llm-embed-url.")] = None,
-    llm_shots: Annotated[int | None, typer.Option(help="Demonstrations llm-few puts in its prompt at most (default 8).")] = None,
-    llm_answers: Annotated[str | None, typer.Option(help="The answer word of each label, e.g. 0=No,1=Yes (built-ins have theirs; default: the label itself).")] = None,
-    llm_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the endpoint's API key (default OPENAI_API_KEY); the key is never written anywhere.")] = None,
+    settings: dict | None = None,
 ) -> None:
-    """Run a study: learning curves for each learner, the answers, written to the run folder."""
+    """Run a study: learning curves for each learner, the answers, written to the run folder.
+
+    Every setting of a study TOML is a flag too, named after its key: shots of the llm table
+    is --llm-shots, target of the analysis table --score-target (docs: reference/settings.md)."""
     from dataeff.config import Settings, load_config, parse_sizes
     from dataeff.study import Study
 
     base = load_config(config) if config else Settings()
-    overrides = dict(source=data, target=target, table=table, query=query, bins=bins, seeds=seeds,
-                     test_rows=test_rows,
-                     metric=metric, jobs=jobs, out=str(out) if out else None, force=force or None,
-                     engine=engine, scheduler=scheduler, cache_dir=str(cache_dir) if cache_dir else None,
-                     no_cache=no_cache or None,
-                     score_target=score_target, label_cost=label_cost, predictions=predictions,
-                     token_price=token_price, compute_price=compute_price, llm_backend=llm_backend,
-                     llm_model=llm_model, llm_device=llm_device, llm_url=llm_url, llm_api_key_env=llm_api_key_env,
-                     llm_shots=llm_shots, llm_answers=llm_answers, llm_question=llm_question, llm_style=llm_style,
-                     llm_scoring=llm_scoring,
-                     llm_embed_url=llm_embed_url, llm_embed_model=llm_embed_model,
-                     llm_template=str(llm_template) if llm_template else None,
-                     llm_dictionary=str(llm_dictionary) if llm_dictionary else None)
-    if learners is not None:
-        overrides["learners"] = learners  # kinds and variants, parsed by the settings
-    if sizes is not None:
-        overrides["sizes"] = parse_sizes(sizes)
+    overrides = dict(settings or {})
+    if overrides.get("sizes") is not None:
+        overrides["sizes"] = parse_sizes(overrides["sizes"])
     study = Study(settings=base, **overrides)
     log = (lambda message: None) if quiet else _err
     with stop_on_signals():
@@ -296,25 +252,28 @@ def _open(path: Path) -> None:
 
 @app.command()
 @_friendly
+@with_setting_flags(ANALYSIS)
 def analyze(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'dataeff run'.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="A score (0.85) or a share of the ceiling (95%).")] = "95%",
+    target: Annotated[str | None, typer.Option("--target", "-t", hidden=True,
+                                               help="Deprecated: --score-target.")] = None,
     metric: Annotated[str | None, typer.Option(help="Analyse this metric instead of the run's headline.")] = None,
-    label_cost: Annotated[float, typer.Option(help="Cost of one label.")] = 0.50,
-    predictions: Annotated[float, typer.Option(help="Predictions served per month.")] = 1e6,
-    token_price: Annotated[float, typer.Option(help="Price per million LLM tokens.")] = 0.0,
-    compute_price: Annotated[float, typer.Option(help="Price per CPU hour.")] = 0.10,
     learners: Annotated[str | None, typer.Option("--learners", "-l", help="Only these learners of the run folder (comma-separated); the store keeps every cell.")] = None,
+    settings: dict | None = None,
 ) -> None:
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
     from dataeff.analysis.efficiency import Prices
     from dataeff.config import Settings
     from dataeff.results import analyze as run_analysis
 
-    settings = Settings().with_overrides(score_target=target, label_cost=label_cost, predictions=predictions,
-                                         token_price=token_price, compute_price=compute_price)
-    result = run_analysis(run_dir, target=settings.analysis.target, prices=Prices(**settings.analysis.prices()),
-                          metric=metric, learners=_names(learners))
+    settings = dict(settings or {})
+    if target is not None:  # the old name: 'target' is the label column everywhere else
+        _err("note: 'dataeff analyze --target' is now --score-target (--target names the label column in "
+             "'dataeff run'); the old name still works.")
+        settings["score_target"] = settings.get("score_target") or target
+    chosen = Settings().with_overrides(**settings).analysis
+    result = run_analysis(run_dir, target=chosen.target, prices=Prices(**chosen.prices()), metric=metric,
+                          learners=_names(learners))
     _print_answers(result)
 
 

@@ -31,6 +31,11 @@ FINETUNE_STEPS = 16
 LORA_RANK = 8
 FINETUNE_LR = 3e-3
 FINETUNE_BATCH = 8
+# The answers' defaults, defined here once (analysis/efficiency.Prices and the suite read them):
+# labels to 95% of the way from the baseline to the ceiling; a label, a month of predictions,
+# a million LLM tokens (0: a local model) and a CPU hour.
+DEFAULT_SCORE_TARGET = "95%"
+DEFAULT_PRICES = {"label_cost": 0.50, "predictions": 1e6, "token_price": 0.0, "compute_price": 0.10}
 MAX_DEFAULT_TEST_ROWS = 1000  # test rows per seed when not told: 20% of the rows, at most this
 ENGINES = ("local", "dask")
 LLM_BACKENDS = ("llamacpp", "transformers", "openai")
@@ -216,30 +221,42 @@ class DataSettings(Section):
     """[data]: where the rows come from and which column is the label."""
 
     INTERNAL: ClassVar[frozenset[str]] = frozenset({"flattening"})
-    source: Any = DEFAULT_DATA  # a built-in name, a file path, or a DataFrame (Python API)
-    target: Text = None
-    table: Text = None
-    query: Text = None
+    source: Any = Field(DEFAULT_DATA, description="Built-in name or file (CSV, Parquet, JSONL, SQLite, DuckDB); "
+                        "a DataFrame from Python. Default: churn.")
+    target: Text = Field(None, description="Label column (built-ins know theirs).")
+    table: Text = Field(None, description="Table to read from a SQLite/DuckDB file.")
+    query: Text = Field(None, description="SQL query to read from a SQLite/DuckDB file.")
     # related tables flattened into features (see data/relations.py); load_config parses
     # entity .. relations into ``flattening``
-    entity: Text = None
-    entity_table: Text = None
-    key: Text = None
-    cutoff: Text = None
-    relations: list | None = None
+    entity: Text = Field(None, description="Related tables: the entity table (a file, or a table of the "
+                         "SQLite/DuckDB file named by source), one row per labelled example.")
+    entity_table: Text = Field(None, description="Related tables: the entity's table inside a SQLite/DuckDB file.")
+    key: Text = Field(None, description="Related tables: the entity's key column, which child tables join on.")
+    cutoff: Text = Field(None, description="Related tables: the entity's per-row cutoff time; child rows after "
+                         "it never reach a feature.")
+    relations: list | None = Field(None, description="Related tables: the child tables and the features drawn "
+                                   "from each (a list of tables, in the study TOML only).",
+                                   json_schema_extra={"flag": False})
     flattening: Any = None
     # a numeric target cut into this many quantile classes (None: the target is a label already)
-    bins: Annotated[int | None, BeforeValidator(_bins)] = None
+    bins: Annotated[int | None, BeforeValidator(_bins)] = Field(
+        None, description="Cut a numeric target (a price, a score) into N quantile classes.")
 
 
 class StudySettings(Section):
     """[study]: learners, seeds, training sizes, test rows and the headline metric."""
 
-    learners: Annotated[list, BeforeValidator(_learners)] = Field(default_factory=lambda: list(DEFAULT_LEARNERS))
-    seeds: PositiveInt = 5
-    sizes: Annotated[list[int] | None, BeforeValidator(_sizes)] = None  # None: the sqrt(2) schedule
-    test_rows: OptionalPositiveInt = None
-    metric: Annotated[str, BeforeValidator(_metric)] = DEFAULT_METRIC
+    learners: Annotated[list, BeforeValidator(_learners)] = Field(
+        default_factory=lambda: list(DEFAULT_LEARNERS),
+        description="Comma-separated learners (see 'dataeff learners'), each a kind or a variant: xgboost, "
+                    "xgb3=xgboost(max_depth=3), llm-few(shots=32).")
+    seeds: PositiveInt = Field(5, description="Number of seeds (test draws and training orders).")
+    sizes: Annotated[list[int] | None, BeforeValidator(_sizes)] = Field(
+        None, description="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")
+    test_rows: OptionalPositiveInt = Field(None, description="Held-out test rows per seed. Default: 20% of "
+                                           "rows, at most 1000.")
+    metric: Annotated[str, BeforeValidator(_metric)] = Field(
+        DEFAULT_METRIC, description="Headline metric: roc_auc, accuracy, balanced_accuracy, log_loss, f1_macro.")
 
 
 def default_cache_dir() -> Path:
@@ -253,13 +270,16 @@ def default_cache_dir() -> Path:
 class RunSettings(Section):
     """[run]: where the run folder is, how many jobs, which engine, the LLM answer cache."""
 
-    out: Text = None
-    jobs: OptionalPositiveInt = None
-    force: Flag = False
-    engine: Annotated[str, BeforeValidator(_one_of(ENGINES, "engine"))] = "local"
-    scheduler: Text = None  # tcp://HOST:PORT of a running Dask scheduler (engine = "dask")
-    cache_dir: Text = None  # None: default_cache_dir()
-    no_cache: Flag = Field(default_factory=lambda: bool(os.environ.get("DATAEFF_NO_CACHE")))
+    out: Text = Field(None, description="Run folder. Default: runs/<dataset>.")
+    jobs: OptionalPositiveInt = Field(None, description="Parallel cells. Default: all cores.")
+    force: Flag = Field(False, description="Start over in an out folder that holds another study.")
+    engine: Annotated[str, BeforeValidator(_one_of(ENGINES, "engine"))] = Field(
+        "local", description="Where cells run: local (a process pool) or dask (a Dask cluster).")
+    scheduler: Text = Field(None, description="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(with engine dask; without it, a local cluster of jobs workers).")
+    cache_dir: Text = Field(None, description="Where LLM answers are cached (default ~/.cache/dataeff).")
+    no_cache: Flag = Field(default_factory=lambda: bool(os.environ.get("DATAEFF_NO_CACHE")),
+                           description="Ask the LLM again even for prompts it has answered.")
 
     @model_validator(mode="after")
     def _scheduler_needs_dask(self) -> RunSettings:
@@ -274,11 +294,12 @@ class RunSettings(Section):
 class AnalysisSettings(Section):
     """[analysis]: the target of 'labels needed' and the prices of the cost answer."""
 
-    target: Annotated[str, BeforeValidator(_score_target)] = "95%"  # a score (0.85) or a share of the ceiling
-    label_cost: Price = 0.50  # per label
-    predictions: Price = 1e6  # per month
-    token_price: Price = 0.0  # per million tokens
-    compute_price: Price = 0.10  # per CPU hour
+    target: Annotated[str, BeforeValidator(_score_target)] = Field(
+        DEFAULT_SCORE_TARGET, description="Target for 'labels needed': a score (0.85) or a share of the ceiling (95%).")
+    label_cost: Price = Field(DEFAULT_PRICES["label_cost"], description="Cost of one label.")
+    predictions: Price = Field(DEFAULT_PRICES["predictions"], description="Predictions served per month.")
+    token_price: Price = Field(DEFAULT_PRICES["token_price"], description="Price per million LLM tokens.")
+    compute_price: Price = Field(DEFAULT_PRICES["compute_price"], description="Price per CPU hour.")
 
     def prices(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in ("label_cost", "predictions", "token_price", "compute_price")}
@@ -287,41 +308,52 @@ class AnalysisSettings(Section):
 class LLMSettings(Section):
     """[llm]: the LLM behind llm-zero, llm-few and llm-prior, how rows read, the endpoint."""
 
-    # llamacpp (a GGUF file; default Gemma 3 270M), transformers (a model folder or GGUF file in
-    # PyTorch; on a GPU where there is one), or openai (a server at url serving model)
-    backend: Annotated[str, BeforeValidator(_one_of(LLM_BACKENDS, "LLM backend"))] = "llamacpp"
-    model: Text = None
-    device: Annotated[str, BeforeValidator(_one_of(LLM_DEVICES, "LLM device"))] = "auto"
-    url: Annotated[str | None, BeforeValidator(_url)] = None
-    scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = \
-        "next-token"
-    shots: PositiveInt = DEFAULT_SHOTS
-    # llm-finetune: optimizer steps, LoRA rank, learning rate and rows per step
-    steps: PositiveInt = FINETUNE_STEPS
-    rank: PositiveInt = LORA_RANK
-    lr: Annotated[float, BeforeValidator(_positive_number)] = FINETUNE_LR
-    batch_size: PositiveInt = FINETUNE_BATCH
-    answers: Annotated[dict[str, str] | None, BeforeValidator(_answers)] = None  # label -> answer word
-    calibrate: Annotated[bool | None, BeforeValidator(_optional_flag)] = None  # None: the learner's default
-    # llm-probe: the hidden layer read (0: the token embeddings; None: the last, after the final
-    # norm) and how a row's tokens pool into one vector (None: the learner's default)
-    layer: Annotated[int | None, BeforeValidator(_layer)] = None
-    pooling: Annotated[str | None, BeforeValidator(_pooling)] = None
-    # how rows become text: the question, 'list' or 'text' style, a Jinja template file, and a
-    # data dictionary (CSV column,description or a JSON object)
-    question: Text = None
-    style: Annotated[str, BeforeValidator(_one_of(ROW_STYLES, "row style", suggest=False))] = "list"
-    template: ExistingFile = None
-    dictionary: ExistingFile = None
-    # llm-embed through an endpoint's /embeddings instead of the local MiniLM
-    embed_url: Annotated[str | None, BeforeValidator(_url)] = None
-    embed_model: Text = None
-    # the endpoint: the variable holding the API key (never the key), seconds per request,
-    # retries, requests in flight
-    api_key_env: Annotated[str, BeforeValidator(_api_key_env)] = "OPENAI_API_KEY"
-    timeout: Annotated[float, BeforeValidator(_seconds)] = 60.0
-    retries: Annotated[int, BeforeValidator(_retries)] = 6
-    concurrency: PositiveInt = 4
+    backend: Annotated[str, BeforeValidator(_one_of(LLM_BACKENDS, "LLM backend"))] = Field(
+        "llamacpp", description="LLM for llm-* learners: llamacpp (local GGUF, default), transformers (PyTorch; "
+        "a GPU where there is one) or openai (a server).")
+    model: Text = Field(None, description="A GGUF file (llamacpp), a GGUF file or model folder (transformers), "
+                        "or the served model's name (openai).")
+    device: Annotated[str, BeforeValidator(_one_of(LLM_DEVICES, "LLM device"))] = Field(
+        "auto", description="Where the transformers backend runs: auto (CUDA when there is one), cpu or cuda.")
+    url: Annotated[str | None, BeforeValidator(_url)] = Field(
+        None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+    scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = Field(
+        "next-token", description="Endpoint scoring: next-token (answer words must start differently) or echo "
+        "(multi-token answers, where the server returns prompt log-probabilities).")
+    shots: PositiveInt = Field(DEFAULT_SHOTS, description="Demonstrations llm-few puts in its prompt at most.")
+    steps: PositiveInt = Field(FINETUNE_STEPS, description="llm-finetune: optimizer steps of its LoRA training.")
+    rank: PositiveInt = Field(LORA_RANK, description="llm-finetune: the LoRA adapters' rank.")
+    lr: Annotated[float, BeforeValidator(_positive_number)] = Field(
+        FINETUNE_LR, description="llm-finetune: the learning rate (AdamW, decaying linearly to 0).")
+    batch_size: PositiveInt = Field(FINETUNE_BATCH, description="llm-finetune: labelled rows per step.")
+    answers: Annotated[dict[str, str] | None, BeforeValidator(_answers)] = Field(
+        None, description="The answer word of each label, e.g. 0=No,1=Yes (built-ins have theirs; default: the "
+        "label itself).")
+    calibrate: Annotated[bool | None, BeforeValidator(_optional_flag)] = Field(
+        None, description="Contextual calibration of zero- and few-shot answers (default: the learner's own).")
+    layer: Annotated[int | None, BeforeValidator(_layer)] = Field(
+        None, description="llm-probe: the hidden layer read (0: the token embeddings; default: the last, after "
+        "the final norm).")
+    pooling: Annotated[str | None, BeforeValidator(_pooling)] = Field(
+        None, description="llm-probe: how a row's tokens pool into one vector, last or mean (default: the "
+        "learner's own).")
+    question: Text = Field(None, description="The question the LLM is asked about each row (built-ins have theirs).")
+    style: Annotated[str, BeforeValidator(_one_of(ROW_STYLES, "row style", suggest=False))] = Field(
+        "list", description="How a row reads: list ('column: value' lines) or text ('The age is 43.').")
+    template: ExistingFile = Field(None, description="A Jinja file that writes a row as text (sees row[column] and "
+                                   "fields), instead of 'column: value' lines.")
+    dictionary: ExistingFile = Field(None, description="A data dictionary (CSV column,description, or JSON) whose "
+                                     "meanings follow the column names in prompts.")
+    embed_url: Annotated[str | None, BeforeValidator(_url)] = Field(
+        None, description="An OpenAI-compatible server whose /embeddings llm-embed uses instead of the local MiniLM.")
+    embed_model: Text = Field(None, description="The embedding model's name on embed_url.")
+    api_key_env: Annotated[str, BeforeValidator(_api_key_env)] = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the endpoint's API key; the key is never "
+        "written anywhere.")
+    timeout: Annotated[float, BeforeValidator(_seconds)] = Field(60.0, description="Endpoint: seconds per request.")
+    retries: Annotated[int, BeforeValidator(_retries)] = Field(
+        6, description="Endpoint: retries of a failed request (backoff with jitter, Retry-After honoured).")
+    concurrency: PositiveInt = Field(4, description="Endpoint: requests in flight at most.")
 
     @model_validator(mode="after")
     def _endpoint_complete(self) -> LLMSettings:
@@ -466,7 +498,7 @@ def parse_target(spec) -> tuple[str, float]:
         return "absolute", float(text)
     except ValueError:
         raise ConfigError(
-            f"--target must be a score like 0.85 or a share of the ceiling like 95%. Got '{spec}'."
+            f"The 'score_target' setting must be a score like 0.85 or a share of the ceiling like 95%. Got '{spec}'."
         ) from None
 
 

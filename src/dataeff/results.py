@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from dataeff.config import DEFAULT_SCORE_TARGET
 from dataeff.errors import RunFolderError
 from dataeff.experiment.runner import results_frame
 from dataeff.experiment.store import STORE_NAME, Store
@@ -107,7 +108,7 @@ def load_run(out: str | Path) -> RunResult:
     return RunResult(results, out, metric, facts, analysis)
 
 
-def analyze(run_or_dir: RunResult | str | Path, *, target="95%", prices=None, metric: str | None = None,
+def analyze(run_or_dir: RunResult | str | Path, *, target=DEFAULT_SCORE_TARGET, prices=None, metric: str | None = None,
             learners: list[str] | None = None, write: bool = True, store: Store | None = None) -> RunResult:
     """Compute the answers for a run and (by default) rewrite its summary files.
 
@@ -192,7 +193,7 @@ def report(out: str | Path, learners: list[str] | None = None) -> Path:
     result = load_run(out)
     if learners:
         kept = result.analysis
-        result = analyze(narrowed(result, learners), write=False, target=kept.target.spec if kept else "95%",
+        result = analyze(narrowed(result, learners), write=False, target=kept.target.spec if kept else DEFAULT_SCORE_TARGET,
                          prices=kept.prices if kept else None)
     elif result.analysis is None:
         result = analyze(result)

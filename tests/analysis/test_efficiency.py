@@ -99,7 +99,7 @@ def test_parse_target(spec, parsed):
 
 @pytest.mark.parametrize("spec", ["abc", "150%", "0%"])
 def test_bad_target_is_refused(spec):
-    with pytest.raises(ConfigError, match="--target must be"):
+    with pytest.raises(ConfigError, match="'score_target' setting must be"):
         parse_target(spec)
 
 

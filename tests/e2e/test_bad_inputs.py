@@ -101,7 +101,7 @@ def _cases(tmp):
         ("size not a number", ["--sizes", "8,x"], "--sizes must be comma-separated positive integers"),
         ("jobs zero", ["--jobs", "0"], "must be a positive integer"),
         ("test rows fewer than classes", ["--test-rows", "1"], "cannot hold all 2 classes"),
-        ("score target nonsense", ["--score-target", "ninety"], "--target must be"),
+        ("score target nonsense", ["--score-target", "ninety"], "'score_target' setting must be"),
         ("negative price", ["--label-cost", "-1"], "must be a number >= 0"),
         ("unknown engine", ["--engine", "spark"], "Unknown engine 'spark'"),
         ("scheduler without the dask engine", ["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --engine dask"),

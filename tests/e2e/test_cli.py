@@ -143,7 +143,7 @@ def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "Answers" in first.stdout and "ceiling" in first.stdout
     cells_before = _cells_with_timestamps(out)
-    result = dataeff("analyze", out, "--target", "0.7", "--label-cost", "2")
+    result = dataeff("analyze", out, "--score-target", "0.7", "--label-cost", "2")
     assert result.returncode == 0, result.stderr
     assert "To reach roc_auc 0.700" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -155,10 +155,13 @@ def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
     assert _cells_with_timestamps(out) == cells_before  # nothing refitted: every cell as it was
     loaded = load_run(out)
     assert len(loaded.results) == 3 * 7 * 3
-    bad = dataeff("analyze", out, "--target", "95")
+    bad = dataeff("analyze", out, "--score-target", "95")
     assert bad.returncode == 0  # 95 is an absolute score: nothing reaches it, which is an answer
-    wrong = dataeff("analyze", out, "--target", "ninety")
-    assert wrong.returncode == 2 and wrong.stderr.startswith("error: --target must be")
+    wrong = dataeff("analyze", out, "--score-target", "ninety")
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: The 'score_target' setting must be")
+    old_name = dataeff("analyze", out, "--target", "0.7")  # the deprecated spelling still works, and says so
+    assert old_name.returncode == 0 and "To reach roc_auc 0.700" in old_name.stdout
+    assert "'dataeff analyze --target' is now --score-target" in old_name.stderr
     missing = dataeff("analyze", tmp_path / "nothing")
     assert missing.returncode == 2 and "not a dataeff run folder" in missing.stderr
 

@@ -98,7 +98,7 @@ def priced_run(tmp_path_factory):
 
 
 def _costs(out, *prices) -> tuple[dict, dict]:
-    result = _invoke("analyze", out, "--target", "0.7", *prices)
+    result = _invoke("analyze", out, "--score-target", "0.7", *prices)
     assert result.exit_code == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     return {name: entry["cost"] for name, entry in summary["learners"].items()}, summary["prices"]

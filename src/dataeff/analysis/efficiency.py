@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dataeff.config import DEFAULT_PRICES
+
 #: The rule of thumb dataeff measures against: labelled examples each kind usually needs.
 RULE_OF_THUMB = {
     "logreg": (100, 1_000),
@@ -171,10 +173,10 @@ def data_advantage(sizes_a, means_a, sizes_b, means_b, grid: int = 200) -> dict 
 class Prices:
     """What labels, tokens and compute cost; defaults are stated in every summary."""
 
-    label_cost: float = 0.50  # per labelled example
-    predictions: float = 1e6  # predictions served per month
-    token_price: float = 0.0  # per million LLM tokens (0: a local model)
-    compute_price: float = 0.10  # per CPU hour
+    label_cost: float = DEFAULT_PRICES["label_cost"]  # per labelled example
+    predictions: float = DEFAULT_PRICES["predictions"]  # predictions served per month
+    token_price: float = DEFAULT_PRICES["token_price"]  # per million LLM tokens (0: a local model)
+    compute_price: float = DEFAULT_PRICES["compute_price"]  # per CPU hour
 
 
 def interpolate_log(sizes: np.ndarray, values: np.ndarray, n: float) -> float:

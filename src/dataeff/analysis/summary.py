@@ -14,10 +14,10 @@ from dataeff.analysis.efficiency import RULE_OF_THUMB, Prices
 from dataeff.analysis.fits import fit_learners
 from dataeff.analysis.signal import CHANCE, baseline_values, signal_test
 from dataeff.analysis.types import Analysis, Ceiling, LearnerAnswer, Signal, Target, num, pair
-from dataeff.config import parse_target
+from dataeff.config import DEFAULT_SCORE_TARGET, parse_target
 from dataeff.experiment.metrics import METRICS
 
-DEFAULT_TARGET = "95%"
+DEFAULT_TARGET = DEFAULT_SCORE_TARGET
 
 
 def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: Prices | None = None,

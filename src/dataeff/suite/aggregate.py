@@ -19,6 +19,7 @@ import numpy as np
 
 from dataeff.analysis.efficiency import RULE_OF_THUMB
 from dataeff.analysis.types import Analysis, Crossover, LabelsNeeded
+from dataeff.config import DEFAULT_SCORE_TARGET
 
 #: what the rule of thumb says of LLMs (no range: "next to none")
 LLM_RULE = "next to none"
@@ -39,7 +40,7 @@ class DatasetAnswers:
     error: str | None = None
     metric: str | None = None
     ceiling: float | None = None
-    target: str = "95%"
+    target: str = DEFAULT_SCORE_TARGET
     rows: int | None = None
     classes: tuple[str, ...] = ()
     families: dict[str, str] = field(default_factory=dict)

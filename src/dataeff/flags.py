@@ -1,0 +1,93 @@
+"""The command line's setting options, made from the settings' one declaration (config.py): one
+flag per setting, named by its flat name (``llm_shots`` -> ``--llm-shots``), typed by its field,
+its help the field's description. A setting added to the declaration is a flag at once.
+
+``with_setting_flags(command)`` adds them to a typer command: the command receives the values
+given (``None`` for the rest, so a study TOML's keys stand) as one ``settings`` dict by flat name.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+import typing
+from typing import Annotated, Any
+
+import typer
+
+from dataeff.config import FLAT_NAMES, Settings
+
+# Flat names spelled otherwise on the command line (and in dataeff.run()), and short forms.
+SPELLED = {"source": "data"}
+SHORT = {"source": "-d", "learners": "-l", "jobs": "-j", "out": "-o"}
+# The analysis section's settings are flags of `analyze` and `suite` too.
+ANALYSIS = ("score_target", "label_cost", "predictions", "token_price", "compute_price")
+
+
+def flag_name(flat: str) -> str:
+    """The option of a setting: ``--`` and its flat name with dashes (``--llm-shots``)."""
+    return "--" + SPELLED.get(flat, flat).replace("_", "-")
+
+
+def _field(flat: str):
+    section, key = FLAT_NAMES[flat]
+    return getattr(Settings.model_fields[section].annotation, "model_fields")[key]
+
+
+def on_the_command_line(flat: str) -> bool:
+    """False for a setting the declaration keeps to the study TOML (a list of tables)."""
+    extra = _field(flat).json_schema_extra or {}
+    return flat in FLAT_NAMES and extra.get("flag", True) and FLAT_NAMES[flat][1] not in _internal(flat)
+
+
+def _internal(flat: str) -> frozenset[str]:
+    return Settings.model_fields[FLAT_NAMES[flat][0]].annotation.INTERNAL
+
+
+def _cli_type(annotation: Any) -> type:
+    """The type typer parses a setting's text into: the field's own for numbers and switches,
+    text for the rest (lists, mappings and names are parsed by the setting's own check)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = args[0] if len(args) == 1 else str
+    return annotation if annotation in (int, float, bool) else str
+
+
+def setting_parameters(names: list[str] | tuple[str, ...] | None = None) -> list[inspect.Parameter]:
+    """One keyword parameter per setting (all of them, or ``names``), each an Annotated typer option."""
+    chosen = [flat for flat in (names or FLAT_NAMES) if on_the_command_line(flat)]
+    parameters = []
+    for flat in chosen:
+        info = _field(flat)
+        kind = _cli_type(info.annotation)
+        declared = [flag_name(flat), *([SHORT[flat]] if flat in SHORT else [])]
+        if kind is bool and info.annotation is bool:  # a switch that is off unless given
+            option = typer.Option(*declared, help=info.description)
+        elif kind is bool:  # on, off, or the learner's own default
+            option = typer.Option(f"{declared[0]}/{declared[0].replace('--', '--no-', 1)}", help=info.description)
+        else:
+            option = typer.Option(*declared, help=info.description)
+        parameters.append(inspect.Parameter(SPELLED.get(flat, flat), inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=Annotated[kind | None, option], default=None))
+    return parameters
+
+
+def with_setting_flags(names: list[str] | tuple[str, ...] | None = None):
+    """Give a typer command one flag per setting (or per setting in ``names``); it receives the
+    values as ``settings``, by flat name."""
+    def decorate(command):
+        own = inspect.signature(command, eval_str=True)
+        added = setting_parameters(names)
+        back = {p.name: flat for p, flat in zip(added, [f for f in (names or FLAT_NAMES) if on_the_command_line(f)])}
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            settings = {back[name]: kwargs.pop(name) for name in list(kwargs) if name in back}
+            return command(*args, settings=settings, **kwargs)
+
+        kept = [p for p in own.parameters.values() if p.name != "settings"]
+        wrapper.__signature__ = own.replace(parameters=[*kept, *added])
+        return wrapper
+
+    return decorate
