@@ -25,7 +25,9 @@ ITEMS = {"apple": "good", "banana": "good", "cherry": "good", "mango": "good",
 TASK = Task("Is this item approved?", {"bad": "No", "good": "Yes"}, classes=["bad", "good"])
 X = pd.DataFrame({"item": list(ITEMS)})
 Y = pd.Series(list(ITEMS.values()))
-RECIPE = {"steps": 6, "batch_size": 8, "lr": 1e-2, "rank": 4}
+# lr 5e-3: at 1e-2 six steps diverged to "Yes" for every item (p ~1) on torch's AVX-512 kernels
+# while its AVX2 kernels learned (2026-12-03, the same code and seed); 5e-3 learns on both.
+RECIPE = {"steps": 6, "batch_size": 8, "lr": 5e-3, "rank": 4}
 
 
 def _learner(llm_cache, seed: int = 0, **recipe) -> FineTune:
