@@ -21,7 +21,7 @@ from dataeff.config import FLAT_NAMES, Settings
 # Flat names spelled otherwise on the command line (and in dataeff.run()), and short forms.
 SPELLED = {"source": "data"}
 SHORT = {"source": "-d", "learners": "-l", "jobs": "-j", "out": "-o"}
-# The analysis section's settings are flags of `analyze` and `suite` too.
+# The analysis section's settings, which are flags of `analyze` too.
 ANALYSIS = ("score_target", "label_cost", "predictions", "token_price", "compute_price")
 
 
@@ -37,12 +37,9 @@ def _field(flat: str):
 
 def on_the_command_line(flat: str) -> bool:
     """False for a setting the declaration keeps to the study TOML (a list of tables)."""
+    section, key = FLAT_NAMES[flat]
     extra = _field(flat).json_schema_extra or {}
-    return flat in FLAT_NAMES and extra.get("flag", True) and FLAT_NAMES[flat][1] not in _internal(flat)
-
-
-def _internal(flat: str) -> frozenset[str]:
-    return Settings.model_fields[FLAT_NAMES[flat][0]].annotation.INTERNAL
+    return extra.get("flag", True) and key not in Settings.model_fields[section].annotation.INTERNAL
 
 
 def _cli_type(annotation: Any) -> type:
@@ -54,22 +51,19 @@ def _cli_type(annotation: Any) -> type:
     return annotation if annotation in (int, float, bool) else str
 
 
-def setting_parameters(names: list[str] | tuple[str, ...] | None = None) -> list[inspect.Parameter]:
-    """One keyword parameter per setting (all of them, or ``names``), each an Annotated typer option."""
-    chosen = [flat for flat in (names or FLAT_NAMES) if on_the_command_line(flat)]
-    parameters = []
-    for flat in chosen:
+def setting_parameters(names: list[str] | tuple[str, ...] | None = None) -> dict[str, inspect.Parameter]:
+    """One keyword parameter per setting (all of them, or ``names``) by flat name, each an
+    Annotated typer option."""
+    parameters = {}
+    for flat in [flat for flat in (names or FLAT_NAMES) if on_the_command_line(flat)]:
         info = _field(flat)
         kind = _cli_type(info.annotation)
         declared = [flag_name(flat), *([SHORT[flat]] if flat in SHORT else [])]
-        if kind is bool and info.annotation is bool:  # a switch that is off unless given
-            option = typer.Option(*declared, help=info.description)
-        elif kind is bool:  # on, off, or the learner's own default
-            option = typer.Option(f"{declared[0]}/{declared[0].replace('--', '--no-', 1)}", help=info.description)
-        else:
-            option = typer.Option(*declared, help=info.description)
-        parameters.append(inspect.Parameter(SPELLED.get(flat, flat), inspect.Parameter.KEYWORD_ONLY,
-                                            annotation=Annotated[kind | None, option], default=None))
+        if kind is bool and info.annotation is not bool:  # on, off, or the learner's own default
+            declared = [f"{declared[0]}/{declared[0].replace('--', '--no-', 1)}"]
+        option = typer.Option(*declared, help=info.description)
+        parameters[flat] = inspect.Parameter(SPELLED.get(flat, flat), inspect.Parameter.KEYWORD_ONLY,
+                                             annotation=Annotated[kind | None, option], default=None)
     return parameters
 
 
@@ -79,7 +73,7 @@ def with_setting_flags(names: list[str] | tuple[str, ...] | None = None):
     def decorate(command):
         own = inspect.signature(command, eval_str=True)
         added = setting_parameters(names)
-        back = {p.name: flat for p, flat in zip(added, [f for f in (names or FLAT_NAMES) if on_the_command_line(f)])}
+        back = {parameter.name: flat for flat, parameter in added.items()}
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
@@ -87,7 +81,7 @@ def with_setting_flags(names: list[str] | tuple[str, ...] | None = None):
             return command(*args, settings=settings, **kwargs)
 
         kept = [p for p in own.parameters.values() if p.name != "settings"]
-        wrapper.__signature__ = own.replace(parameters=[*kept, *added])
+        wrapper.__signature__ = own.replace(parameters=[*kept, *added.values()])
         return wrapper
 
     return decorate

@@ -52,11 +52,15 @@ def has_amx(info: str) -> bool:
     return "AMX_INT8" in built_features(info)
 
 
+# The sets the install step builds with wherever the CPU has them (AMX never).
+BUILT_WHERE_PRESENT = {name: flag for name, flag in FEATURES.items() if name != "AMX_INT8"}
+
+
 def beyond_cpu(info: str, flags: set[str] | None) -> list[str]:
     """Compiled features this CPU lacks (a build made on another machine): each dies of SIGILL."""
     if flags is None:
         return []
-    return sorted(f for f in built_features(info) & FEATURES.keys() if FEATURES[f] not in flags and f != "AMX_INT8")
+    return sorted(f for f in built_features(info) & BUILT_WHERE_PRESENT.keys() if BUILT_WHERE_PRESENT[f] not in flags)
 
 
 def mismatch(info: str, flags: set[str] | None) -> str | None:
@@ -67,8 +71,8 @@ def mismatch(info: str, flags: set[str] | None) -> str | None:
         return None
     if missing := beyond_cpu(info, flags):
         return f"it needs {', '.join(missing)}, which this CPU lacks"
-    unused = sorted(f for f, flag in FEATURES.items() if flag in flags and f != "AMX_INT8"
-                    and f not in built_features(info))
+    built = built_features(info)
+    unused = sorted(f for f, flag in BUILT_WHERE_PRESENT.items() if flag in flags and f not in built)
     return f"it was built without {', '.join(unused)}, which this CPU has" if unused else None
 
 
