@@ -90,7 +90,7 @@ def main() -> int:
         started = time.perf_counter()
         write_table(table, args.rows)
         print(f"wrote {table} ({table.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f} s")
-    command = [sys.executable, "-m", "dataeff", "run", "--data", str(table), "--target", "y", "--learners", "logreg",
+    command = [sys.executable, "-m", "dataeff", "run", "--data", str(table), "--label", "y", "--learners", "logreg",
                "--sizes", "1000,10000,100000", "--seeds", "1", "--test-rows", "1000", "--jobs", "2", "--quiet",
                "--out", str(folder / "run")]
     code, peak, seconds = peak_rss_of(command)

@@ -47,7 +47,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.tables):
             classes = 2 if k % 2 == 0 else 3
-            result = dataeff.run(data=null_table(1000 + k, classes), target="label",
+            result = dataeff.run(data=null_table(1000 + k, classes), label="label",
                                  learners=["majority", "logreg", "xgboost"], seeds=args.seeds,
                                  sizes=[16, 64, 256, 1024], out=Path(tmp) / f"t{k}", progress=False)
             summary = json.loads((result.out / "summary.json").read_text())

@@ -133,7 +133,7 @@ def measure_dataset(setup: Setup, level: int, noise: float, index: int, n_seeds:
     if abs(roc_auc_score(y, p) - truth) > 1e-9:  # the harness's Bayes scores must be truth.json's
         raise RuntimeError(f"dataset {seed}: the label model recomputed does not give truth.json's roc_auc")
     frame = data.flat.drop(columns=["customer_id"])
-    study = dataeff.Study(frame, target=TARGET, learners=list(setup.learners), seeds=n_seeds,
+    study = dataeff.Study(frame, label=TARGET, learners=list(setup.learners), seeds=n_seeds,
                           sizes=list(setup.sizes), test_rows=setup.test_rows)
     _, plan, _ = study.prepare()
     out = Path(workdir) / f"noise{noise:g}-{index:03d}"
@@ -452,12 +452,12 @@ def results_from_scores(rec: dict, seeds: list[int]) -> pd.DataFrame:
 def reanalyse(rec: dict) -> dict:
     """A record's groups analysed again by the code as it is now, from the stored scores: a
     change to the ceiling is measured on the same cells without refitting a learner."""
-    from dataeff.analysis.summary import analyze
+    from dataeff.analysis.summary import summarize as summarize_cells
 
     groups = []
     for group in rec["groups"]:
         frame = results_from_scores(rec, group["seeds"])
-        analysis = analyze(frame, METRIC, order=list(rec["scores"]))
+        analysis = summarize_cells(frame, METRIC, order=list(rec["scores"]))
         groups.append({**group, "ceiling": ceiling_record(analysis, frame), "bands": band_record(frame)})
     return {**rec, "groups": groups}
 

@@ -11,7 +11,7 @@ from tests.conftest import make_messy_frame
 
 def test_run_on_a_dataframe_returns_results_and_the_run_folder(tmp_path):
     frame = make_messy_frame(300)
-    result = dataeff.run(data=frame, target="churned", learners=["majority", "logreg",
+    result = dataeff.run(data=frame, label="churned", learners=["majority", "logreg",
                          ExtraTreesClassifier(n_estimators=20)], seeds=2, sizes=[8, 64], out=tmp_path / "x",
                          progress=False)
     assert isinstance(result.results, pd.DataFrame)
@@ -35,7 +35,7 @@ def _analyze_the_folder_again(out, result):
 
     summary_before = json.loads((out / "summary.json").read_text())
     assert summary_before["target"]["value"] != 0.6 and summary_before["prices"]["label_cost"] == 0.5
-    again = dataeff.analyze(out, target=0.6, prices=Prices(label_cost=2.0))
+    again = dataeff.analyze(out, score_target=0.6, prices=Prices(label_cost=2.0))
     assert isinstance(again, dataeff.RunResult) and again.metric == "roc_auc"
     pd.testing.assert_frame_equal(again.results, result.results)  # the stored cells, not refitted
     assert again.analysis.to_json()["signal"]["found"]
@@ -43,13 +43,13 @@ def _analyze_the_folder_again(out, result):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["target"]["value"] == 0.6 and summary["prices"]["label_cost"] == 2.0
     assert "## Answers" in (out / "summary.md").read_text()
-    unwritten = dataeff.analyze(out, target=0.55, metric="accuracy", write=False)
+    unwritten = dataeff.analyze(out, score_target=0.55, metric="accuracy", write=False)
     assert unwritten.metric == "accuracy" and unwritten.analysis.to_json()["target"]["spec"] == "0.55"
     assert json.loads((out / "summary.json").read_text()) == summary  # write=False leaves the files
 
 
 def test_study_object_and_headline_metric(tmp_path):
-    study = dataeff.Study(make_messy_frame(200), target="churned", learners="majority,tree", seeds=1,
+    study = dataeff.Study(make_messy_frame(200), label="churned", learners="majority,tree", seeds=1,
                           sizes=[16], metric="accuracy")
     result = study.run(tmp_path / "s", progress=False)
     assert result.metric == "accuracy"

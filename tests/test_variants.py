@@ -103,7 +103,7 @@ def test_max_size_runs_a_learner_only_up_to_its_size(tmp_path):
     assert specs["lr16"].max_size == 16 and specs["logreg"].max_size is None
     assert specs["lr16"].params == {}  # not an estimator argument
     assert specs["lr16"].identity() != specs["logreg"].identity()
-    study = Study(make_messy_frame(300), target="churned", learners="logreg, lr16=logreg(max_size=16)",
+    study = Study(make_messy_frame(300), label="churned", learners="logreg, lr16=logreg(max_size=16)",
                   sizes=[8, 16, 64], seeds=2, test_rows=60)
     results = study.run(tmp_path / "run", progress=False).results
     sizes = results.groupby("learner")["n_train"].unique().map(sorted).to_dict()

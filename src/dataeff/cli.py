@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from dataeff import terms
 from dataeff.errors import DataEffError
 from dataeff.flags import ANALYSIS, with_setting_flags
 from dataeff.stopping import stop_on_signals
@@ -34,7 +36,8 @@ def _friendly(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with terms.caller("cli"), _notes():  # messages name flags; a renamed setting's note is a line
+                return command(*args, **kwargs)
         except DataEffError as exc:
             _err(f"error: {exc}")  # one line: DataEffError squashes its message
             raise typer.Exit(2) from None
@@ -51,6 +54,26 @@ def _friendly(command):
     return wrapper
 
 
+@contextlib.contextmanager
+def _notes():
+    """Show a renamed setting's FutureWarning as one 'note:' line on stderr."""
+    import warnings
+
+    from dataeff.errors import RenamedSetting
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+        warnings.simplefilter("always", RenamedSetting)
+
+        def show(message, category, *args, **kwargs):
+            if issubclass(category, RenamedSetting):
+                _err(f"note: {message}")
+            else:
+                shown(message, category, *args, **kwargs)
+        warnings.showwarning = show
+        yield
+
+
 @app.command()
 @_friendly
 def datasets() -> None:
@@ -61,13 +84,13 @@ def datasets() -> None:
     from dataeff.data.builtin import BUILTINS, load_builtin
 
     table = Table(title="Built-in datasets (use with --data NAME)")
-    for column in ("name", "rows", "columns", "target", "classes", "about", "source", "licence"):
+    for column in ("name", "rows", "columns", "label", "classes", "about", "source", "licence"):
         table.add_column(column, overflow="fold")
     for name, spec in BUILTINS.items():
         ds = load_builtin(name)
         shares = ds.y.value_counts(normalize=True)
         classes = ", ".join(f"{c} {shares[c]:.0%}" for c in ds.classes)
-        table.add_row(name, str(ds.n_rows), str(ds.X.shape[1]), ds.target, classes, spec.description, spec.source,
+        table.add_row(name, str(ds.n_rows), str(ds.X.shape[1]), ds.label, classes, spec.description, spec.source,
                       spec.licence)
     Console().print(table)
 
@@ -107,8 +130,8 @@ def run(
 ) -> None:
     """Run a study: learning curves for each learner, the answers, written to the run folder.
 
-    Every setting of a study TOML is a flag too, named after its key: shots of the llm table
-    is --llm-shots, target of the analysis table --score-target (docs: reference/settings.md)."""
+    Every setting of a study TOML is a flag too, named after its key: label of the data table
+    is --label, shots of the llm table --llm-shots (docs: reference/settings.md)."""
     from dataeff.config import Settings, load_config, parse_sizes
     from dataeff.study import Study
 
@@ -250,10 +273,10 @@ def _open(path: Path) -> None:
     browser.open(path.resolve().as_uri())
 
 
-@app.command()
+@app.command("analyze")
 @_friendly
 @with_setting_flags(ANALYSIS)
-def analyze(
+def analyze_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'dataeff run'.")],
     target: Annotated[str | None, typer.Option("--target", "-t", hidden=True,
                                                help="Deprecated: --score-target.")] = None,
@@ -264,16 +287,16 @@ def analyze(
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
     from dataeff.analysis.efficiency import Prices
     from dataeff.config import Settings
-    from dataeff.results import analyze as run_analysis
+    from dataeff.config import renamed_note
+    from dataeff.results import analyze
 
     settings = dict(settings or {})
-    if target is not None:  # the old name: 'target' is the label column everywhere else
-        _err("note: 'dataeff analyze --target' is now --score-target (--target names the label column in "
-             "'dataeff run'); the old name still works.")
+    if target is not None:  # the old name of the score target ('target' was the label column in run)
+        renamed_note("dataeff analyze --target", "--score-target")
         settings["score_target"] = settings.get("score_target") or target
     chosen = Settings().with_overrides(**settings).analysis
-    result = run_analysis(run_dir, target=chosen.target, prices=Prices(**chosen.prices()), metric=metric,
-                          learners=_names(learners))
+    result = analyze(run_dir, score_target=chosen.score_target, prices=Prices(**chosen.prices()), metric=metric,
+                     learners=_names(learners))
     _print_answers(result)
 
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, FilePath, PrivateAttr,
+                      ValidationError, ValidationInfo, model_validator)
+from pydantic_core import PydanticCustomError
 
-from dataeff.errors import ConfigError, did_you_mean, one_line
-from dataeff.experiment.metrics import DEFAULT_METRIC, check_metric
+from dataeff import terms
+from dataeff.terms import setting_name
+
+from dataeff.errors import ConfigError, RenamedSetting, did_you_mean, one_line
+from dataeff.experiment.metrics import DEFAULT_METRIC, METRICS
 from dataeff.variants import parse_learner_list, parse_variant, variants_from_toml
 
 DEFAULT_DATA = "churn"
@@ -45,156 +50,55 @@ ROW_STYLES = ("list", "text")
 PROBE_POOLINGS = ("last", "mean")  # llm-probe: the last token's hidden state, or the mean over tokens
 
 
-# -- constraints: each raises one ConfigError naming the setting by its flat name ---------------
-def _name(info: ValidationInfo) -> str:
-    prefix = {"LLMSettings": "llm_"}.get(info.config.get("title", ""), "")
-    name = f"{prefix}{info.field_name}"
-    return "score_target" if name == "target" and info.config.get("title") == "AnalysisSettings" else name
+# -- constraints: pydantic's, declared on the fields; a broken one becomes one ConfigError line
+# naming the setting in its caller's terms (_one_line_error below). The few checks pydantic
+# cannot express (a text parsed into a value, a URL's parts) raise PydanticCustomError, which
+# reaches the user the same way.
+def _invalid(message: str) -> PydanticCustomError:
+    return PydanticCustomError("dataeff", message)
 
 
-def _positive_int(value: Any, info: ValidationInfo) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise ConfigError(f"The '{_name(info)}' setting must be a positive integer. Got {value!r} instead.")
-    return value
+def _as_text(value: Any) -> Any:
+    """A path is text to a setting (what it holds is read by the stage that opens it)."""
+    return str(value) if isinstance(value, Path) else value
 
 
-def _non_negative_number(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"The '{_name(info)}' setting must be a number >= 0. Got {value!r} instead.")
-    return float(value)
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+Price = Annotated[float, Field(strict=True, ge=0)]
+Text = Annotated[str | None, BeforeValidator(_as_text)]
+Flag = Annotated[bool, Field(strict=True)]
+ExistingFile = Annotated[FilePath | None, AfterValidator(lambda path: None if path is None else str(path))]
 
 
-def _positive_number(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"The '{_name(info)}' setting must be a number > 0. Got {value!r} instead.")
-    return float(value)
-
-
-def _text(value: Any, info: ValidationInfo) -> Any:
-    if value is not None and not isinstance(value, (str, Path)):
-        raise ConfigError(f"The '{_name(info)}' setting must be a string. Got {value!r} instead.")
-    return None if value is None else str(value)
-
-
-def _optional_flag(value: Any, info: ValidationInfo) -> Any:
-    return None if value is None else _flag(value, info)
-
-
-def _flag(value: Any, info: ValidationInfo) -> Any:
-    if not isinstance(value, bool):
-        raise ConfigError(f"The '{_name(info)}' setting must be true or false. Got {value!r} instead.")
-    return value
-
-
-def _existing_file(value: Any, info: ValidationInfo) -> Any:
-    value = _text(value, info)
-    if value is not None and not Path(value).is_file():
-        what = _name(info).removeprefix("llm_")
-        raise ConfigError(f"The {what} file {value} does not exist; check the path.")
-    return value
-
-
-def _one_of(choices: tuple[str, ...], what: str, *, suggest: bool = True):
-    listed = f"{', '.join(choices[:-1])} or {choices[-1]}"
-
-    def check(value: Any, info: ValidationInfo) -> Any:
-        if value not in choices:
-            if suggest:
-                raise ConfigError(f"Unknown {what} '{value}'.{did_you_mean(str(value), choices)} Choose {listed}.")
-            raise ConfigError(f"Unknown {what} '{value}'; choose {listed}.")
-        return value
-    return check
-
-
-PositiveInt = Annotated[int, BeforeValidator(_positive_int)]
-OptionalPositiveInt = Annotated[int | None, BeforeValidator(_positive_int)]
-Price = Annotated[float, BeforeValidator(_non_negative_number)]
-Text = Annotated[str | None, BeforeValidator(_text)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
-ExistingFile = Annotated[str | None, BeforeValidator(_existing_file)]
-
-
-def _bins(value: Any, info: ValidationInfo) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
-        raise ConfigError(f"The 'bins' setting must be an integer >= 2. Got {value!r} instead.")
-    return value
-
-
-def _sizes(value: Any, info: ValidationInfo) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"The 'sizes' setting must be a list of positive integers. Got {value!r} instead.")
-    for size in value:
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise ConfigError(f"Every entry of 'sizes' must be a positive integer. Got {size!r} instead.")
-    return list(value)
-
-
-def _learners(value: Any, info: ValidationInfo) -> Any:
+def _learners(value: Any) -> Any:
     """Names, 'name=kind(setting=value)' texts and objects; texts become Variants."""
     if isinstance(value, str):
         value = parse_learner_list(value)
     if not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"The 'learners' setting must be a non-empty list. Got {value!r} instead.")
+        raise _invalid("must name one learner or more")
     return [parse_variant(item) if isinstance(item, str) else item for item in value]
 
 
-def _answers(value: Any, info: ValidationInfo) -> Any:
+def _answers(value: Any) -> Any:
     """Answer words per label: {"0": "No", "1": "Yes"}, or the text '0=No,1=Yes'."""
     if isinstance(value, str):
         pairs = [part.partition("=") for part in value.split(",") if part.strip()]
         if not pairs or any(not eq or not label.strip() or not word.strip() for label, eq, word in pairs):
-            raise ConfigError(f"--llm-answers must be label=word pairs like 0=No,1=Yes. Got '{value}'.")
+            raise _invalid("must be label=word pairs like 0=No,1=Yes")
         value = {label.strip(): word.strip() for label, _, word in pairs}
     if value is not None and (not isinstance(value, dict) or not value
                               or not all(isinstance(w, str) and w.strip() for w in value.values())):
-        raise ConfigError(f"The 'llm_answers' setting must map each label to an answer word, like "
-                          f'{{"0" = "No", "1" = "Yes"}}. Got {value!r} instead.')
+        raise _invalid("must give each label an answer word, like 0=No,1=Yes")
     return None if value is None else {str(k): v.strip() for k, v in value.items()}
 
 
-def _metric(value: Any, info: ValidationInfo) -> Any:
-    return check_metric(value)
-
-
-def _score_target(value: Any, info: ValidationInfo) -> Any:
+def _score_target(value: Any) -> Any:
     parse_target(value)
     return str(value)
 
 
-def _api_key_env(value: Any, info: ValidationInfo) -> Any:
-    if not isinstance(value, str) or not value.replace("_", "").isalnum():
-        raise ConfigError("The 'llm_api_key_env' setting must name an environment variable (like OPENAI_API_KEY), "
-                          "not hold the key itself.")
-    return value
-
-
-def _seconds(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"The '{_name(info)}' setting must be a number of seconds > 0. Got {value!r} instead.")
-    return float(value)
-
-
-def _layer(value: Any, info: ValidationInfo) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ConfigError(f"The '{_name(info)}' setting must be an integer >= 0 (0: the token embeddings; "
-                          f"unset: the last layer). Got {value!r} instead.")
-    return value
-
-
-def _pooling(value: Any, info: ValidationInfo) -> Any:
-    return None if value is None else _one_of(PROBE_POOLINGS, "pooling", suggest=False)(value, info)
-
-
-def _retries(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"The '{_name(info)}' setting must be an integer >= 0. Got {value!r} instead.")
-    return value
-
-
 def _url(value: Any, info: ValidationInfo) -> Any:
-    return None if value is None else check_endpoint_url(_text(value, info))
+    return None if value is None else check_endpoint_url(_as_text(value), f"llm_{info.field_name}")
 
 
 # -- the sections -----------------------------------------------------------------------------
@@ -223,7 +127,8 @@ class DataSettings(Section):
     INTERNAL: ClassVar[frozenset[str]] = frozenset({"flattening"})
     source: Any = Field(DEFAULT_DATA, description="Built-in name or file (CSV, Parquet, JSONL, SQLite, DuckDB); "
                         "a DataFrame from Python. Default: churn.")
-    target: Text = Field(None, description="Label column (built-ins know theirs).")
+    label: Text = Field(None, description="The label column, the class each row belongs to (built-ins know "
+                        "theirs).")
     table: Text = Field(None, description="Table to read from a SQLite/DuckDB file.")
     query: Text = Field(None, description="SQL query to read from a SQLite/DuckDB file.")
     # related tables flattened into features (see data/relations.py); load_config parses
@@ -239,8 +144,9 @@ class DataSettings(Section):
                                    json_schema_extra={"flag": False})
     flattening: Any = None
     # a numeric target cut into this many quantile classes (None: the target is a label already)
-    bins: Annotated[int | None, BeforeValidator(_bins)] = Field(
-        None, description="Cut a numeric target (a price, a score) into N quantile classes.")
+    bins: Annotated[int, Field(strict=True, ge=2)] | None = Field(
+        None, description="Cut a numeric label column (a price, a score) into N quantile classes (N of 2 or "
+        "more).")
 
 
 class StudySettings(Section):
@@ -251,11 +157,11 @@ class StudySettings(Section):
         description="Comma-separated learners (see 'dataeff learners'), each a kind or a variant: xgboost, "
                     "xgb3=xgboost(max_depth=3), llm-few(shots=32).")
     seeds: PositiveInt = Field(5, description="Number of seeds (test draws and training orders).")
-    sizes: Annotated[list[int] | None, BeforeValidator(_sizes)] = Field(
+    sizes: Annotated[list[PositiveInt], Field(min_length=1)] | None = Field(
         None, description="Training sizes, e.g. 8,16,32. Default: 8, 11, 16, 23, ... up to the pool.")
-    test_rows: OptionalPositiveInt = Field(None, description="Held-out test rows per seed. Default: 20% of "
+    test_rows: PositiveInt | None = Field(None, description="Held-out test rows per seed. Default: 20% of "
                                            "rows, at most 1000.")
-    metric: Annotated[str, BeforeValidator(_metric)] = Field(
+    metric: Literal[tuple(METRICS)] = Field(
         DEFAULT_METRIC, description="Headline metric: roc_auc, accuracy, balanced_accuracy, log_loss, f1_macro.")
 
 
@@ -271,9 +177,9 @@ class RunSettings(Section):
     """[run]: where the run folder is, how many jobs, which engine, the LLM answer cache."""
 
     out: Text = Field(None, description="Run folder. Default: runs/<dataset>.")
-    jobs: OptionalPositiveInt = Field(None, description="Parallel cells. Default: all cores.")
+    jobs: PositiveInt | None = Field(None, description="Parallel cells. Default: all cores.")
     force: Flag = Field(False, description="Start over in an out folder that holds another study.")
-    engine: Annotated[str, BeforeValidator(_one_of(ENGINES, "engine"))] = Field(
+    engine: Literal[ENGINES] = Field(
         "local", description="Where cells run: local (a process pool) or dask (a Dask cluster).")
     scheduler: Text = Field(None, description="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                             "(with engine dask; without it, a local cluster of jobs workers).")
@@ -284,7 +190,8 @@ class RunSettings(Section):
     @model_validator(mode="after")
     def _scheduler_needs_dask(self) -> RunSettings:
         if self.scheduler is not None and self.engine != "dask":
-            raise ConfigError("--scheduler needs --engine dask; add it, or drop --scheduler.")
+            raise ConfigError(f"{setting_name('scheduler')} needs {setting_name('engine', 'dask')}; add it, or drop "
+                              f"{setting_name('scheduler')}.")
         return self
 
     def cache_folder(self) -> Path:
@@ -294,7 +201,7 @@ class RunSettings(Section):
 class AnalysisSettings(Section):
     """[analysis]: the target of 'labels needed' and the prices of the cost answer."""
 
-    target: Annotated[str, BeforeValidator(_score_target)] = Field(
+    score_target: Annotated[str, BeforeValidator(_score_target)] = Field(
         DEFAULT_SCORE_TARGET, description="Target for 'labels needed': a score (0.85) or a share of the ceiling (95%).")
     label_cost: Price = Field(DEFAULT_PRICES["label_cost"], description="Cost of one label.")
     predictions: Price = Field(DEFAULT_PRICES["predictions"], description="Predictions served per month.")
@@ -308,37 +215,37 @@ class AnalysisSettings(Section):
 class LLMSettings(Section):
     """[llm]: the LLM behind llm-zero, llm-few and llm-prior, how rows read, the endpoint."""
 
-    backend: Annotated[str, BeforeValidator(_one_of(LLM_BACKENDS, "LLM backend"))] = Field(
+    backend: Literal[LLM_BACKENDS] = Field(
         "llamacpp", description="LLM for llm-* learners: llamacpp (local GGUF, default), transformers (PyTorch; "
         "a GPU where there is one) or openai (a server).")
     model: Text = Field(None, description="A GGUF file (llamacpp), a GGUF file or model folder (transformers), "
                         "or the served model's name (openai).")
-    device: Annotated[str, BeforeValidator(_one_of(LLM_DEVICES, "LLM device"))] = Field(
+    device: Literal[LLM_DEVICES] = Field(
         "auto", description="Where the transformers backend runs: auto (CUDA when there is one), cpu or cuda.")
     url: Annotated[str | None, BeforeValidator(_url)] = Field(
         None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-    scoring: Annotated[str, BeforeValidator(_one_of(ENDPOINT_SCORING, "endpoint scoring", suggest=False))] = Field(
+    scoring: Literal[ENDPOINT_SCORING] = Field(
         "next-token", description="Endpoint scoring: next-token (answer words must start differently) or echo "
         "(multi-token answers, where the server returns prompt log-probabilities).")
     shots: PositiveInt = Field(DEFAULT_SHOTS, description="Demonstrations llm-few puts in its prompt at most.")
     steps: PositiveInt = Field(FINETUNE_STEPS, description="llm-finetune: optimizer steps of its LoRA training.")
     rank: PositiveInt = Field(LORA_RANK, description="llm-finetune: the LoRA adapters' rank.")
-    lr: Annotated[float, BeforeValidator(_positive_number)] = Field(
+    lr: Annotated[float, Field(strict=True, gt=0)] = Field(
         FINETUNE_LR, description="llm-finetune: the learning rate (AdamW, decaying linearly to 0).")
     batch_size: PositiveInt = Field(FINETUNE_BATCH, description="llm-finetune: labelled rows per step.")
     answers: Annotated[dict[str, str] | None, BeforeValidator(_answers)] = Field(
         None, description="The answer word of each label, e.g. 0=No,1=Yes (built-ins have theirs; default: the "
         "label itself).")
-    calibrate: Annotated[bool | None, BeforeValidator(_optional_flag)] = Field(
+    calibrate: Flag | None = Field(
         None, description="Contextual calibration of zero- and few-shot answers (default: the learner's own).")
-    layer: Annotated[int | None, BeforeValidator(_layer)] = Field(
+    layer: Annotated[int, Field(strict=True, ge=0)] | None = Field(
         None, description="llm-probe: the hidden layer read (0: the token embeddings; default: the last, after "
         "the final norm).")
-    pooling: Annotated[str | None, BeforeValidator(_pooling)] = Field(
+    pooling: Literal[PROBE_POOLINGS] | None = Field(
         None, description="llm-probe: how a row's tokens pool into one vector, last or mean (default: the "
         "learner's own).")
     question: Text = Field(None, description="The question the LLM is asked about each row (built-ins have theirs).")
-    style: Annotated[str, BeforeValidator(_one_of(ROW_STYLES, "row style", suggest=False))] = Field(
+    style: Literal[ROW_STYLES] = Field(
         "list", description="How a row reads: list ('column: value' lines) or text ('The age is 43.').")
     template: ExistingFile = Field(None, description="A Jinja file that writes a row as text (sees row[column] and "
                                    "fields), instead of 'column: value' lines.")
@@ -347,20 +254,23 @@ class LLMSettings(Section):
     embed_url: Annotated[str | None, BeforeValidator(_url)] = Field(
         None, description="An OpenAI-compatible server whose /embeddings llm-embed uses instead of the local MiniLM.")
     embed_model: Text = Field(None, description="The embedding model's name on embed_url.")
-    api_key_env: Annotated[str, BeforeValidator(_api_key_env)] = Field(
+    api_key_env: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         "OPENAI_API_KEY", description="Environment variable holding the endpoint's API key; the key is never "
-        "written anywhere.")
-    timeout: Annotated[float, BeforeValidator(_seconds)] = Field(60.0, description="Endpoint: seconds per request.")
-    retries: Annotated[int, BeforeValidator(_retries)] = Field(
+        "written anywhere.", json_schema_extra={"hint": "name an environment variable (like OPENAI_API_KEY), "
+                                                        "not the key itself"})
+    timeout: Annotated[float, Field(strict=True, gt=0)] = Field(60.0, description="Endpoint: seconds per request.")
+    retries: Annotated[int, Field(strict=True, ge=0)] = Field(
         6, description="Endpoint: retries of a failed request (backoff with jitter, Retry-After honoured).")
     concurrency: PositiveInt = Field(4, description="Endpoint: requests in flight at most.")
 
     @model_validator(mode="after")
     def _endpoint_complete(self) -> LLMSettings:
         if self.backend == "openai" and not (self.url and self.model):
-            raise ConfigError("The openai backend needs --llm-url (e.g. http://127.0.0.1:8000/v1) and --llm-model.")
+            raise ConfigError(f"The openai backend needs {setting_name('llm_url', 'http://127.0.0.1:8000/v1')} (the "
+                              f"server's base URL) and {setting_name('llm_model')} (the served model's name).")
         if bool(self.embed_url) != bool(self.embed_model):
-            raise ConfigError("An embedding endpoint needs both --llm-embed-url and --llm-embed-model.")
+            raise ConfigError(f"An embedding endpoint needs both {setting_name('llm_embed_url')} and "
+                              f"{setting_name('llm_embed_model')}.")
         return self
 
     def endpoint_options(self) -> dict:
@@ -379,38 +289,121 @@ class Settings(BaseModel):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
-    def with_overrides(self, **values: Any) -> Settings:
-        """A copy with every non-None value applied, by flat name (CLI flags over the file)."""
+    #: the settings read from a TOML (flat name -> (table, key)), named as its keys in messages
+    _files: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)
+
+    def with_overrides(self, *, written_in: str | None = None, **values: Any) -> Settings:
+        """A copy with every non-None value applied, by flat name (CLI flags over the file);
+        ``written_in``: the TOML table that gave them by flat name ([overrides.NAME] of a suite)."""
         updates: dict[str, dict[str, Any]] = {}
+        given = set()
         for flat, value in values.items():
+            if flat in RENAMED and value is not None:
+                renamed_note(setting_name(flat), setting_name(RENAMED[flat]))
+                flat = RENAMED[flat]
             if flat not in FLAT_NAMES:
                 raise ConfigError(f"Unknown setting '{flat}'.{did_you_mean(flat, FLAT_NAMES)}")
             if value is not None:
                 section, key = FLAT_NAMES[flat]
                 updates.setdefault(section, {})[key] = value
+                given.add(flat)
         if not updates:
             return self
+        files = {flat: place for flat, place in self._files.items() if flat not in given}
+        if written_in:
+            files.update({flat: (written_in, flat) for flat in given})
         sections = {name: getattr(self, name) for name in SECTIONS}
-        for name, changed in updates.items():
-            sections[name] = _build(type(sections[name]), {**sections[name].values(), **changed})
-        return Settings(**sections)
+        with terms.from_file(files):
+            for name, changed in updates.items():
+                sections[name] = _build(type(sections[name]), {**sections[name].values(), **changed})
+        return Settings(**sections).from_files(files)
+
+    def from_files(self, files: dict[str, tuple[str, str]]) -> Settings:
+        """This object, remembering which settings a TOML gave (flat name -> (table, key))."""
+        self._files = dict(files)
+        return self
+
+    def named(self):
+        """A block in which messages name the settings read from a TOML as its keys."""
+        return terms.from_file(self._files)
+
+
+def renamed_note(old: str, new: str) -> None:
+    """The one-line note for a renamed setting, as a FutureWarning (the CLI prints it as a note)."""
+    import warnings
+
+    warnings.warn(RenamedSetting(f"{old} is now {new}; the old name still works."), stacklevel=4)
 
 
 def _build(section: type[Section], values: dict[str, Any]) -> Section:
     try:
         return section(**values)
-    except ValidationError as exc:  # a constraint without a message of its own (a wrong type)
-        error = exc.errors()[0]
-        raise ConfigError(f"The '{'.'.join(map(str, error['loc']))}' setting is invalid: {error['msg']}.") from None
+    except ValidationError as exc:
+        raise _one_line_error(section, exc) from None
 
 
-# TOML layout and flat names, both derived from the declaration above.
+def _one_line_error(section: type[Section], exc: ValidationError) -> ConfigError:
+    """The first broken constraint as one line: the setting as its caller names it, what it
+    must be, and what it got."""
+    error = exc.errors()[0]
+    loc = error["loc"]
+    key = str(loc[0]) if loc else ""
+    field = section.model_fields.get(key)
+    name = setting_name(_flat(section, key)) if field is not None else f"'{key}'"
+    entry = f" (entry {loc[1] + 1})" if len(loc) > 1 and isinstance(loc[1], int) else ""
+    ctx, kind = error.get("ctx") or {}, error["type"]
+    if kind == "literal_error":
+        choices = [str(c) for arg in get_args(field.annotation) for c in (get_args(arg) or [arg])
+                   if c is not None and not isinstance(c, type)]
+        return ConfigError(f"{name}{entry} must be {_listed(choices)}. Got {error['input']!r}."
+                           f"{did_you_mean(str(error['input']), choices)}")
+    if kind == "greater_than":
+        what = "must be a positive integer" if ctx.get("gt") == 0 and _whole(field.annotation) \
+            else f"must be greater than {ctx['gt']:g}"
+    elif kind == "greater_than_equal":
+        what = f"must be {ctx['ge']:g} or more"
+    else:
+        what = _PHRASES.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
+    hint = ((field.json_schema_extra or {}).get("hint") if field is not None else None)
+    got = "" if kind == "missing" else f" Got {error['input']!r}."
+    return ConfigError(f"{name}{entry} {what}{': ' + hint if hint else ''}.{got}")
+
+
+_PHRASES = {
+    "int_type": "must be a whole number", "int_from_float": "must be a whole number",
+    "int_parsing": "must be a whole number", "float_type": "must be a number", "float_parsing": "must be a number",
+    "bool_type": "must be true or false", "bool_parsing": "must be true or false", "string_type": "must be text",
+    "list_type": "must be a list", "dict_type": "must be a table of label = word pairs",
+    "too_short": "must not be empty", "path_not_file": "names no file; check the path",
+    "string_pattern_mismatch": "is not valid", "dataeff": None,
+}
+
+
+def _whole(annotation: Any) -> bool:
+    """True for a setting of whole numbers (int, int | None, list[int])."""
+    return annotation is int or any(_whole(arg) for arg in get_args(annotation))
+
+
+def _listed(choices: list[str]) -> str:
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def _flat(section: type[Section], key: str) -> str:
+    return f"llm_{key}" if section is LLMSettings else key
+
+
+# TOML layout and flat names, both derived from the declaration above. Flat names spelled
+# otherwise on the command line and in Python (``dataeff.run(data=...)``):
+SPELLED = {"source": "data"}
+# Settings renamed: the old flat name or TOML key still works, with a note saying the new one.
+RENAMED = {"target": "label"}
+RENAMED_KEYS = {("data", "target"): "label", ("analysis", "target"): "score_target"}
 SECTIONS: dict[str, list[str]] = {name: field.annotation.keys() for name, field in Settings.model_fields.items()}
 FLAT_NAMES: dict[str, tuple[str, str]] = {
-    ("score_target" if (section, key) == ("analysis", "target") else f"llm_{key}" if section == "llm" else key):
-        (section, key)
+    (f"llm_{key}" if section == "llm" else key): (section, key)
     for section, field in Settings.model_fields.items() for key in field.annotation.model_fields
 }
+terms.declare(FLAT_NAMES, SPELLED, RENAMED)
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -418,9 +411,11 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--sizes must be comma-separated positive integers like 8,16,32. Got '{text}'.") from None
+        raise ConfigError(f"{setting_name('sizes')} must be comma-separated positive integers like 8,16,32. "
+                          f"Got '{text}'.") from None
     if not sizes or any(s <= 0 for s in sizes):
-        raise ConfigError(f"--sizes must be comma-separated positive integers like 8,16,32. Got '{text}'.")
+        raise ConfigError(f"{setting_name('sizes')} must be comma-separated positive integers like 8,16,32. "
+                          f"Got '{text}'.")
     return sizes
 
 
@@ -433,7 +428,7 @@ def read_toml(path: str | Path, what: str = "Config") -> dict:
     """A TOML file's tables; a missing or unreadable file is one ConfigError line."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{what} file not found: {path}. Check the --config path.")
+        raise ConfigError(f"{what} file not found: {path}. Check the path.")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -455,6 +450,12 @@ def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] 
             )
         if not isinstance(content, dict):
             raise ConfigError(f"'{section}' in {path.name} must be a [{section}] table of settings.")
+        for old, new in [(o, n) for (sec, o), n in RENAMED_KEYS.items() if sec == section and o in content]:
+            if new in content:
+                raise ConfigError(f"[{section}] in {path.name} has both '{old}' and '{new}' ('{old}' is its old "
+                                  f"name); keep '{new}'.")
+            renamed_note(f"'{old}' in [{section}] of {path.name}", f"'{new}'")
+            raw[section] = content = {(new if k == old else k): v for k, v in content.items()}
         for key in content:
             if key not in SECTIONS[section]:
                 raise ConfigError(
@@ -483,7 +484,11 @@ def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] 
         value = sections.get(section, {}).get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             sections[section] = {**sections[section], key: str(base / value)}
-    return Settings(**{name: _build(Settings.model_fields[name].annotation, content) for name, content in sections.items()})
+    files = {_flat(Settings.model_fields[name].annotation, key): (name, key)
+             for name, content in sections.items() for key in content}
+    with terms.from_file(files):
+        built = {name: _build(Settings.model_fields[name].annotation, content) for name, content in sections.items()}
+    return Settings(**built).from_files(files)
 
 
 def parse_target(spec) -> tuple[str, float]:
@@ -497,12 +502,11 @@ def parse_target(spec) -> tuple[str, float]:
             return "relative", value
         return "absolute", float(text)
     except ValueError:
-        raise ConfigError(
-            f"The 'score_target' setting must be a score like 0.85 or a share of the ceiling like 95%. Got '{spec}'."
-        ) from None
+        raise ConfigError(f"{setting_name('score_target')} must be a score like 0.85 or a share of the ceiling "
+                          f"like 95%. Got '{spec}'.") from None
 
 
-def check_endpoint_url(url: str) -> str:
+def check_endpoint_url(url: str, flat: str = "llm_url") -> str:
     """A base URL without credentials (a key in the URL would end up in logs and cache keys)."""
     from urllib.parse import urlsplit
 
@@ -510,8 +514,8 @@ def check_endpoint_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         shown = f"; got {url!r}" if "@" not in url else ""
-        raise ConfigError(f"--llm-url must be an http(s) URL such as http://127.0.0.1:8000/v1{shown}.")
+        raise ConfigError(f"{setting_name(flat)} must be an http(s) URL such as http://127.0.0.1:8000/v1{shown}.")
     if parts.username or parts.password:
-        raise ConfigError("--llm-url must not carry credentials (user:password@host); put the API key in an "
-                          "environment variable and name it with --llm-api-key-env.")
+        raise ConfigError(f"{setting_name(flat)} must not carry credentials (user:password@host); put the API key "
+                          f"in an environment variable and name it with {setting_name('llm_api_key_env')}.")
     return url

@@ -33,6 +33,10 @@ class RunFolderError(DataEffError):
     """The run folder cannot be used (holds another study, not writable, ...)."""
 
 
+class RenamedSetting(FutureWarning):
+    """A setting given by its old name: it still works; the note says the new one."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest choice, or '' when nothing is close."""
     choices = [str(c) for c in choices]  # an iterator would be spent by the first pass

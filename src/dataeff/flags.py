@@ -16,10 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
-from dataeff.config import FLAT_NAMES, Settings
+from dataeff.config import FLAT_NAMES, RENAMED, SPELLED, Settings, renamed_note
 
-# Flat names spelled otherwise on the command line (and in dataeff.run()), and short forms.
-SPELLED = {"source": "data"}
+# Short forms of some flags.
 SHORT = {"source": "-d", "learners": "-l", "jobs": "-j", "out": "-o"}
 # The analysis section's settings, which are flags of `analyze` too.
 ANALYSIS = ("score_target", "label_cost", "predictions", "token_price", "compute_price")
@@ -48,6 +47,8 @@ def _cli_type(annotation: Any) -> type:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         annotation = args[0] if len(args) == 1 else str
+    if typing.get_origin(annotation) is Annotated:  # a constrained type: its base (int of PositiveInt)
+        annotation = typing.get_args(annotation)[0]
     return annotation if annotation in (int, float, bool) else str
 
 
@@ -67,6 +68,14 @@ def setting_parameters(names: list[str] | tuple[str, ...] | None = None) -> dict
     return parameters
 
 
+def renamed_parameters(added: dict[str, inspect.Parameter]) -> dict[str, inspect.Parameter]:
+    """A hidden option for each old name of a setting among ``added`` (``--target`` of ``--label``)."""
+    return {old: inspect.Parameter(f"old_{old}", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                   annotation=Annotated[typing.get_args(added[new].annotation)[0], typer.Option(
+                                       flag_name(old), hidden=True, help=f"Old name of {flag_name(new)}.")])
+            for old, new in RENAMED.items() if new in added}
+
+
 def with_setting_flags(names: list[str] | tuple[str, ...] | None = None):
     """Give a typer command one flag per setting (or per setting in ``names``); it receives the
     values as ``settings``, by flat name."""
@@ -74,14 +83,20 @@ def with_setting_flags(names: list[str] | tuple[str, ...] | None = None):
         own = inspect.signature(command, eval_str=True)
         added = setting_parameters(names)
         back = {parameter.name: flat for flat, parameter in added.items()}
+        old_names = renamed_parameters(added)
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             settings = {back[name]: kwargs.pop(name) for name in list(kwargs) if name in back}
+            for old, new in [(old, RENAMED[old]) for old in old_names]:
+                value = kwargs.pop(f"old_{old}")
+                if value is not None:
+                    renamed_note(flag_name(old), flag_name(new))
+                    settings[new] = settings.get(new) if settings.get(new) is not None else value
             return command(*args, settings=settings, **kwargs)
 
         kept = [p for p in own.parameters.values() if p.name != "settings"]
-        wrapper.__signature__ = own.replace(parameters=[*kept, *added.values()])
+        wrapper.__signature__ = own.replace(parameters=[*kept, *added.values(), *old_names.values()])
         return wrapper
 
     return decorate

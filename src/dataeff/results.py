@@ -41,7 +41,7 @@ class RunResult:
 
     Examples
     --------
-    >>> result = dataeff.run(data=df, target="churned", out="runs/x")    # doctest: +SKIP
+    >>> result = dataeff.run(data=df, label="churned", out="runs/x")     # doctest: +SKIP
     >>> result.analysis.learners["logreg"].labels_to_target.n            # doctest: +SKIP
     >>> result.plot()                                                    # doctest: +SKIP
     """
@@ -108,16 +108,18 @@ def load_run(out: str | Path) -> RunResult:
     return RunResult(results, out, metric, facts, analysis)
 
 
-def analyze(run_or_dir: RunResult | str | Path, *, target=DEFAULT_SCORE_TARGET, prices=None, metric: str | None = None,
-            learners: list[str] | None = None, write: bool = True, store: Store | None = None) -> RunResult:
+def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TARGET, prices=None,
+            metric: str | None = None, learners: list[str] | None = None, write: bool = True,
+            store: Store | None = None, target=None) -> RunResult:
     """Compute the answers for a run and (by default) rewrite its summary files.
 
     Parameters
     ----------
     run_or_dir : RunResult or path
         A finished run, or its folder (read from the store, no refitting).
-    target : str or float
-        A score (0.85) or a share of the data's ceiling ('95%').
+    score_target : str or float
+        A score (0.85) or a share of the data's ceiling ('95%'): the answers say how many labels
+        each learner needs to reach it. (``target`` is its old name, still accepted.)
     prices : dataeff.analysis.efficiency.Prices, optional
         Label, token and compute prices, and predictions per month.
     metric : str, optional
@@ -129,13 +131,17 @@ def analyze(run_or_dir: RunResult | str | Path, *, target=DEFAULT_SCORE_TARGET, 
 
     Examples
     --------
-    >>> result = dataeff.analyze("runs/churn", target="90%")          # doctest: +SKIP
+    >>> result = dataeff.analyze("runs/churn", score_target="90%")    # doctest: +SKIP
     >>> result.analysis.learners["xgboost"].labels_to_target         # doctest: +SKIP
     """
-    from dataeff.analysis.summary import analyze as compute
+    from dataeff.analysis.summary import summarize
+    from dataeff.config import renamed_note
     from dataeff.experiment.metrics import check_metric
     from dataeff.report.outputs import write_outputs
 
+    if target is not None:  # the old keyword: 'target' named the label column elsewhere
+        renamed_note("target=", "score_target=")
+        score_target = target
     result = run_or_dir if isinstance(run_or_dir, RunResult) else load_run(run_or_dir)
     if learners:
         result = narrowed(result, learners)
@@ -143,7 +149,7 @@ def analyze(run_or_dir: RunResult | str | Path, *, target=DEFAULT_SCORE_TARGET, 
     result.metric = metric
     # Its numbers are JSON's already (NaN and infinity are None), so the report drawn now and the
     # one 'dataeff report' draws later from the stored copy are the same.
-    result.analysis = compute(result.results, metric, target=target, prices=prices,
+    result.analysis = summarize(result.results, metric, score_target=score_target, prices=prices,
                               order=result.facts.get("learners"), families=learner_families(result.facts),
                               kinds=result.facts.get("learner_kinds"))
     if write:
@@ -193,7 +199,8 @@ def report(out: str | Path, learners: list[str] | None = None) -> Path:
     result = load_run(out)
     if learners:
         kept = result.analysis
-        result = analyze(narrowed(result, learners), write=False, target=kept.target.spec if kept else DEFAULT_SCORE_TARGET,
+        result = analyze(narrowed(result, learners), write=False,
+                         score_target=kept.target.spec if kept else DEFAULT_SCORE_TARGET,
                          prices=kept.prices if kept else None)
     elif result.analysis is None:
         result = analyze(result)

@@ -23,6 +23,7 @@ from dataeff.learners.registry import LearnerSpec, resolve_learners
 from dataeff.learners.wiring import preflight_llms, wire_learners
 from dataeff.learners.llm.workload import llm_workload
 from dataeff.results import RunResult, analyze
+from dataeff.terms import setting_name
 
 
 class Study:
@@ -50,6 +51,10 @@ class Study:
 
     def prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         """Load data, draw the plan and resolve learners; raises on any bad input."""
+        with self.settings.named():  # a message names a setting read from a TOML as its key
+            return self._prepare()
+
+    def _prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         study = self.settings.study
         specs = resolve_learners(list(study.learners))
         dataset = self.load_data()
@@ -62,7 +67,9 @@ class Study:
         how each seed draws its split and training order). Learners, sizes and seeds are not
         part of it: a run folder grows by them (``learner_identities`` keep a name to one
         learner)."""
-        identity = {"data": dataset.fingerprint(), "target": dataset.target, "n_test": plan.n_test,
+        # "target" is the label column's key in identities already stored (renaming it would
+        # orphan every existing run folder)
+        identity = {"data": dataset.fingerprint(), "target": dataset.label, "n_test": plan.n_test,
                     "protocol": PLAN_PROTOCOL}
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -73,6 +80,10 @@ class Study:
 
         Rerunning on the same folder resumes: finished cells are skipped, failed ones retried.
         """
+        with self.settings.named():
+            return self._run(out, jobs=jobs, progress=progress, force=force, log=log)
+
+    def _run(self, out, *, jobs, progress, force, log) -> RunResult:
         log = log or (lambda message: None)
         settings = self.settings
         started = time.perf_counter()
@@ -105,7 +116,8 @@ class Study:
         try:
             out_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RunFolderError(f"Cannot create --out {out_path}: {exc.strerror}; choose another folder.") from None
+            raise RunFolderError(f"Cannot create {setting_name('out', str(out_path))}: {exc.strerror}; choose another "
+                                 "folder.") from None
         if action == "restart":
             clear_owned(out_path)
         elif action == "resume":
@@ -126,7 +138,8 @@ class Study:
                 facts["llm_usage"] = self._usage(usage, specs)
                 from dataeff.report.answers import llm_traffic
 
-                log(f"{llm_traffic(facts)} Cache: {settings.run.cache_folder()} (--no-cache bypasses it).")
+                log(f"{llm_traffic(facts)} Cache: {settings.run.cache_folder()} "
+                    f"({setting_name('no_cache', True)} bypasses it).")
             facts["run_seconds"] = round(time.perf_counter() - started, 2)
             facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             facts["cells"] = counts
@@ -134,7 +147,7 @@ class Study:
             log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
             from dataeff.analysis.efficiency import Prices
 
-            return analyze(RunResult(results, out_path, metric, facts), target=settings.analysis.target,
+            return analyze(RunResult(results, out_path, metric, facts), score_target=settings.analysis.score_target,
                            prices=Prices(**settings.analysis.prices()), store=store)
 
     @staticmethod
@@ -170,7 +183,7 @@ class Study:
             "study_fingerprint": fingerprint,
             "rows": dataset.n_rows,
             "columns": int(dataset.X.shape[1]),
-            "target": dataset.target,
+            "label": dataset.label,
             "classes": plan.classes,
             "class_counts": {c: int(counts.get(c, 0)) for c in plan.classes},
             "n_test": plan.n_test,
@@ -181,7 +194,7 @@ class Study:
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
             "learner_settings": {s.name: _settings(s) for s in specs},
-            "learner_kinds": {s.name: s.kind or str(s.target) for s in specs},
+            "learner_kinds": {s.name: s.kind or str(s.factory) for s in specs},
             "learner_families": {s.name: s.family for s in specs},
 
             "feature_columns": [str(c) for c in dataset.X.columns],
@@ -200,7 +213,7 @@ def run(data: Any = None, *, out: str | Path | None = None, jobs: int | None = N
     Examples
     --------
     >>> import dataeff
-    >>> result = dataeff.run(data=df, target="churned", learners=["logreg", "xgboost"],
+    >>> result = dataeff.run(data=df, label="churned", learners=["logreg", "xgboost"],
     ...                      seeds=5, out="runs/x")                                # doctest: +SKIP
     >>> result.results.groupby(["learner", "n_train"])["roc_auc"].mean()       # doctest: +SKIP
     """
@@ -229,8 +242,9 @@ def _renamed_learner(out: Path, stored: dict, specs: list[LearnerSpec], force: b
     over; without --force that is refused (a name means one learner in a run folder)."""
     clash = [s.name for s in specs if s.name in stored and stored[s.name] != s.identity()]
     if clash and not force:
-        raise RunFolderError(f"--out {out} holds cells of a learner named '{clash[0]}' with other settings; "
-                             "give the variant another name, or add --force to start over there.")
+        raise RunFolderError(f"{setting_name('out', str(out))} holds cells of a learner named '{clash[0]}' with other "
+                             f"settings; give the variant another name, or add {setting_name('force', True)} to start "
+                             "over there.")
     return bool(clash)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dataeff.analysis.curves import seed_resamples
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 
 SIZES = [8, 16, 32, 64]
 # Per-seed offsets that sum to zero: each size's mean is exactly the value below.
@@ -63,7 +63,7 @@ def _llm_labels(score: float) -> float:
 
 @pytest.fixture(scope="module")
 def analysis():
-    return analyze(_results(), "roc_auc", target="0.85", n_boot=N_BOOT, families=FAMILIES, kinds=KINDS)
+    return summarize(_results(), "roc_auc", score_target="0.85", n_boot=N_BOOT, families=FAMILIES, kinds=KINDS)
 
 
 def test_the_reference_is_the_best_classic_learner_and_rules_of_thumb_follow_the_kind(analysis):
@@ -71,7 +71,7 @@ def test_the_reference_is_the_best_classic_learner_and_rules_of_thumb_follow_the
     assert analysis.learners["logreg"].rule_of_thumb == (100, 1_000)
     assert analysis.learners["tree"].rule_of_thumb == (1_000, 10_000)
     assert analysis.learners["llm-few"].rule_of_thumb is None
-    variant = analyze(_results(), "roc_auc", target="0.85", n_boot=N_BOOT, families=FAMILIES,
+    variant = summarize(_results(), "roc_auc", score_target="0.85", n_boot=N_BOOT, families=FAMILIES,
                       kinds={**KINDS, "logreg": "xgboost"})  # a variant named logreg, of kind xgboost
     assert variant.learners["logreg"].rule_of_thumb == (100, 10_000)
 
@@ -111,7 +111,7 @@ def test_crossover_place_and_support_by_hand():
     resample draws (three draws of seed 0 never cross)."""
     at_32 = [0.80 + 0.012 + 0.02, 0.80 - 0.004 - 0.03, 0.80 - 0.008 - 0.02]
     at_64 = [0.90 + 0.012 + 0.01, 0.90 - 0.004 - 0.03, 0.90 - 0.008 - 0.01]
-    result = analyze(_results(at_32, at_64), "roc_auc", target="0.85", n_boot=N_BOOT, families=FAMILIES, kinds=KINDS)
+    result = summarize(_results(at_32, at_64), "roc_auc", score_target="0.85", n_boot=N_BOOT, families=FAMILIES, kinds=KINDS)
     (cross,) = [c for c in result.crossovers if {c.winner, c.loser} == {"llm-few", "logreg"}]
     assert (cross.winner, cross.loser) == ("logreg", "llm-few")
     diff = np.array([[MEANS["llm-few"][i] - MEANS["logreg"][i]] * 3 for i in range(4)])

@@ -6,7 +6,7 @@ import pytest
 
 from dataeff.analysis.curves import curve_table, expanded_tail
 from dataeff.analysis.fits import fit_curve, fit_family
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.experiment.plan import anchor_sizes
 
 SIZES = np.array(anchor_sizes(4096), float)
@@ -49,7 +49,7 @@ def test_labels_to_target_within_15_percent_from_noisy_points():
     """Target 0.87 on a - b n^-c: the truth is n* = (b / (a - 0.87))^(1/c) = 400 labels."""
     rng = np.random.default_rng(1)
     for _ in range(15):
-        analysis = analyze(cells({"x": pow3}, rng), "roc_auc", target=0.87, n_boot=30)
+        analysis = summarize(cells({"x": pow3}, rng), "roc_auc", score_target=0.87, n_boot=30)
         need = analysis.learners["x"].labels_to_target
         assert need.how == "measured"
         assert abs(need.n / 400 - 1) < 0.15
@@ -65,7 +65,7 @@ def test_confidence_intervals_cover_the_truth_in_at_least_90_percent_of_100_tria
         table = curve_table(results, "roc_auc")
         truth = pow3(table["n_train"])
         covered["mean"] += float(((table["ci_low"] <= truth) & (truth <= table["ci_high"])).mean())
-        entry = analyze(results, "roc_auc", target=0.85).learners["x"]  # default 200 resamples
+        entry = summarize(results, "roc_auc", score_target=0.85).learners["x"]  # default 200 resamples
         covered["asymptote"] += _covers(entry.asymptote_ci, 0.9)
         covered["labels"] += _covers(entry.labels_to_target.ci, 144)
     for name, count in covered.items():
@@ -86,7 +86,7 @@ def test_ceiling_is_the_best_identified_asymptote_and_rising_curves_are_named():
     rng = np.random.default_rng(3)
     results = cells({"flat": lambda n: pow3(n, a=0.8, c=0.8), "best": lambda n: pow3(n, a=0.9, c=0.7),
                      "rising": lambda n: 0.55 + 0.05 * np.log(n) / np.log(4096) * 4}, rng, sigma=0.004)
-    ceiling = analyze(results, "roc_auc", n_boot=100).ceiling
+    ceiling = summarize(results, "roc_auc", n_boot=100).ceiling
     assert ceiling.learner == "best"
     assert abs(ceiling.value - 0.9) < 0.01 and ceiling.ci[0] <= 0.9 <= ceiling.ci[1]
     assert "rising" in ceiling.still_rising
@@ -96,7 +96,7 @@ def test_log_loss_curves_fall_and_their_ceiling_is_a_floor():
     rng = np.random.default_rng(4)
     rows = cells({"x": lambda n: -(pow3(n, a=-0.3, b=0.8, c=0.5))}, rng, sigma=0.004)
     rows = rows.rename(columns={"roc_auc": "log_loss"})
-    analysis = analyze(rows, "log_loss", target=0.33, n_boot=50)
+    analysis = summarize(rows, "log_loss", score_target=0.33, n_boot=50)
     assert analysis.ceiling.value == pytest.approx(0.3, abs=0.01)
     need = analysis.learners["x"].labels_to_target
     # 0.3 + 0.8 n^-0.5 = 0.33  ->  n = (0.8 / 0.03)^2 = 711

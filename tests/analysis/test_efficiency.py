@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataeff.analysis.efficiency import Prices, crossings, data_advantage, labels_to_target, route_cost
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.config import parse_target
 from dataeff.errors import ConfigError
 from tests.analysis.test_curves import SIZES, cells, pow3
@@ -47,7 +47,7 @@ def test_crossover_of_two_known_curves_is_found_at_the_right_n():
     rng = np.random.default_rng(2)
     results = cells({"a": pow3, "flat": lambda n: 0.82 + 0 * n}, rng, sigma=0.004)
     # 0.9 - 0.6 n^-0.5 = 0.82  ->  n = 56.25
-    cross = [c for c in analyze(results, "roc_auc", n_boot=100).crossovers if c.final]
+    cross = [c for c in summarize(results, "roc_auc", n_boot=100).crossovers if c.final]
     assert len(cross) == 1 and cross[0].winner == "a" and cross[0].loser == "flat"
     assert cross[0].n == pytest.approx(56.25, rel=0.2)
     assert cross[0].ci[0] <= 56.25 <= cross[0].ci[1]
@@ -75,7 +75,7 @@ def test_route_cost_adds_labels_compute_and_serving():
 def test_cheapest_route_is_named_with_its_margin():
     rng = np.random.default_rng(5)
     results = cells({"fast": lambda n: pow3(n, c=0.8), "slow": lambda n: pow3(n, c=0.3)}, rng, sigma=0.003)
-    analysis = analyze(results, "roc_auc", target=0.8, n_boot=50)
+    analysis = summarize(results, "roc_auc", score_target=0.8, n_boot=50)
     cheapest = analysis.cheapest
     # 0.9 - 0.6 n^-c = 0.8: fast (c = 0.8) needs 6^(1/0.8) = 9.4 labels, slow (c = 0.3) 6^(1/0.3) = 391
     fast, slow = analysis.learners["fast"], analysis.learners["slow"]
@@ -99,7 +99,7 @@ def test_parse_target(spec, parsed):
 
 @pytest.mark.parametrize("spec", ["abc", "150%", "0%"])
 def test_bad_target_is_refused(spec):
-    with pytest.raises(ConfigError, match="'score_target' setting must be"):
+    with pytest.raises(ConfigError, match="score_target must be a score like 0.85"):
         parse_target(spec)
 
 
@@ -135,12 +135,12 @@ def test_analysis_of_a_results_frame_with_failed_cells_and_one_seed():
     rng = np.random.default_rng(6)
     results = cells({"x": pow3}, rng, seeds=1)
     results.loc[3, "status"] = "failed"
-    analysis = analyze(results, "roc_auc", n_boot=20)
+    analysis = summarize(results, "roc_auc", n_boot=20)
     assert analysis.learners["x"].asymptote_ci == (None, None)  # one seed: no interval
     failed_size = int(results.loc[3, "n_train"])
     assert analysis.learners["x"].sizes == tuple(int(n) for n in SIZES if n != failed_size)  # only ok cells
     assert analysis.crossovers == ()  # one learner: nothing to cross
-    two = analyze(pd.concat([results, results.assign(learner="y", roc_auc=1.5 - results["roc_auc"])]), "roc_auc",
+    two = summarize(pd.concat([results, results.assign(learner="y", roc_auc=1.5 - results["roc_auc"])]), "roc_auc",
                   n_boot=20)
     # y = 1.5 - x crosses x where x = 0.75: 0.9 - 0.6 n^-0.5 = 0.75 at n = 16, measured there or near
     (cross,) = two.crossovers

@@ -36,7 +36,7 @@ def table(seed: int, classes: int = 2, rows: int = 1200, signal: float = 0.0) ->
 
 @pytest.mark.parametrize("seed, classes", [(1, 2), (2, 2), (4, 3)])
 def test_a_null_table_ends_in_no_signal_with_no_target_and_no_route(tmp_path, seed, classes):
-    result = dataeff.run(data=table(seed, classes), target="label", out=tmp_path / "r", **STUDY)
+    result = dataeff.run(data=table(seed, classes), label="label", out=tmp_path / "r", **STUDY)
     analysis = result.analysis
     assert analysis.signal.tested and analysis.signal.found is False
     assert analysis.cheapest is None and not any(c.settled for c in analysis.crossovers)
@@ -50,7 +50,7 @@ def test_a_null_table_ends_in_no_signal_with_no_target_and_no_route(tmp_path, se
 
 def test_a_weak_real_signal_is_found(tmp_path):
     """x1 moves the odds of 'yes' by e^0.6 per SD: a Bayes roc_auc near 0.66, weak but real."""
-    result = dataeff.run(data=table(4, signal=0.6, rows=2000), target="label", out=tmp_path / "r",
+    result = dataeff.run(data=table(4, signal=0.6, rows=2000), label="label", out=tmp_path / "r",
                          **{**STUDY, "seeds": 5, "sizes": [32, 128, 512, 1024]})
     signal = result.analysis.signal
     assert signal.found and signal.best.learner in ("logreg", "tree")
@@ -62,11 +62,11 @@ def test_a_continuous_target_is_refused_in_one_line_and_runs_binned(tmp_path):
     frame["price"] = np.round(10 + 40 * frame["x1"] ** 2 + frame["spend"], 2)
     frame = frame.drop(columns=["label"])
     with pytest.raises(DataError) as refused:
-        dataeff.run(data=frame, target="price", out=tmp_path / "no", **STUDY)
+        dataeff.run(data=frame, label="price", out=tmp_path / "no", **STUDY)
     message = str(refused.value)
     assert "\n" not in message and "distinct values" in message and "looks continuous" in message
-    assert "--bins N" in message and not (tmp_path / "no").exists()
-    result = dataeff.run(data=frame, target="price", bins=3, out=tmp_path / "r",
+    assert "bins=N" in message and not (tmp_path / "no").exists()
+    result = dataeff.run(data=frame, label="price", bins=3, out=tmp_path / "r",
                          **{**STUDY, "learners": ["majority", "logreg"]})
     assert result.facts["classes"] == ["q1", "q2", "q3"]
     assert any("cut into 3 quantile classes" in note for note in result.facts["notes"])
@@ -77,7 +77,7 @@ def test_bins_is_a_setting_with_its_constraint():
     from dataeff.config import ConfigError, Settings
 
     assert Settings().with_overrides(bins=4).data.bins == 4
-    with pytest.raises(ConfigError, match="'bins' setting must be an integer >= 2"):
+    with pytest.raises(ConfigError, match="bins must be 2 or more. Got 1"):
         Settings().with_overrides(bins=1)
 
 
@@ -101,7 +101,7 @@ def test_few_test_rows_of_a_class_are_said_before_the_run_and_in_the_answers(tmp
     notes = []
     settings = {**STUDY, "learners": ["majority", "logreg"]}
     settings.pop("progress")
-    result = dataeff.Study(frame, target="label", **settings).run(tmp_path / "r", progress=False, log=notes.append)
+    result = dataeff.Study(frame, label="label", **settings).run(tmp_path / "r", progress=False, log=notes.append)
     assert any("fewer than 5 rows of" in n for n in notes)
     from dataeff.report.answers import sentences
 

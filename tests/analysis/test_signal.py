@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dataeff.analysis.signal import holm, paired_p
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.report.answers import sentences
 from tests.analysis.test_curves import cells, pow3
 
@@ -31,7 +31,7 @@ def test_holm_adjusts_step_down():
 def test_null_cells_end_in_no_signal_with_no_target_labels_crossover_or_route():
     rng = np.random.default_rng(11)
     for _ in range(5):
-        analysis = analyze(_null(rng), "roc_auc", n_boot=50, families=FAMILIES)
+        analysis = summarize(_null(rng), "roc_auc", n_boot=50, families=FAMILIES)
         assert analysis.signal.tested and analysis.signal.found is False
         assert analysis.target.value is None and analysis.cheapest is None
         assert all(a.labels_to_target is None and a.cost is None for a in analysis.learners.values())
@@ -49,7 +49,7 @@ def test_a_weak_real_signal_is_found_and_one_only_at_the_largest_sizes_is_said()
     weak = cells({"majority": lambda n: 0.5 + 0 * n, "logreg": lambda n: 0.5 + 0.06 * (n >= 256)},
                  rng, seeds=5, sigma=0.02, sizes=SIZES)
     weak.loc[weak["learner"] == "majority", "roc_auc"] = 0.5
-    analysis = analyze(weak, "roc_auc", n_boot=50, families=FAMILIES)
+    analysis = summarize(weak, "roc_auc", n_boot=50, families=FAMILIES)
     signal = analysis.signal
     assert signal.found and signal.best.learner == "logreg" and signal.best.n >= 256
     assert signal.only_at_largest and min(signal.sizes_with_signal) >= 256
@@ -58,10 +58,10 @@ def test_a_weak_real_signal_is_found_and_one_only_at_the_largest_sizes_is_said()
 
 def test_without_a_baseline_learner_roc_auc_is_tested_against_chance():
     rng = np.random.default_rng(13)
-    analysis = analyze(cells({"x": pow3}, rng, seeds=3, sizes=SIZES), "roc_auc", n_boot=30)
+    analysis = summarize(cells({"x": pow3}, rng, seeds=3, sizes=SIZES), "roc_auc", n_boot=30)
     assert analysis.signal.found and analysis.signal.baseline == "chance"
     accuracy = cells({"x": pow3}, rng, seeds=3, sizes=SIZES).rename(columns={"roc_auc": "accuracy"})
-    untested = analyze(accuracy, "accuracy", n_boot=30).signal
+    untested = summarize(accuracy, "accuracy", n_boot=30).signal
     assert not untested.tested and "add majority" in untested.reason
 
 
@@ -69,7 +69,7 @@ def test_a_relative_target_is_measured_from_chance_not_from_zero():
     """Ceiling 0.60 roc_auc: '95%' is 0.5 + 0.95 x 0.10 = 0.595, not 0.95 x 0.60 = 0.57."""
     rng = np.random.default_rng(14)
     results = cells({"flat": lambda n: 0.6 + 0 * n}, rng, seeds=5, sigma=0.002, sizes=SIZES)
-    analysis = analyze(results, "roc_auc", target="95%", n_boot=30)
+    analysis = summarize(results, "roc_auc", score_target="95%", n_boot=30)
     ceiling = analysis.ceiling.value
     assert analysis.target.value == pytest.approx(0.5 + 0.95 * (ceiling - 0.5))
     assert analysis.target.baseline == 0.5 and analysis.target.baseline_from == "chance"
@@ -80,7 +80,7 @@ def test_accuracy_target_is_measured_from_the_majority_score():
     rng = np.random.default_rng(15)
     results = cells({"majority": lambda n: 0.7 + 0 * n, "x": lambda n: 0.9 - 0.5 * n ** -0.5}, rng, seeds=5,
                     sigma=0.004, sizes=SIZES).rename(columns={"roc_auc": "accuracy"})
-    analysis = analyze(results, "accuracy", target="50%", n_boot=30, families={"majority": "baseline"})
+    analysis = summarize(results, "accuracy", score_target="50%", n_boot=30, families={"majority": "baseline"})
     base, top = analysis.target.baseline, analysis.ceiling.value
     assert base == pytest.approx(0.7, abs=0.01) and analysis.target.baseline_from == "majority"
     assert analysis.target.value == pytest.approx(base + 0.5 * (top - base))

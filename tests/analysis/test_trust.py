@@ -10,7 +10,7 @@ import pytest
 
 from dataeff.analysis.costs import measured_usage, route_costs
 from dataeff.analysis.efficiency import Prices, labels_at_score, labels_to_target
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.analysis.types import LabelsNeeded
 from dataeff.report.answers import sentences, target_rows
 from tests.analysis.test_curves import cells, pow3
@@ -22,7 +22,7 @@ def test_a_flat_curve_is_never_called_rising_and_a_climbing_one_is():
     rng = np.random.default_rng(21)
     results = cells({"llm-zero": lambda n: 0.736 + 0 * n,
                      "logreg": lambda n: 0.55 + 0.04 * np.log2(n)}, rng, seeds=5, sigma=0.01, sizes=SIZES)
-    analysis = analyze(results, "roc_auc", n_boot=60, families={"llm-zero": "llm"})
+    analysis = summarize(results, "roc_auc", n_boot=60, families={"llm-zero": "llm"})
     assert "llm-zero" not in analysis.ceiling.still_rising and not analysis.learners["llm-zero"].rising
     assert analysis.ceiling.still_rising == ("logreg",) and analysis.learners["logreg"].rising
 
@@ -31,7 +31,7 @@ def test_an_asymptote_the_data_cannot_pin_down_reads_not_identified():
     rng = np.random.default_rng(22)
     results = cells({"logreg": lambda n: 0.55 + 0.06 * np.log2(n)}, rng, seeds=3, sigma=0.01,
                     sizes=np.array([16, 64, 256], float))
-    analysis = analyze(results, "roc_auc", n_boot=40)
+    analysis = summarize(results, "roc_auc", n_boot=40)
     answer = analysis.learners["logreg"]
     assert not answer.identified
     row = target_rows(analysis)[0]
@@ -47,7 +47,7 @@ def test_the_measured_ceiling_has_no_winners_curse():
     for _ in range(30):
         curves = {f"l{i}": (lambda n: 0.8 + 0 * n) for i in range(10)}
         results = cells(curves, rng, seeds=5, sigma=0.01, sizes=np.array([32, 64, 128], float))
-        ceiling = analyze(results, "roc_auc", n_boot=20).ceiling
+        ceiling = summarize(results, "roc_auc", n_boot=20).ceiling
         assert ceiling.selection.startswith("cross-fit")
         naive.append(ceiling.largest_mean - 0.8)
         fitted.append(ceiling.best_measured - 0.8)
@@ -96,7 +96,7 @@ def test_prompt_worth_at_every_size_of_an_llm_learner():
     rng = np.random.default_rng(24)
     results = cells({"logreg": lambda n: pow3(n, c=0.5), "llm-few": lambda n: 0.7 + 0.1 * np.log2(n) / 8},
                     rng, seeds=3, sigma=0.004, sizes=SIZES)
-    analysis = analyze(results, "roc_auc", n_boot=40, families={"llm-few": "llm"})
+    analysis = summarize(results, "roc_auc", n_boot=40, families={"llm-few": "llm"})
     worth = analysis.prompt_worth[0]
     assert [p.n for p in worth.per_size] == [int(n) for n in SIZES]
     matches = [p.match.n for p in worth.per_size]

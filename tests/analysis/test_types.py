@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.analysis.types import Analysis
 from tests.analysis.test_curves import cells, pow3
 
@@ -18,7 +18,7 @@ def _analysis() -> Analysis:
     rng = np.random.default_rng(8)
     results = cells({"majority": lambda n: 0.5 + 0 * n, "logreg": lambda n: pow3(n, c=0.8),
                      "llm-zero": lambda n: pow3(n, a=0.85, c=0.2)}, rng, seeds=3, sigma=0.004)
-    return analyze(results, "roc_auc", target="95%", n_boot=30,
+    return summarize(results, "roc_auc", score_target="95%", n_boot=30,
                    families={"majority": "baseline", "logreg": "classic", "llm-zero": "llm"})
 
 
@@ -55,7 +55,7 @@ def test_costs_are_numbers_in_the_analysis_and_the_cheapest_is_the_smallest():
 
 def test_a_run_without_curves_keeps_only_the_target_as_given():
     results = cells({"x": pow3}, np.random.default_rng(0), seeds=2).assign(status="failed")
-    data = analyze(results, "roc_auc").to_json()
+    data = summarize(results, "roc_auc").to_json()
     assert data["target"] == {"spec": "95%", "value": None} and "ceiling" not in data and "reference" not in data
     assert Analysis.from_json(data).to_json() == data
     assert Analysis.from_stored(None) is None and Analysis.from_stored("{}") is None
@@ -67,7 +67,7 @@ def test_families_not_names_decide_baselines_references_and_llms():
     rng = np.random.default_rng(8)
     results = cells({"floor": lambda n: 0.5 + 0 * n, "llm-ish": lambda n: pow3(n, c=0.8),
                      "zero": lambda n: pow3(n, a=0.85, c=0.2)}, rng, seeds=3, sigma=0.004)
-    analysis = analyze(results, "roc_auc", n_boot=20, families={"floor": "baseline", "zero": "llm"},
+    analysis = summarize(results, "roc_auc", n_boot=20, families={"floor": "baseline", "zero": "llm"},
                        kinds={"llm-ish": "logreg", "zero": "llm-zero"})
     assert analysis.reference == "llm-ish"
     assert [w.learner for w in analysis.prompt_worth] == ["zero"]

@@ -32,8 +32,8 @@ def test_at_least_ten_builtins_of_every_kind():
 def test_builtin_loads_offline_with_readable_labels(name):
     ds = load_builtin(name)
     rows, columns, classes = SHAPES[name]
-    assert ds.target == BUILTINS[name].target
-    assert "rownames" not in ds.X.columns and ds.target not in ds.X.columns
+    assert ds.label == BUILTINS[name].label
+    assert "rownames" not in ds.X.columns and ds.label not in ds.X.columns
     assert (ds.n_rows, ds.X.shape[1], ds.classes) == (rows, columns, classes)
     assert all(isinstance(v, str) for v in ds.y.unique())
     assert len(ds.X) == len(ds.y)

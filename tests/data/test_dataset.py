@@ -24,7 +24,7 @@ def test_numeric_labels_become_readable_strings():
         (pd.DataFrame({"x": [1, 2], "y": ["a", "a"]}), "y", "single class"),
         (pd.DataFrame({"x": [1, 2], "y": [None, None]}), "y", "has no values"),
         (pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}), "lable", "Did you mean 'label'"),
-        (pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}), None, "No target column"),
+        (pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}), None, "No label column given for t; pass label=COLUMN"),
         (pd.DataFrame({"y": ["a", "b"]}), "y", "no feature columns"),
         (pd.DataFrame(np.ones((2, 3)), columns=["a", "a", "y"]), "y", "duplicate column names"),
     ],

@@ -96,7 +96,7 @@ def test_toml_declaration_with_sqlite_sources(tmp_path):
         CUSTOMERS.to_sql("customers", conn, index=False)
         PURCHASES.to_sql("purchases", conn, index=False)
     (tmp_path / "study.toml").write_text(
-        '[data]\nentity = "crm.sqlite"\nentity_table = "customers"\nkey = "customer_id"\ntarget = "churned"\n'
+        '[data]\nentity = "crm.sqlite"\nentity_table = "customers"\nkey = "customer_id"\nlabel = "churned"\n'
         'cutoff = "snapshot_date"\n\n[[data.relations]]\ntable = "purchases"\nsource = "crm.sqlite"\n'
         'key = "customer_id"\ntime = "purchased_at"\nfeatures = [\n'
         '  { name = "HasPurchasedFoodLast6Months", agg = "exists", where = "category = \'food\'", window = "180d" },\n'
@@ -118,7 +118,7 @@ def test_toml_declaration_with_sqlite_sources(tmp_path):
 )
 def test_bad_declarations_name_the_fix(tmp_path, features, message):
     (tmp_path / "study.toml").write_text(
-        '[data]\nentity = "c.parquet"\nkey = "customer_id"\ntarget = "churned"\ncutoff = "snapshot_date"\n'
+        '[data]\nentity = "c.parquet"\nkey = "customer_id"\nlabel = "churned"\ncutoff = "snapshot_date"\n'
         f'[[data.relations]]\ntable = "p.parquet"\nkey = "customer_id"\ntime = "t"\nfeatures = [{features}]\n')
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path / "study.toml")
@@ -126,7 +126,7 @@ def test_bad_declarations_name_the_fix(tmp_path, features, message):
 
 def test_postgres_sources_are_refused_with_a_way_out(tmp_path):
     (tmp_path / "study.toml").write_text(
-        '[data]\nentity = "postgresql://db/crm"\nkey = "id"\ntarget = "y"\n'
+        '[data]\nentity = "postgresql://db/crm"\nkey = "id"\nlabel = "y"\n'
         '[[data.relations]]\ntable = "p.parquet"\nkey = "id"\nfeatures = [{ name = "n", agg = "count" }]\n')
     with pytest.raises(ConfigError, match="export the tables to Parquet or SQLite"):
         load_config(tmp_path / "study.toml")

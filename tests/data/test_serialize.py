@@ -30,7 +30,7 @@ def test_a_template_sees_fields_with_names_values_and_descriptions():
 
 
 def _study(tmp_path, **llm):
-    return dataeff.Study(FRAME, target="churned", learners=["llm-zero"], seeds=1, test_rows=2, **llm)
+    return dataeff.Study(FRAME, label="churned", learners=["llm-zero"], seeds=1, test_rows=2, **llm)
 
 
 def _row_text(study) -> str:
@@ -64,9 +64,9 @@ def test_a_json_dictionary_that_is_not_an_object_or_names_no_column_is_refused(t
 def test_the_style_and_a_template_with_fields_from_a_study_toml(tmp_path):
     FRAME.to_csv(tmp_path / "c.csv", index=False)
     (tmp_path / "row.j2").write_text("{% for f in fields %}{{ f.name }} = {{ f.value }}; {% endfor %}")
-    (tmp_path / "text.toml").write_text('[data]\nsource = "c.csv"\ntarget = "churned"\n'
+    (tmp_path / "text.toml").write_text('[data]\nsource = "c.csv"\nlabel = "churned"\n'
                                         '[study]\nlearners = ["llm-zero"]\n[llm]\nstyle = "text"\n')
-    (tmp_path / "tmpl.toml").write_text('[data]\nsource = "c.csv"\ntarget = "churned"\n'
+    (tmp_path / "tmpl.toml").write_text('[data]\nsource = "c.csv"\nlabel = "churned"\n'
                                         '[study]\nlearners = ["llm-zero"]\n[llm]\ntemplate = "row.j2"\n')
     from dataeff.config import load_config
 

@@ -57,7 +57,7 @@ def test_duckdb_table_and_query(tmp_path, messy_frame):
         ("header_only", {}, "no data rows"),
         ("latin1", {}, "not UTF-8"),
         ("semicolons", {}, "delimiter is not a comma"),
-        ("sqlite_two_tables", {}, "pick one with --table"),
+        ("sqlite_two_tables", {}, "pick one with table=NAME or pass query="),
         ("sqlite_two_tables", {"table": "custmers"}, "Did you mean 'customers'"),
         ("sqlite_two_tables", {"query": "SELEC * FROM customers"}, "The query failed"),
         ("sqlite_two_tables", {"query": "SELECT * FROM nope"}, "The query failed"),
@@ -109,7 +109,7 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
 
     path = tmp_path / "long.parquet"
     frame = _long_parquet(path)
-    study = dataeff.Study(path, target="y", sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
+    study = dataeff.Study(path, label="y", sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
     dataset = study.load_data()
     assert 2 * 100 + 200 <= dataset.n_rows < 30_000 // 2  # counted from the settings, not by rows_needed
     assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows of long.parquet")
@@ -118,7 +118,7 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
     assert len(merged) == dataset.n_rows  # real rows of the file, not made-up ones
     result = study.run(tmp_path / "run", progress=False)
     assert (result.results["status"] == "ok").all()
-    small = dataeff.Study(path, target="y", learners=["logreg"])  # no sizes: the whole table
+    small = dataeff.Study(path, label="y", learners=["logreg"])  # no sizes: the whole table
     assert small.load_data().n_rows == 30_000
 
 
@@ -134,7 +134,7 @@ def test_the_parquet_sample_holds_every_seeds_test_rows_and_the_largest_subset(t
 
     path = tmp_path / "long.parquet"
     _long_parquet(path)
-    study = dataeff.Study(path, target="y", sizes=[50, largest], seeds=seeds, test_rows=test_rows,
+    study = dataeff.Study(path, label="y", sizes=[50, largest], seeds=seeds, test_rows=test_rows,
                           learners=["logreg"])
     dataset, plan, _ = study.prepare()
     assert dataset.notes[0].startswith(f"read {dataset.n_rows:,} of 30,000 rows")  # sampled, not read whole

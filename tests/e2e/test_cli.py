@@ -37,7 +37,7 @@ def test_learners_lists_every_learner():
 
 def test_run_on_a_csv_writes_the_run_folder(tmp_path, messy_csv):
     out = tmp_path / "run"
-    result = dataeff("run", "--data", messy_csv, "--target", "churned", "--learners", "majority,logreg,tree",
+    result = dataeff("run", "--data", messy_csv, "--label", "churned", "--learners", "majority,logreg,tree",
                      "--seeds", 2, "--sizes", "8,32,128", "--out", out)
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} >= {"results.csv", "summary.md", "summary.json", "curves.png",
@@ -59,7 +59,7 @@ def test_run_on_a_csv_writes_the_run_folder(tmp_path, messy_csv):
 
 def test_rerun_resumes_and_a_different_study_is_refused_until_force(tmp_path, messy_csv):
     out = tmp_path / "run"
-    args = ["run", "--data", messy_csv, "--target", "churned", "--learners", "majority,tree", "--seeds", 1,
+    args = ["run", "--data", messy_csv, "--label", "churned", "--learners", "majority,tree", "--seeds", 1,
             "--sizes", "8,32", "--out", out]
     assert dataeff(*args).returncode == 0
     again = dataeff(*args)
@@ -68,7 +68,7 @@ def test_rerun_resumes_and_a_different_study_is_refused_until_force(tmp_path, me
     assert grown.returncode == 0 and "4 cells already in the store, 4 to run" in grown.stderr
     assert len(pd.read_csv(out / "results.csv")) == 8
     other = dataeff(*args[:-2], "--test-rows", 60, "--out", out)  # other test rows: another study
-    assert other.returncode == 2 and "holds a study of other data, target or test rows" in other.stderr
+    assert other.returncode == 2 and "holds a study of other data, label or test rows" in other.stderr
     forced = dataeff(*args[:-2], "--test-rows", 60, "--out", out, "--force")
     assert forced.returncode == 0, forced.stderr
     assert len(pd.read_csv(out / "results.csv")) == 4
@@ -78,7 +78,7 @@ def test_config_file_with_flags_overriding_it(tmp_path):
     frame = make_messy_frame(300)
     frame.to_parquet(tmp_path / "customers.parquet")
     (tmp_path / "study.toml").write_text(
-        '[data]\nsource = "customers.parquet"\ntarget = "churned"\n\n'
+        '[data]\nsource = "customers.parquet"\nlabel = "churned"\n\n'
         '[study]\nlearners = ["majority", "logreg"]\nseeds = 2\nsizes = [8, 64]\ntest_rows = 50\n\n'
         '[run]\nout = "runs/mine"\njobs = 1\n'
     )
@@ -92,7 +92,7 @@ def test_missing_targets_and_oversized_sizes_are_reported_not_fatal(tmp_path):
     frame = make_messy_frame(200)
     frame.loc[:4, "churned"] = None
     frame.to_csv(tmp_path / "c.csv", index=False)
-    result = dataeff("run", "--data", tmp_path / "c.csv", "--target", "churned", "--learners", "majority",
+    result = dataeff("run", "--data", tmp_path / "c.csv", "--label", "churned", "--learners", "majority",
                      "--seeds", 1, "--sizes", "8,5000", "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert "dropped 5 rows with a missing 'churned'" in result.stderr
@@ -138,7 +138,7 @@ def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
     frame = make_messy_frame(500)
     frame.to_csv(tmp_path / "c.csv", index=False)
     out = tmp_path / "run"
-    first = dataeff("run", "--data", tmp_path / "c.csv", "--target", "churned", "--learners",
+    first = dataeff("run", "--data", tmp_path / "c.csv", "--label", "churned", "--learners",
                     "majority,logreg,xgboost", "--seeds", 3, "--sizes", "8,16,32,64,128,256,400", "--out", out)
     assert first.returncode == 0, first.stderr
     assert "Answers" in first.stdout and "ceiling" in first.stdout
@@ -158,10 +158,10 @@ def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
     bad = dataeff("analyze", out, "--score-target", "95")
     assert bad.returncode == 0  # 95 is an absolute score: nothing reaches it, which is an answer
     wrong = dataeff("analyze", out, "--score-target", "ninety")
-    assert wrong.returncode == 2 and wrong.stderr.startswith("error: The 'score_target' setting must be")
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: --score-target must be a score like 0.85")
     old_name = dataeff("analyze", out, "--target", "0.7")  # the deprecated spelling still works, and says so
     assert old_name.returncode == 0 and "To reach roc_auc 0.700" in old_name.stdout
-    assert "'dataeff analyze --target' is now --score-target" in old_name.stderr
+    assert "note: dataeff analyze --target is now --score-target" in old_name.stderr
     missing = dataeff("analyze", tmp_path / "nothing")
     assert missing.returncode == 2 and "not a dataeff run folder" in missing.stderr
 

@@ -38,7 +38,7 @@ def test_engine_dask_without_a_scheduler_starts_a_local_cluster_of_jobs_workers(
     monkeypatch.setattr(distributed, "LocalCluster", Recorded)
     data = tmp_path / "c.csv"
     make_messy_frame(300).to_csv(data, index=False)
-    common = ["run", "--data", data, "--target", "churned", "--learners", "majority,logreg,tree", "--seeds", 2,
+    common = ["run", "--data", data, "--label", "churned", "--learners", "majority,logreg,tree", "--seeds", 2,
               "--sizes", "16,64", "--jobs", 2, "--quiet"]
     on_dask = _invoke(*common, "--engine", "dask", "--out", tmp_path / "dask")
     assert on_dask.exit_code == 0, on_dask.stderr
@@ -64,7 +64,7 @@ def test_cache_dir_reaches_every_llm_learner_over_the_environment(tmp_path, monk
     data = tmp_path / "c.csv"
     make_messy_frame(60).to_csv(data, index=False)
     answers = tmp_path / "answers"
-    args = ["run", "--data", data, "--target", "churned", "--learners", "logreg,llm-zero,llm-few",
+    args = ["run", "--data", data, "--label", "churned", "--learners", "logreg,llm-zero,llm-few",
             "--out", tmp_path / "run"]
     result = _invoke(*args, "--cache-dir", answers)
     assert result.exit_code == 2 and "stopped at the preflight" in result.stderr
@@ -87,7 +87,7 @@ def priced_run(tmp_path_factory):
     data = folder / "c.csv"
     make_messy_frame(500).to_csv(data, index=False)
     out = folder / "run"
-    result = _invoke("run", "--data", data, "--target", "churned", "--learners", "majority,logreg,xgboost",
+    result = _invoke("run", "--data", data, "--label", "churned", "--learners", "majority,logreg,xgboost",
                      "--seeds", 3, "--sizes", "8,32,128,400", "--quiet", "--out", out)
     assert result.exit_code == 0, result.stderr
     with sqlite3.connect(out / "store.sqlite") as conn:

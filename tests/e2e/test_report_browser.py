@@ -31,7 +31,7 @@ def hostile_run(tmp_path_factory):
     frame["churned"] = np.where(frame["churned"] == "churned", "<script>alert(1)</script>", "stayed & <i>ok</i>")
     frame.to_csv(root / "hostile.csv", index=False)
     out = root / "run"
-    result = _run("run", "--data", root / "hostile.csv", "--target", "churned", "--learners", ",".join(LEARNERS),
+    result = _run("run", "--data", root / "hostile.csv", "--label", "churned", "--learners", ",".join(LEARNERS),
                   "--seeds", 3, "--sizes", "8,16,32,64,128,256,480", "--out", out)
     assert result.returncode == 0, result.stderr
     return out

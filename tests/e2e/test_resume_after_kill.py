@@ -30,7 +30,7 @@ KILLS = 4
 
 
 def _command(data, out):
-    return [sys.executable, "-m", "dataeff", "run", "--data", str(data), "--target", "churned",
+    return [sys.executable, "-m", "dataeff", "run", "--data", str(data), "--label", "churned",
             "--learners", LEARNERS, "--sizes", SIZES, "--seeds", str(SEEDS), "--test-rows", "10", "--llm-shots", "4",
             "--jobs", "2",
             "--out", str(out)]

@@ -28,7 +28,7 @@ N_LLM_CELLS = 8
 
 
 def _command(data, out, learners="llm-zero,llm-few", sizes="8"):
-    return [sys.executable, "-m", "dataeff", "run", "--data", str(data), "--target", "churned",
+    return [sys.executable, "-m", "dataeff", "run", "--data", str(data), "--label", "churned",
             "--learners", learners, "--sizes", sizes, "--seeds", "2", "--test-rows", "10", "--llm-shots", "4",
             "--jobs", "2", "--out", str(out)]
 

@@ -25,7 +25,7 @@ def cluster():
 
 def test_dask_cluster_gives_the_local_engines_results(cluster, tmp_path):
     frame = make_messy_frame(400)
-    common = dict(target="churned", learners=["majority", "logreg", "tree", "xgboost"], seeds=2,
+    common = dict(label="churned", learners=["majority", "logreg", "tree", "xgboost"], seeds=2,
                   sizes=[8, 32, 128], jobs=2)
     local = dataeff.run(frame, out=tmp_path / "local", progress=False, **common).results
     remote = dataeff.run(frame, out=tmp_path / "dask", progress=False, engine="dask",
@@ -43,7 +43,7 @@ def test_unreachable_scheduler_and_local_llm_on_a_cluster_are_refused_before_any
         dataeff.run("churn", out=tmp_path / "a", engine="dask", scheduler="tcp://127.0.0.1:9", seeds=1)
     with pytest.raises(ConfigError, match="talk to an LLM endpoint"):
         dataeff.run("fine-foods", out=tmp_path / "b", engine="dask", learners=["llm-zero"], seeds=1)
-    with pytest.raises(ConfigError, match="Unknown engine 'spark'"):
+    with pytest.raises(ConfigError, match="engine must be local or dask. Got 'spark'"):
         dataeff.run("churn", out=tmp_path / "c", engine="spark")
     assert not any(tmp_path.iterdir())
 

@@ -99,7 +99,7 @@ def test_a_study_runs_it_from_zero_labels_and_sizes_its_training(tmp_path):
     from dataeff.learners.llm.workload import estimate
 
     frame = pd.concat([X.assign(label=Y)] * 4, ignore_index=True)
-    kwargs = {"target": "label", "learners": ["ft=llm-finetune(steps=1, batch_size=4)"], "seeds": 1, "sizes": [8],
+    kwargs = {"label": "label", "learners": ["ft=llm-finetune(steps=1, batch_size=4)"], "seeds": 1, "sizes": [8],
               "test_rows": 8, "llm_device": "cpu", "llm_question": TASK.question, "llm_answers": TASK.verbalizers}
     study = dataeff.Study(frame, **kwargs)
     dataset, plan, specs = study.prepare()
@@ -132,8 +132,8 @@ def test_a_backend_that_cannot_train_is_one_line_and_exit_2(tmp_path, flags):
 def test_bad_recipe_settings_are_one_line():
     import dataeff
 
-    for setting, message in (("steps=0", "'llm_steps' setting must be a positive integer"),
-                             ("lr=-1", "'llm_lr' setting must be a number > 0"),
-                             ("rank=2.5", "'llm_rank' setting must be a positive integer")):
+    for setting, message in (("steps=0", "Learner 'ft': steps must be a positive integer"),
+                             ("lr=-1", "Learner 'ft': lr must be greater than 0"),
+                             ("rank=2.5", "Learner 'ft': rank must be a whole number")):
         with pytest.raises(ConfigError, match=message):
             dataeff.Study("fine-foods", learners=[f"ft=llm-finetune({setting})"], test_rows=10).prepare()

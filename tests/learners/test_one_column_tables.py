@@ -29,7 +29,7 @@ def _one_column(kind: str, n: int = 300) -> pd.DataFrame:
 
 @pytest.mark.parametrize("kind", ["numeric with gaps", "categorical", "text"])
 def test_one_column_tables_run_with_every_classic_learner(tmp_path, kind):
-    result = dataeff.run(data=_one_column(kind), target="churned", learners=CLASSIC, seeds=2, sizes=[16, 64],
+    result = dataeff.run(data=_one_column(kind), label="churned", learners=CLASSIC, seeds=2, sizes=[16, 64],
                          test_rows=100, out=tmp_path / "run", progress=False, jobs=1)
     cells = result.results
     failed = cells[cells["status"] != "ok"]

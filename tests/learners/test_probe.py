@@ -64,7 +64,7 @@ def test_a_whole_curve_costs_one_forward_pass_per_distinct_row(tmp_path):
         (name, n, seed) for name in ("llm-probe", "last") for n in (8, 16) for seed in first.results["seed"].unique()}
     assert any(line.startswith("LLM work: about") for line in said)
     plan = make_plan(frame, seeds=2, sizes=[8, 16], test_rows=8)
-    task = Task.for_dataset("fine-foods", frame.target, frame.classes)
+    task = Task.for_dataset("fine-foods", frame.label, frame.classes)
     texts = {task.row_text(frame.X.iloc[i]) for split in plan.splits.values()
              for i in [*split.test_index, *split.train_index(16)]}
     # Sizes and seeds share states: each distinct row text is read once per pooling.
@@ -111,8 +111,8 @@ BAD = [
     ("a layer the model lacks", ["--learners", "p=llm-probe(layer=40)"], "Learner 'p': The model has 18 layers"),
     ("a layer llama.cpp cannot give", ["--learners", "p=llm-probe(layer=6)"],
      "use the transformers backend, e.g. llm-probe(layer=6, backend=transformers)"),
-    ("a pooling that does not exist", ["--learners", "p=llm-probe(pooling=max)"], "Unknown pooling 'max'"),
-    ("a negative layer", ["--learners", "p=llm-probe(layer=-1)"], "must be an integer >= 0"),
+    ("a pooling that does not exist", ["--learners", "p=llm-probe(pooling=max)"], "Learner 'p': pooling must be last or mean. Got 'max'"),
+    ("a negative layer", ["--learners", "p=llm-probe(layer=-1)"], "Learner 'p': layer must be 0 or more. Got -1"),
     ("a layer through an endpoint", ["--learners", "p=llm-probe(layer=3)", "--llm-backend", "openai", "--llm-url",
                                      "http://127.0.0.1:9/v1", "--llm-model", "m"], "drop layer"),
 ]

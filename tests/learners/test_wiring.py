@@ -46,7 +46,7 @@ def test_answer_words_missing_a_label_are_refused():
 
 
 def test_a_variant_setting_out_of_range_names_the_variant():
-    with pytest.raises(ConfigError, match="Learner 'few0': The 'llm_shots' setting must be a positive integer"):
+    with pytest.raises(ConfigError, match="Learner 'few0': shots must be a positive integer. Got 0"):
         _wired("few0=llm-few(shots=0)")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dataeff.analysis.curves import curve_table
-from dataeff.analysis.summary import analyze
+from dataeff.analysis.summary import summarize
 from dataeff.report.chart import FIT_SPAN_MAX, Chart, extrapolation_end
 from dataeff.report.plots import draw_chart, save_png
 from dataeff.report.svg import chart_svg
@@ -25,7 +25,7 @@ def chart():
     sizes = np.array([8, 16, 32, 64, 128, 256, 512])
     results = cells({"fast": lambda n: pow3(n, a=0.92, c=0.7), "slow": lambda n: pow3(n, a=0.95, c=0.25),
                      "flat": lambda n: 0.6 + 0 * n}, rng, seeds=4, sigma=0.004, sizes=sizes)
-    analysis = analyze(results, "roc_auc", target=0.85, n_boot=30)
+    analysis = summarize(results, "roc_auc", score_target=0.85, n_boot=30)
     assert analysis.learners["slow"].labels_to_target.how == "extrapolated"
     return Chart.from_curves(curve_table(results, "roc_auc"), "roc_auc", ["fast", "slow", "flat"], analysis)
 
@@ -69,7 +69,7 @@ def test_a_rising_fit_stays_inside_the_frame():
     rng = np.random.default_rng(2)
     sizes = np.array([8, 16, 32, 64])
     results = cells({"x": lambda n: pow3(n, a=0.99, b=0.9, c=0.3)}, rng, seeds=3, sigma=0.002, sizes=sizes)
-    analysis = analyze(results, "roc_auc", target=0.8, n_boot=20)
+    analysis = summarize(results, "roc_auc", score_target=0.8, n_boot=20)
     chart = Chart.from_curves(curve_table(results, "roc_auc"), "roc_auc", None, analysis)
     (series,) = chart.series
     measured_top = max(np.nanmax(series.high), max(series.mean))

@@ -15,7 +15,7 @@ from tests.conftest import make_messy_frame
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("nb") / "r"
-    return dataeff.run(data=make_messy_frame(200), target="churned", learners=["majority", "logreg"], seeds=2,
+    return dataeff.run(data=make_messy_frame(200), label="churned", learners=["majority", "logreg"], seeds=2,
                        sizes=[8, 16, 32], out=out, progress=False)
 
 

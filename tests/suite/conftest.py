@@ -40,10 +40,10 @@ def write_suite(folder: Path, datasets=DATASETS, broken: bool = True, extra: str
     entries = []
     for name in datasets:
         synthetic_table(name).to_csv(folder / f"{name}.csv", index=False)
-        entries.append(f'{{ source = "{name}.csv", target = "label" }}')
+        entries.append(f'{{ source = "{name}.csv", label = "label" }}')
     if broken:
         (folder / "broken.csv").write_text("a,b\n1,2\n3,4\n")
-        entries.append('{ source = "broken.csv", target = "label" }')
+        entries.append('{ source = "broken.csv", label = "label" }')
     toml = folder / "suite.toml"
     toml.write_text(f"""[suite]
 datasets = [{", ".join(entries)}]

@@ -39,7 +39,7 @@ def answers():
                                                                          crossing("logreg", "llm-few", 128)]),
         dataset("c", need(400), need(None, "unreachable"), need(None, "extrapolated")),
         dataset("d", need(1600), need(1200), None, [crossing("tree", "llm-few", 300, significant=False)]),
-        DatasetAnswers.failure("e", "broken.csv", "/runs/e", "Target column 'y' is not in broken.csv."),
+        DatasetAnswers.failure("e", "broken.csv", "/runs/e", "Label column 'y' is not in broken.csv."),
     ]
 
 

@@ -62,7 +62,7 @@ def test_suite_html_in_headless_chromium(small_suite, tmp_path):
                                                            "s.dataset.yMax])")
         assert len(axes) == 3 and len({tuple(a) for a in axes}) == 1
         # the failed dataset is listed with its error; no horizontal scrolling at 1280 px
-        assert "Target column 'label'" in page.locator("#failed").inner_text()
+        assert "Label column 'label'" in page.locator("#failed").inner_text()
         assert page.locator("#datasets-table tbody tr").count() == 4
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         page.screenshot(path=str(tmp_path / "suite.png"), full_page=True)

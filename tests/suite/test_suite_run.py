@@ -65,8 +65,8 @@ def test_every_dataset_is_an_ordinary_run_folder_and_the_broken_one_is_reported(
     assert len(lines) == 4 and lines[3].startswith("[4/4] broken: failed") and "'label'" in lines[3]
     data = json.loads((out / "suite.json").read_text())
     broken = next(d for d in data["datasets"] if d["name"] == "broken")
-    assert broken["status"] == "failed" and "Target column 'label'" in broken["error"]
-    assert "broken (broken.csv): Target column 'label'" in (out / "suite.md").read_text()
+    assert broken["status"] == "failed" and "Label column 'label'" in broken["error"]
+    assert "broken (broken.csv): Label column 'label'" in (out / "suite.md").read_text()
     assert "broken" in done.stderr.splitlines()[-1] and "failed" in done.stderr.splitlines()[-1]
 
 
@@ -138,9 +138,9 @@ def test_a_killed_suite_resumes_to_the_uninterrupted_numbers(small_suite, tmp_pa
     ('["churn", "missing/file.csv"]', "", "no such file"),
     ('["churn", { source = "churn", name = "churn" }]', "", "Two datasets of the suite are named 'churn'"),
     ('["churn"]', "[overrides.credit]\ntest_rows = 50\n", "[overrides.credit] names no dataset of the suite"),
-    ('["churn"]', "[overrides.churn]\nseeds = 0\n", "'seeds' setting must be a positive integer"),
+    ('["churn"]', "[overrides.churn]\nseeds = 0\n", "[overrides.churn] seeds must be a positive integer. Got 0"),
     ('["churn"]', "[overrides.churn]\nsead = 2\n", "Unknown setting 'sead'"),
-    ('["data.csv"]', "", "needs its target"),
+    ('["data.csv"]', "", "needs its label column"),
     ('["churn"]', "[study]\nlearners = [\"logreg\", \"xgbost\"]\n", "xgbost"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, datasets, overrides, message):
@@ -162,16 +162,16 @@ def test_python_api_reads_related_table_study_tomls_and_overrides(tmp_path):
     data.mkdir()
     (data / "customers.csv").write_text("id,plan\n1,a\n2,b\n")
     (data / "orders.csv").write_text("id,amount,at\n1,3.0,2020-01-01\n")
-    (data / "study.toml").write_text('[data]\nentity = "customers.csv"\nkey = "id"\ntarget = "plan"\n')
+    (data / "study.toml").write_text('[data]\nentity = "customers.csv"\nkey = "id"\nlabel = "plan"\n')
     config = tmp_path / "suite.toml"
     config.write_text('[suite]\ndatasets = ["churn", "data/study.toml", { source = "data/customers.csv", '
-                      'target = "plan", name = "flat" }]\n[study]\nseeds = 2\n[overrides.churn]\ntest_rows = 100\n'
+                      'label = "plan", name = "flat" }]\n[study]\nseeds = 2\n[overrides.churn]\ntest_rows = 100\n'
                       '[learners.shallow]\nkind = "tree"\nmax_depth = 2\n')
     suite = load_suite(config)
     assert [d.name for d in suite.datasets] == ["churn", "study", "flat"]
     churn, study, flat = suite.datasets
     assert churn.settings.study.test_rows == 100 and study.settings.study.test_rows is None
-    assert study.settings.data.target == "plan" and study.settings.data.source.endswith("customers.csv")
+    assert study.settings.data.label == "plan" and study.settings.data.source.endswith("customers.csv")
     assert flat.settings.data.source == str(data / "customers.csv")
     assert all(d.settings.study.seeds == 2 for d in suite.datasets)
     assert [getattr(v, "name", v) for v in churn.settings.study.learners][-1] == "shallow"

@@ -17,10 +17,8 @@ from dataeff.analysis.types import Analysis, Ceiling, LearnerAnswer, Signal, Tar
 from dataeff.config import DEFAULT_SCORE_TARGET, parse_target
 from dataeff.experiment.metrics import METRICS
 
-DEFAULT_TARGET = DEFAULT_SCORE_TARGET
 
-
-def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: Prices | None = None,
+def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TARGET, prices: Prices | None = None,
             n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
             kinds: dict[str, str] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
@@ -41,10 +39,10 @@ def analyze(results: pd.DataFrame, metric: str, target=DEFAULT_TARGET, prices: P
         # A size where every seed of a learner failed is all NaN there: numpy's "Mean of empty
         # slice" and "Degrees of freedom <= 0" are expected, and the NaN they return is handled.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _analyze(results, metric, target, prices, n_boot, order, families, kinds)
+        return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds)
 
 
-def _analyze(results, metric, target, prices, n_boot, order, families, kinds) -> Analysis:
+def _summarize(results, metric, target, prices, n_boot, order, families, kinds) -> Analysis:
     prices = prices or Prices()
     families, kinds = families or {}, kinds or {}
     curves, seeds = curves_from_results(results, metric)

@@ -400,7 +400,7 @@ class Analysis:
 
     Examples
     --------
-    >>> result = dataeff.analyze("runs/churn", target="90%")             # doctest: +SKIP
+    >>> result = dataeff.analyze("runs/churn", score_target="90%")       # doctest: +SKIP
     >>> result.analysis.learners["xgboost"].labels_to_target.n           # doctest: +SKIP
     >>> result.analysis.ceiling.value, result.analysis.cheapest.learner  # doctest: +SKIP
     """

@@ -29,7 +29,7 @@ class Builtin:
     name: str
     package: str
     item: str
-    target: str
+    label: str
     description: str
     question: str
     answers: dict[str, str]  # label -> answer word
@@ -159,7 +159,7 @@ def load_builtin(name: str) -> Dataset:
         frame = pd.concat([frame, test], ignore_index=True)
     if spec.rownames_as:
         frame = frame.rename(columns={"rownames": spec.rownames_as})
-    return prepare_dataset(frame, spec.target, spec.name, test_mask=test_mask, drop=spec.drop,
+    return prepare_dataset(frame, spec.label, spec.name, test_mask=test_mask, drop=spec.drop,
                            description=spec.description)
 
 
@@ -167,6 +167,6 @@ def _synthetic_customers(spec: Builtin) -> Dataset:
     from dataeff.data.synthetic import generate
 
     data = generate(rows=10_000, seed=0)
-    dataset = prepare_dataset(data.flat, spec.target, spec.name, drop=spec.drop, description=spec.description)
+    dataset = prepare_dataset(data.flat, spec.label, spec.name, drop=spec.drop, description=spec.description)
     dataset.truth = data.truth
     return dataset

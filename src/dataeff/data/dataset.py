@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dataeff.errors import DataError, did_you_mean, one_line
+from dataeff.terms import Placeholder, setting_name
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Dataset:
         Feature columns, index 0..n-1.
     y : Series
         Labels as readable strings (they become LLM answer words later).
-    target : str
+    label : str
         Name of the label column in the source.
     test_mask : ndarray of bool or None
         Rows of the dataset's own test split; None when the plan draws test rows.
@@ -34,7 +35,7 @@ class Dataset:
     name: str
     X: pd.DataFrame
     y: pd.Series
-    target: str
+    label: str
     test_mask: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     description: str = ""
@@ -76,7 +77,7 @@ def _labels_as_strings(y: pd.Series) -> pd.Series:
 
 def prepare_dataset(
     frame: pd.DataFrame,
-    target: str | None,
+    label: str | None,
     name: str,
     *,
     test_mask: np.ndarray | None = None,
@@ -86,58 +87,66 @@ def prepare_dataset(
 ) -> Dataset:
     """Split a DataFrame into features and string labels, with the checks a user needs.
 
-    Rows with a missing target are dropped and counted in ``notes``; a target with fewer
-    than two classes is refused, and so is a numeric target that looks continuous (a price),
+    Rows with a missing label are dropped and counted in ``notes``; a label with fewer
+    than two classes is refused, and so is a numeric label that looks continuous (a price),
     unless ``bins`` cuts it into that many quantile classes (said in ``notes``).
     """
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, a file path or a built-in name; got {type(frame).__name__}.")
     if frame.shape[1] == 0 or len(frame) == 0:
-        raise DataError(f"{name} has no rows or no columns; point --data at a table with a header and data rows.")
-    if target is None:
-        raise DataError(f"No target column given for {name}; pass --target COLUMN (columns: {_preview(frame.columns)}).")
+        raise DataError(f"{name} has no rows or no columns; point {setting_name('source')} at a table with a header "
+                        "and data rows.")
+    if label is None:
+        raise DataError(f"No label column given for {name}; pass {_label_column()} "
+                        f"(columns: {_preview(frame.columns)}).")
     dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
     if dupes:
         raise DataError(f"{name} has duplicate column names {dupes}; rename them so each column is unique.")
-    if target not in frame.columns:
+    if label not in frame.columns:
         raise DataError(
-            f"Target column '{target}' is not in {name}.{did_you_mean(target, map(str, frame.columns))}"
+            f"Label column '{label}' is not in {name}.{did_you_mean(label, map(str, frame.columns))}"
             f" Columns: {_preview(frame.columns)}."
         )
     notes: list[str] = []
-    missing = frame[target].isna().to_numpy()
+    missing = frame[label].isna().to_numpy()
     if missing.all():
-        raise DataError(f"Target column '{target}' in {name} has no values; choose a labelled column with --target.")
+        raise DataError(f"Label column '{label}' in {name} has no values; name a labelled column: "
+                        f"{_label_column()}.")
     if missing.any():
-        notes.append(f"dropped {int(missing.sum())} rows with a missing '{target}'")
+        notes.append(f"dropped {int(missing.sum())} rows with a missing '{label}'")
         frame = frame.loc[~missing]
         if test_mask is not None:
             test_mask = np.asarray(test_mask, dtype=bool)[~missing]
     frame = frame.reset_index(drop=True)
     if bins is not None:
-        y = _quantile_classes(frame[target], bins, target, name, notes)
+        y = _quantile_classes(frame[label], bins, label, name, notes)
     else:
-        _refuse_continuous(frame[target], target, name)
-        y = _labels_as_strings(frame[target]).rename(target)
-    _refuse_near_duplicate_labels(y, target, name)
+        _refuse_continuous(frame[label], label, name)
+        y = _labels_as_strings(frame[label]).rename(label)
+    _refuse_near_duplicate_labels(y, label, name)
     if y.nunique() < 2:
         raise DataError(
-            f"Target column '{target}' in {name} has a single class ('{y.iloc[0]}'); "
-            "a classifier needs at least two classes: choose another --target."
+            f"Label column '{label}' in {name} has a single class ('{y.iloc[0]}'); "
+            f"a classifier needs at least two classes: name another column, {_label_column()}."
         )
-    X = frame.drop(columns=[target, *[c for c in drop if c in frame.columns]])
+    X = frame.drop(columns=[label, *[c for c in drop if c in frame.columns]])
     if X.shape[1] == 0:
-        raise DataError(f"{name} has no feature columns besides the target '{target}'; add feature columns.")
-    return Dataset(name=name, X=X, y=y, target=target, test_mask=test_mask, notes=notes, description=description)
+        raise DataError(f"{name} has no feature columns besides the label '{label}'; add feature columns.")
+    return Dataset(name=name, X=X, y=y, label=label, test_mask=test_mask, notes=notes, description=description)
 
 
-#: A numeric target with more distinct values than this is a quantity, not a label: no test
+def _label_column() -> str:
+    """The label setting with a placeholder, as the caller writes it (--label COLUMN, label=COLUMN)."""
+    return setting_name("label", Placeholder("COLUMN"))
+
+
+#: A numeric label with more distinct values than this is a quantity, not a label: no test
 #: split holds every class, and classifying it would answer a question nobody asked.
 MAX_NUMERIC_CLASSES = 50
 
 
-def _refuse_continuous(values: pd.Series, target: str, name: str) -> None:
-    """A numeric target with many distinct values (or fractional ones beyond a handful) is
+def _refuse_continuous(values: pd.Series, label: str, name: str) -> None:
+    """A numeric label with many distinct values (or fractional ones beyond a handful) is
     refused before any work, naming what it saw and the way on."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return
@@ -146,31 +155,32 @@ def _refuse_continuous(values: pd.Series, target: str, name: str) -> None:
     fractional = bool(np.any(np.isfinite(numbers) & (numbers != np.round(numbers))))
     if distinct > MAX_NUMERIC_CLASSES or (fractional and distinct > 10):
         raise DataError(
-            f"Target '{target}' in {name} is numeric with {distinct:,} distinct values "
+            f"Label '{label}' in {name} is numeric with {distinct:,} distinct values "
             f"(from {np.nanmin(numbers):g} to {np.nanmax(numbers):g}): it looks continuous, not a label. "
-            f"Use --bins N to cut it into N quantile classes (e.g. --bins 3), or choose a label column with --target."
+            f"Use {setting_name('bins', Placeholder('N'))} to cut it into N quantile classes (e.g. "
+            f"{setting_name('bins', 3)}), or name a label column: {_label_column()}."
         )
 
 
-def _quantile_classes(values: pd.Series, bins: int, target: str, name: str, notes: list[str]) -> pd.Series:
-    """A numeric target cut into ``bins`` classes of about equal size, 'q1' (lowest) to 'qN'."""
+def _quantile_classes(values: pd.Series, bins: int, label: str, name: str, notes: list[str]) -> pd.Series:
+    """A numeric label cut into ``bins`` classes of about equal size, 'q1' (lowest) to 'qN'."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise DataError(f"--bins cuts a numeric target into classes; '{target}' in {name} holds labels "
-                        f"({_preview(values.astype(str).unique())}): drop --bins.")
+        raise DataError(f"{setting_name('bins')} cuts a numeric label into classes; '{label}' in {name} holds "
+                        f"labels ({_preview(values.astype(str).unique())}): drop {setting_name('bins')}.")
     codes, edges = pd.qcut(values.astype(float), q=bins, labels=False, retbins=True, duplicates="drop")
     if len(edges) - 1 < 2:
-        raise DataError(f"--bins {bins} leaves '{target}' in {name} a single class (its values are mostly "
-                        f"{values.median():g}); choose another --target.")
+        raise DataError(f"{setting_name('bins', bins)} leaves '{label}' in {name} a single class (its values are mostly "
+                        f"{values.median():g}); name another column: {_label_column()}.")
     width = len(str(len(edges) - 1))
-    y = pd.Series([f"q{int(c) + 1:0{width}d}" for c in codes], index=values.index, name=target)
+    y = pd.Series([f"q{int(c) + 1:0{width}d}" for c in codes], index=values.index, name=label)
     ranges = ", ".join(f"q{i + 1:0{width}d} {'[' if i == 0 else '('}{edges[i]:g}, {edges[i + 1]:g}]"
                        for i in range(len(edges) - 1))
     fewer = f" (asked {bins}: tied values merged some)" if len(edges) - 1 < bins else ""
-    notes.append(f"target '{target}' cut into {len(edges) - 1} quantile classes{fewer}: {ranges}")
+    notes.append(f"label '{label}' cut into {len(edges) - 1} quantile classes{fewer}: {ranges}")
     return y
 
 
-def _refuse_near_duplicate_labels(y: pd.Series, target: str, name: str) -> None:
+def _refuse_near_duplicate_labels(y: pd.Series, label: str, name: str) -> None:
     """'Yes', 'yes' and 'yes ' are one class to a person and three to a classifier; merging
     them silently could be wrong, so the user decides."""
     groups: dict[str, list[str]] = {}
@@ -179,7 +189,7 @@ def _refuse_near_duplicate_labels(y: pd.Series, target: str, name: str) -> None:
     clashes = [labels for labels in groups.values() if len(labels) > 1]
     if clashes:
         shown = ", ".join(repr(label) for label in sorted(clashes[0]))
-        raise DataError(f"Labels {shown} in '{target}' of {name} differ only in case or spaces; "
+        raise DataError(f"Labels {shown} in '{label}' of {name} differ only in case or spaces; "
                         "clean the column so each class is written one way.")
 
 

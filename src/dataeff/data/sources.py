@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from dataeff.errors import DataError, did_you_mean, one_line
+from dataeff.terms import Placeholder, setting_name
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -31,12 +32,14 @@ def read_source(path: str | Path, *, table: str | None = None, query: str | None
     if not path.exists():
         raise DataError(f"Data file not found: {path}. Check the path, or run 'dataeff datasets' for built-in names.")
     if path.is_dir():
-        raise DataError(f"{path} is a folder; point --data at a file (CSV, Parquet, JSONL, SQLite or DuckDB).")
+        raise DataError(f"{path} is a folder; point {setting_name('source')} at a file (CSV, Parquet, JSONL, SQLite "
+                        "or DuckDB).")
     kind = _kind(path)
     if kind in ("sqlite", "duckdb"):
         return _read_database(path, kind, table, query)
     if table or query:
-        raise DataError(f"--table/--query only apply to SQLite or DuckDB files, and {path.name} is {kind}; drop them.")
+        raise DataError(f"{setting_name('table')} and {setting_name('query')} only apply to SQLite or DuckDB files, "
+                        f"and {path.name} is {kind}; drop them.")
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -169,7 +172,7 @@ def _check_header(path: Path, frame: pd.DataFrame, sep: str | None) -> None:
 
 def _read_database(path: Path, kind: str, table: str | None, query: str | None) -> pd.DataFrame:
     if table and query:
-        raise DataError("Give either --table or --query, not both.")
+        raise DataError(f"Give either {setting_name('table')} or {setting_name('query')}, not both.")
     if kind == "sqlite":
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -193,7 +196,8 @@ def _read_database(path: Path, kind: str, table: str | None, query: str | None) 
                 if len(tables) != 1:
                     raise DataError(
                         f"{path.name} holds {len(tables)} tables ({', '.join(tables) or 'none'}); "
-                        "pick one with --table NAME or pass --query 'SELECT ...'."
+                        f"pick one with {setting_name('table', Placeholder('NAME'))} or pass "
+                        f"{setting_name('query', 'SELECT ...')}."
                     )
                 table = tables[0]
             if table not in tables:
@@ -209,7 +213,8 @@ def _read_database(path: Path, kind: str, table: str | None, query: str | None) 
         except errors as exc:
             if "locked" in str(exc).lower():
                 raise
-            raise DataError(f"The query failed on {path.name}: {one_line(exc)}. Fix the SQL in --query.") from None
+            raise DataError(f"The query failed on {path.name}: {one_line(exc)}. Fix the SQL in "
+                            f"{setting_name('query')}.") from None
     except errors as exc:
         if "locked" in str(exc).lower():
             raise DataError(f"{path.name} is locked by another program; close that program's transaction "

@@ -202,7 +202,7 @@ def write(data: SyntheticCustomers, out: Path, fmt: str = "parquet") -> list[Pat
                                         ("window", f.window)) if v) + "}" for f in rel.features)
         blocks.append(f'[[data.relations]]\n{head}\nkey = "{rel.key}"\ntime = "{rel.time}"\nfeatures = [\n{features},\n]\n')
     toml = (f'# Written by dataeff synth: the flattening the label was drawn from.\n[data]\n{entity_lines}\n'
-            f'key = "customer_id"\ntarget = "{TARGET}"\ncutoff = "snapshot_date"\n\n' + "\n".join(blocks))
+            f'key = "customer_id"\nlabel = "{TARGET}"\ncutoff = "snapshot_date"\n\n' + "\n".join(blocks))
     (out / "study.toml").write_text(toml, encoding="utf-8")
     written.append(out / "study.toml")
     return written

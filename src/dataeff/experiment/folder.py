@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dataeff.errors import RunFolderError
 from dataeff.experiment.store import STORE_NAME
+from dataeff.terms import setting_name
 
 #: Files dataeff writes into a run folder; --force removes only these.
 OWNED = [STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "results.csv", "summary.md", "summary.json",
@@ -22,10 +23,10 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
     holds files that are not dataeff's, or cannot be written.
     """
     if out.exists() and not out.is_dir():
-        raise RunFolderError(f"--out {out} is a file; give a folder path.")
+        raise RunFolderError(f"{setting_name('out', str(out))} is a file; give a folder path.")
     parent = out if out.exists() else _existing_parent(out)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise RunFolderError(f"Cannot write to {parent}; choose an --out folder you can write to.")
+        raise RunFolderError(f"Cannot write to {parent}; choose a folder you can write to for {setting_name('out')}.")
     if not out.exists():
         return "new"
     entries = {p.name for p in out.iterdir()}
@@ -35,7 +36,7 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
         foreign = sorted(entries - set(OWNED))
         if foreign:
             raise RunFolderError(
-                f"--out {out} holds files that are not a dataeff run ({', '.join(foreign[:3])}); "
+                f"{setting_name('out', str(out))} holds files that are not a dataeff run ({', '.join(foreign[:3])}); "
                 "choose an empty or new folder."
             )
         return "restart"
@@ -47,8 +48,8 @@ def check_folder(out: Path, fingerprint: str, force: bool) -> str:
     if force:
         return "restart"
     raise RunFolderError(
-        f"--out {out} holds a study of other data, target or test rows; "
-        "choose another --out, or add --force to start over there."
+        f"{setting_name('out', str(out))} holds a study of other data, label or test rows; "
+        f"choose another {setting_name('out')}, or add {setting_name('force', True)} to start over there."
     )
 
 

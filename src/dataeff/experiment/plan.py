@@ -9,6 +9,7 @@ import numpy as np
 from dataeff.config import MAX_DEFAULT_TEST_ROWS
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, DataError
+from dataeff.terms import Placeholder, setting_name
 
 DEFAULT_TEST_FRACTION = 0.2
 # How a seed draws its test rows and training order. Part of a run folder's identity: bump it
@@ -112,16 +113,17 @@ def make_plan(
         n_test = available if test_rows is None else test_rows
         if n_test > available:
             raise ConfigError(
-                f"--test-rows {n_test} exceeds the {available} rows of {dataset.name}'s own test split; "
+                f"{setting_name('test_rows', n_test)} exceeds the {available} rows of {dataset.name}'s own test split; "
                 f"use at most {available}."
             )
     else:
         if len(codes) < 2 * n_classes:
             # No --test-rows can help: each class needs a test row and a training row.
             raise DataError(
-                f"{dataset.name} has {len(codes)} rows for the {n_classes} classes of '{dataset.target}'; each class "
+                f"{dataset.name} has {len(codes)} rows for the {n_classes} classes of '{dataset.label}'; each class "
                 f"needs a row to test and one to train on, so at least {2 * n_classes} rows: add rows, or study a "
-                "label with fewer classes (a coarser column, or --bins N for a number)."
+                f"label with fewer classes (a coarser column, or {setting_name('bins', Placeholder('N'))} for a "
+                "number)."
             )
         n_test = test_rows if test_rows is not None else min(
             MAX_DEFAULT_TEST_ROWS, int(round(DEFAULT_TEST_FRACTION * len(codes)))
@@ -129,13 +131,13 @@ def make_plan(
         n_test = max(n_test, n_classes) if test_rows is None else n_test
     if n_test < n_classes:
         raise ConfigError(
-            f"{n_test} test rows cannot hold all {n_classes} classes of '{dataset.target}'; "
-            f"use --test-rows {n_classes} or more."
+            f"{n_test} test rows cannot hold all {n_classes} classes of '{dataset.label}'; "
+            f"use {setting_name('test_rows', n_classes)} or more."
         )
     if not own_split and len(codes) - n_test < n_classes:
         raise ConfigError(
-            f"--test-rows {n_test} leaves too few of the {len(codes)} rows to train on (every class needs one); "
-            f"use --test-rows {len(codes) - n_classes} or fewer."
+            f"{setting_name('test_rows', n_test)} leaves too few of the {len(codes)} rows to train on (every class "
+            f"needs one); use {setting_name('test_rows', len(codes) - n_classes)} or fewer."
         )
     splits: dict[int, SeedSplit] = {}
     seed_list = list(range(seeds))
@@ -169,7 +171,7 @@ def make_plan(
         total = len(codes) if not own_split else available
         # stratified: a class of k rows gets about n_test * k / total test rows
         enough = int(np.ceil(MIN_TEST_ROWS_PER_CLASS * total / max(int((codes == worst).sum()), 1)))
-        way_on = (f"use --test-rows {enough} or more" if not own_split and enough < len(codes) - n_classes
+        way_on = (f"use {setting_name('test_rows', enough)} or more" if not own_split and enough < len(codes) - n_classes
                   else "merge rare classes, or add rows")
         notes.append(
             f"the test rows hold fewer than {MIN_TEST_ROWS_PER_CLASS} rows of {n_short} of {n_classes} classes "

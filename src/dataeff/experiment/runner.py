@@ -21,6 +21,7 @@ from dataeff.experiment.workers import run_pooled
 from dataeff.learners.base import align_proba
 from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.featurize import SHARED_KINDS
+from dataeff.terms import setting_name
 
 
 def default_jobs() -> int:
@@ -153,13 +154,14 @@ def check_dask(scheduler: str | None) -> None:
     try:
         from distributed import Client
     except ImportError:
-        raise ConfigError("--engine dask needs Dask's distributed scheduler: pip install 'dataeff[dask]'.") from None
+        raise ConfigError(f"{setting_name('engine', 'dask')} needs Dask's distributed scheduler: pip install "
+                          "'dataeff[dask]'.") from None
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"Cannot reach the Dask scheduler {scheduler} ({one_line(exc, 120)}); start it, or "
-                              "check --scheduler (tcp://HOST:PORT).") from None
+                              f"check {setting_name('scheduler')} (tcp://HOST:PORT).") from None
         try:
             workers = client.scheduler_info(n_workers=-1)["workers"]
         finally:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from dataeff.errors import RunFolderError, one_line
 from dataeff.experiment.metrics import METRICS
+from dataeff.terms import setting_name
 
 STORE_NAME = "store.sqlite"
 CELL_COLUMNS = ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds", "predict_seconds",
@@ -96,7 +97,8 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise RunFolderError(
-                f"{self.path} is not a usable dataeff store ({one_line(exc)}); use --force to start over."
+                f"{self.path} is not a usable dataeff store ({one_line(exc)}); use {setting_name('force', True)} "
+                "to start over."
             ) from None
 
     def _migrate(self) -> None:

@@ -27,7 +27,7 @@ MAX_SIZE = "max_size"
 class Kind:
     """A registry entry: where the learner lives and what it is, without importing it."""
 
-    target: str  # "module:callable" taking random_state and the settings
+    factory: str  # "module:callable" taking random_state and the settings
     summary: str
     family: str = "classic"  # baseline, classic or llm
     needs_examples: bool = True  # False: it answers with no labelled row (scored at n = 0)
@@ -110,7 +110,7 @@ class LearnerSpec:
     of the variant's identity); ``params`` what the learner's constructor gets."""
 
     name: str
-    target: Any  # "module:callable", "package.module.Class", or an estimator/Learner to clone
+    factory: Any  # "module:callable", "package.module.Class", or an estimator/Learner to clone
     params: dict = field(default_factory=dict, hash=False)
     needs_examples: bool = True
     kind: str | None = None  # the registry kind, None for import paths and objects
@@ -121,38 +121,38 @@ class LearnerSpec:
 
     @property
     def summary(self) -> str:
-        return REGISTRY[self.kind].summary if self.kind in REGISTRY else repr(self.target)
+        return REGISTRY[self.kind].summary if self.kind in REGISTRY else repr(self.factory)
 
     def identity(self) -> str:
         """What the learner is, as text: the same name with another identity is another learner."""
         shown = sorted((k, repr(v)) for k, v in self.settings.items())
         if self.kind is None:  # an import path or object: its constructor arguments too
             shown += sorted((k, repr(v)) for k, v in self.params.items() if k not in ("task", "cache"))
-        return repr([self.kind or repr(self.target), shown])
+        return repr([self.kind or repr(self.factory), shown])
 
     def build(self, random_state: int) -> Learner:
         """A new, unfitted learner seeded with ``random_state``."""
         from dataeff.learners.classic import SklearnLearner
 
-        target = self.target
-        if isinstance(target, Learner):
+        factory = self.factory
+        if isinstance(factory, Learner):
             import copy
 
-            learner = copy.deepcopy(target)
+            learner = copy.deepcopy(factory)
             for key, value in self.params.items():  # the task and cache a study hands it
                 setattr(learner, key, value)
             if hasattr(learner, "random_state"):
                 learner.random_state = random_state
             return learner
-        if not isinstance(target, str):  # a scikit-learn estimator instance
+        if not isinstance(factory, str):  # a scikit-learn estimator instance
             from sklearn.base import clone
 
-            return SklearnLearner(_seeded(clone(target), random_state), "auto", random_state)
-        if ":" in target:
-            module, attr = target.split(":")
+            return SklearnLearner(_seeded(clone(factory), random_state), "auto", random_state)
+        if ":" in factory:
+            module, attr = factory.split(":")
             factory = getattr(importlib.import_module(module), attr)
             return factory(random_state=random_state, **self.params)
-        estimator_class = _import_class(target)
+        estimator_class = _import_class(factory)
         return SklearnLearner(_seeded(estimator_class(**self.params), random_state), "auto", random_state)
 
 
@@ -210,7 +210,7 @@ def _from_variant(variant: Variant) -> LearnerSpec:
         # An LLM kind's settings are [llm] settings, merged over that table by the study's
         # LLM wiring; a classic kind's go to its estimator.
         params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items() if k != MAX_SIZE}
-        return LearnerSpec(name, kind.target, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
+        return LearnerSpec(name, kind.factory, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
                            dict(variant.settings), _max_size(name, variant.settings))
     if "." in kind_name:
         cls = _import_class(kind_name)

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from dataeff import terms
 from dataeff.config import LLMSettings, RunSettings
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import Task
+from dataeff.terms import Placeholder, setting_name
 
 
 def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str], llm: LLMSettings,
@@ -48,8 +50,10 @@ def variant_llm(spec: LearnerSpec, llm: LLMSettings) -> LLMSettings:
     """The [llm] table with the variant's own LLM settings over it, checked like the table."""
     if not spec.settings or spec.kind is None:
         return llm
+    own = {k: v for k, v in spec.settings.items() if k in LLMSettings.model_fields}
     try:
-        return llm.updated(**{k: v for k, v in spec.settings.items() if k in LLMSettings.model_fields})
+        with terms.in_variant({f"llm_{key}": key for key in own}):  # named as the variant wrote them
+            return llm.updated(**own)
     except ConfigError as exc:
         raise ConfigError(f"Learner '{spec.name}': {exc}") from None
 
@@ -61,9 +65,9 @@ def task_for(llm: LLMSettings, dataset: Dataset, classes: list[str], name: str) 
     missing = sorted(set(classes) - set(llm.answers)) if llm.answers else []
     if missing:
         raise ConfigError(f"The answer words of {name} lack the label(s) {', '.join(map(repr, missing))} of "
-                          f"'{dataset.target}'; give a word for every label, e.g. --llm-answers "
-                          f"{','.join(f'{c}=...' for c in classes[:3])}.")
-    task = Task.for_dataset(dataset.name, dataset.target, classes, question=llm.question, style=llm.style,
+                          f"'{dataset.label}'; give a word for every label, e.g. "
+                          f"{setting_name('llm_answers', {c: '...' for c in classes[:3]})}.")
+    task = Task.for_dataset(dataset.name, dataset.label, classes, question=llm.question, style=llm.style,
                             verbalizers=llm.answers, descriptions=descriptions, template=template)
     if template is not None and len(dataset.X):
         _check_template(task, dataset.X.iloc[0])
@@ -140,7 +144,8 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
     if on_cluster:
         # A model copy per worker would multiply memory and load time; a cluster shares a server.
         raise ConfigError(f"On a Dask cluster, {', '.join(on_cluster)} talk to an LLM endpoint, not a model per "
-                          "worker: add --llm-backend openai --llm-url URL --llm-model NAME.")
+                          f"worker: add {setting_name('llm_backend', 'openai')}, {setting_name('llm_url', Placeholder('URL'))} "
+                          f"and {setting_name('llm_model', Placeholder('NAME'))}.")
     for spec in {(s.params["backend"], s.params.get("model")): s for s in asking}.values():
         preflight(spec.params["backend"], spec.params.get("model"), spec.params.get("backend_options"),
                   cache=spec.params.get("cache"))

@@ -7,6 +7,7 @@ import math
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
 from dataeff.analysis.types import Analysis, LabelsNeeded
 from dataeff.experiment.plan import MIN_TEST_ROWS_PER_CLASS
+from dataeff.terms import setting_name
 
 
 def labels(n) -> str:
@@ -90,7 +91,8 @@ def _unlisted(count: int) -> str:
     if not count:
         return ""
     return (f" {count:,} answer word{'s' if count != 1 else ''} fell outside the endpoint's top log-probabilities "
-            "and got an estimate (the smallest listed minus 1); --llm-scoring echo scores them exactly.")
+            f"and got an estimate (the smallest listed minus 1); {setting_name('llm_scoring', 'echo')} scores them "
+            "exactly.")
 
 
 def signal_text(analysis: Analysis, facts: dict) -> str | None:
@@ -102,7 +104,7 @@ def signal_text(analysis: Analysis, facts: dict) -> str | None:
     if not signal.tested:
         return f"Signal not tested: {signal.reason}."
     best = signal.best
-    label = facts.get("target") or "the target"
+    label = facts.get("label") or facts.get("target") or "the label"
     against = ("chance" if signal.baseline == "chance" else f"the baseline ({signal.baseline})")
     largest = size(signal.largest_size) if signal.largest_size is not None else "the largest size"
     if not signal.found:
@@ -113,7 +115,7 @@ def signal_text(analysis: Analysis, facts: dict) -> str | None:
                        f"{interval(best.baseline_ci, score)}.")
         seeds = analysis.n_seeds
         few = (f" With only {seeds} seeds a signal must be strong to be told from noise: more seeds "
-               "(--seeds 5) test it better." if seeds < 4 else "")
+               f"({setting_name('seeds', 5)}) test it better." if seeds < 4 else "")
         return (f"No signal: no learner scores above {against} at any size up to {largest} labels "
                 f"({metric}, paired over seeds, corrected for {signal.comparisons} comparisons): these columns "
                 f"carry no information about {label} that these learners can find. So there is no ceiling "

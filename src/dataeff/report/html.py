@@ -121,7 +121,7 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
         ("data fingerprint", str(facts.get("data_fingerprint", ""))),
         ("study fingerprint", str(facts.get("study_fingerprint", ""))),
         ("rows × feature columns", f"{facts.get('rows', '')} × {facts.get('columns', '')}"),
-        ("target", str(facts.get("target", ""))),
+        ("label", str(facts.get("label", facts.get("target", "")))),
         ("class balance", ", ".join(f"{c}: {n} ({n / total:.0%})" for c, n in counts.items())),
         ("test rows per seed", f"{facts.get('n_test', '')}" + (" (the dataset's own split)"
                                                                if facts.get("own_test_split") else "")),

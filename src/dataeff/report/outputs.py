@@ -111,7 +111,7 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
             ["learner", "labels", "labelling", "training compute", "serving a month", "first month"],
             answers.cost_rows(analysis))
     lines.append(
-        f"Target `{facts.get('target')}`, classes {', '.join(facts.get('classes', []))}; "
+        f"Label `{facts.get('label', facts.get('target'))}`, classes {', '.join(facts.get('classes', []))}; "
         f"{facts.get('n_test')} test rows per seed, {facts.get('n_seeds')} seeds, "
         f"training pool {facts.get('pool_size')} rows."
     )

@@ -19,6 +19,7 @@ from dataeff.results import analyze
 from dataeff.study import Study
 from dataeff.suite.aggregate import DatasetAnswers, SuiteAggregate, aggregate, labels_text
 from dataeff.suite.settings import Suite, SuiteDataset
+from dataeff.terms import setting_name
 
 
 @dataclass
@@ -58,7 +59,8 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int | None = None, engine:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunFolderError(f"Cannot create --out {out}: {exc.strerror}; choose another folder.") from None
+        raise RunFolderError(f"Cannot create {setting_name('out', str(out))}: {exc.strerror}; choose another "
+                             "folder.") from None
     answers = []
     with _one_cluster(engine, scheduler, jobs) as address:
         for index, dataset in enumerate(suite.datasets, 1):
@@ -79,7 +81,7 @@ def _run_one(dataset: SuiteDataset, settings, out: Path, score: float | None) ->
         result = Study(settings=settings).run(folder, progress=False)
         fixed = None
         if score is not None:  # a second view of the same cells; the run folder keeps its own answers
-            fixed = analyze(dataclasses.replace(result), target=str(score), write=False).analysis
+            fixed = analyze(dataclasses.replace(result), score_target=str(score), write=False).analysis
         return DatasetAnswers.from_run(dataset.name, dataset.listed, result, fixed,
                                        seconds=time.perf_counter() - started)
     except DataEffError as exc:

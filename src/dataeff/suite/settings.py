@@ -25,15 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataeff.config import SECTIONS, Settings, load_config, parse_target, read_toml, settings_from_tables
+from dataeff.config import (SECTIONS, Settings, load_config, parse_target, read_toml, renamed_note,
+                            settings_from_tables)
 from dataeff.data.builtin import BUILTINS, is_builtin
 from dataeff.errors import ConfigError, did_you_mean
+from dataeff.terms import Placeholder, setting_name
 from dataeff.variants import variants_from_toml
 
 #: the keys of [suite]
 SUITE_KEYS = ("datasets", "score")
 #: the keys a dataset entry written as a table may hold
-ENTRY_KEYS = ("source", "target", "name", "table", "query", "bins")
+ENTRY_KEYS = ("source", "label", "name", "table", "query", "bins")
 #: settings a suite decides itself: the dataset of each folder, and the folder
 NOT_OVERRIDABLE = ("source", "out")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -93,7 +95,7 @@ def shared_settings(raw: dict, path: Path) -> Settings:
                           "(a related-tables study TOML is listed as a dataset).")
     if isinstance(raw.get("run"), dict) and "out" in raw["run"]:
         raise ConfigError(f"[run] out in {path.name}: a suite writes one run folder per dataset inside "
-                          "--out DIR; drop it.")
+                          f"{setting_name('out', Placeholder('DIR'))}; drop it.")
     return settings_from_tables(raw, path, other_sections=("suite", "overrides"))
 
 
@@ -128,7 +130,7 @@ def make_suite(datasets: Any, settings: Settings | None = None, *, score: Any = 
             if key in table:
                 raise ConfigError(f"[overrides.{name}] sets '{key}'; a suite decides each dataset's {key} itself: "
                                   "drop it.")
-        own = own.with_overrides(**table)
+        own = own.with_overrides(written_in=f"overrides.{name}", **table)
         resolve_learners(list(own.study.learners))  # an unknown kind or setting ends here, before any folder
         built.append(SuiteDataset(name, listed, own))
     return Suite(tuple(built), settings, None if score is None else float(score))
@@ -140,7 +142,10 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
         item = {"source": item}
     elif not isinstance(item, dict):
         raise ConfigError(f"A dataset of the suite is a name, a path or a table like {{ source = \"x.csv\", "
-                          f"target = \"y\" }}. Got {item!r} instead.")
+                          f"label = \"y\" }}. Got {item!r} instead.")
+    if "target" in item and "label" not in item:  # the label column's old name
+        renamed_note("'target' in a dataset of [suite] datasets", "'label'")
+        item = {("label" if key == "target" else key): value for key, value in item.items()}
     for key in item:
         if key not in ENTRY_KEYS:
             raise ConfigError(f"Unknown key '{key}' in the suite's dataset {item}.{did_you_mean(key, ENTRY_KEYS)} "
@@ -148,7 +153,7 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
     source = item.get("source")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"The suite's dataset {item} has no source; add source = \"NAME or PATH\".")
-    data = {k: item[k] for k in ("target", "table", "query", "bins") if k in item}
+    data = {k: item[k] for k in ("label", "table", "query", "bins") if k in item}
     if is_builtin(source) and not (base / source).exists():
         own, stem = settings.with_overrides(source=source, **data), source
     else:
@@ -166,9 +171,9 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
             study = load_config(path)
             own = Settings(**{**{name: getattr(settings, name) for name in SECTIONS}, "data": study.data})
         else:
-            if "target" not in data:
-                raise ConfigError(f"The suite's dataset {source} needs its target: write {{ source = \"{source}\", "
-                                  "target = \"COLUMN\" } in [suite] datasets.")
+            if "label" not in data:
+                raise ConfigError(f"The suite's dataset {source} needs its label column: write {{ source = "
+                                  f"\"{source}\", label = \"COLUMN\" }} in [suite] datasets.")
             own = settings.with_overrides(source=str(path), **data)
     name = item.get("name", stem)
     if not isinstance(name, str) or not _NAME.match(name):

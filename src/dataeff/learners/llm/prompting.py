@@ -11,6 +11,7 @@ from dataeff.config import DEFAULT_SHOTS
 from dataeff.data.builtin import builtin_task
 from dataeff.data.serialize import serialize_row
 from dataeff.errors import ConfigError
+from dataeff.terms import setting_name
 
 #: Demonstrations a few-shot prompt holds at most (the rest of the training rows go unused).
 DEFAULT_K_MAX = DEFAULT_SHOTS
@@ -117,5 +118,6 @@ def check_prompts_fit(X: pd.DataFrame, task: Task, shots: int | None, count_toke
         if need > n_ctx:
             fits = max(0, n_ctx // max(typical, 1) - 1)
             raise ConfigError(f"{who}{shots} demonstrations of rows of ~{typical:,} tokens need ~{need:,} tokens, "
-                              f"more than the model's context of {n_ctx:,}; use --llm-shots {fits} (shots={fits} "
+                              f"more than the model's context of {n_ctx:,}; use {setting_name('llm_shots', fits)} "
+                              f"(shots={fits} "
                               "in a variant) or shorter rows.")

@@ -11,6 +11,7 @@ from dataeff.config import FINETUNE_BATCH, FINETUNE_STEPS
 from dataeff.data.dataset import Dataset
 from dataeff.experiment.plan import Plan
 from dataeff.learners.registry import REGISTRY, LearnerSpec
+from dataeff.terms import setting_name
 
 # Gemma 3 270M through llama.cpp on one thread: prompt tokens per CPU second at the start of a
 # context. Fitted on benchmarks/bench_workload.py's two studies (fine-foods reviews; attrition
@@ -57,7 +58,7 @@ def llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str 
         parts.append(f"about {work.train_tokens:,.0f} training tokens (llm-finetune), included in the minutes")
     if not parts:
         return None
-    return f"LLM work: {'; '.join(parts)} (fewer --test-rows or --sizes shrink it)."
+    return f"LLM work: {'; '.join(parts)} (fewer {setting_name('test_rows')} or {setting_name('sizes')} shrink it)."
 
 
 def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload:

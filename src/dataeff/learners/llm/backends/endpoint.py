@@ -17,6 +17,7 @@ import numpy as np
 
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend
+from dataeff.terms import setting_name
 
 # Answers worth another try: the server is busy, restarting, or behind a struggling proxy.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -54,7 +55,8 @@ class EndpointClient:
 
         if not model or "::" not in model:
             raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
-                              "e.g. http://127.0.0.1:8000/v1::gemma (--llm-url and --llm-model).")
+                              f"e.g. http://127.0.0.1:8000/v1::gemma ({setting_name('llm_url')} and "
+                              f"{setting_name('llm_model')}).")
         base_url, self.model_name = model.rsplit("::", 1)
         self.base_url = check_endpoint_url(base_url)
         self.concurrency, self.timeout, self.retries, self.max_wait = concurrency, timeout, retries, max_wait
@@ -113,7 +115,7 @@ class EndpointClient:
         if not response.is_success:
             detail = _redacted(one_line(response.text, 200), api_key)
             raise ConfigError(f"{self.base_url} refused the request (HTTP {response.status_code}: {detail}); "
-                              "check --llm-model and the API key's variable.")
+                              f"check {setting_name('llm_model')} and the API key's variable.")
         try:
             answer = response.json()
         except ValueError:  # json.JSONDecodeError, a body cut short
@@ -197,7 +199,7 @@ class OpenAICompletions(EndpointBackend):
                     raise ConfigError(f"Answer words {continuation!r} and "
                                       f"{[c for c, t in firsts.items() if t == token][0]!r} share their first "
                                       f"token {token!r}; next-token scoring cannot tell them apart: choose "
-                                      "answer words that start differently, or --llm-scoring echo.")
+                                      f"answer words that start differently, or {setting_name('llm_scoring', 'echo')}.")
                 firsts[continuation] = token
                 scores[(context, continuation)] = float(top[token])
         return [scores[r] for r in requests]

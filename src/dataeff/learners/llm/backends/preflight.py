@@ -7,6 +7,7 @@ from pathlib import Path
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.models import default_gguf, is_gguf, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
+from dataeff.terms import setting_name
 
 LOCAL_BACKENDS = ("llamacpp", "transformers")  # a model in this process, whose context is known
 
@@ -21,7 +22,7 @@ def preflight(alias: str, model: str | None, options: dict | None = None, cache:
     --------
     >>> preflight("llamacpp", "missing.gguf")
     Traceback (most recent call last):
-    dataeff.errors.ConfigError: LLM model file not found: missing.gguf. Pass an existing GGUF file with --llm-model.
+    dataeff.errors.ConfigError: LLM model file not found: missing.gguf. Pass an existing GGUF file with llm_model.
     """
     cache = cache or CacheSettings.default()
     if alias == "transformers":
@@ -38,7 +39,8 @@ def preflight(alias: str, model: str | None, options: dict | None = None, cache:
             default_gguf(cache.folder)
             return
         if not path.is_file():
-            raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file with --llm-model.")
+            raise ConfigError(f"LLM model file not found: {path}. Pass an existing GGUF file with "
+                              f"{setting_name('llm_model')}.")
         if not is_gguf(path):
             raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
     elif alias in ("openai", "openai-embed"):
@@ -74,7 +76,7 @@ def _check_reachable(url: str) -> None:
         httpx.get(base + "/models", timeout=10)
     except httpx.TransportError as exc:
         raise ConfigError(f"The LLM endpoint {base} is unreachable ({one_line(exc, 120)}); "
-                          "start the server or fix --llm-url.") from None
+                          f"start the server or fix {setting_name('llm_url')}.") from None
 
 
 def local_token_counter(alias: str, model: str | None, cache: CacheSettings | None = None):

@@ -26,6 +26,7 @@ from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend, check_layer, common_prefix
 from dataeff.learners.llm.backends.models import file_fingerprint, is_gguf, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
+from dataeff.terms import setting_name
 
 
 class Transformers(Backend):
@@ -359,16 +360,15 @@ def check_gguf_tokenizer(tokenizer, path: Path) -> None:
 
 
 def check_device(device: str) -> None:
-    """Refuse a device this machine does not have, before a run starts."""
-    from dataeff.config import LLM_DEVICES
-
-    if device not in LLM_DEVICES:
-        raise ConfigError(f"Unknown LLM device '{device}'; choose {', '.join(LLM_DEVICES)}.")
+    """Refuse a device this machine does not have, before a run starts (the setting's own
+    constraint has refused a device that does not exist)."""
     if device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError("--llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or auto.")
+            cpu, auto = setting_name("llm_device", "cpu"), setting_name("llm_device", "auto")
+            raise ConfigError(f"{setting_name('llm_device', 'cuda')}, but PyTorch sees no CUDA GPU here; use {cpu} "
+                              f"or {auto}.")
 
 
 def token_counter(path: Path, cache_folder: Path):

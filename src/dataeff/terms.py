@@ -1,0 +1,145 @@
+"""A setting named in its caller's terms: a flag to a command-line user (``--test-rows 400``), a
+keyword to a Python user (``test_rows=400``), a key to whoever wrote it in a study TOML
+(``[study] test_rows = 400``). Messages and advice anywhere in the code name settings through
+``config.setting_name``, which renders here, so nobody is told to use a flag they never passed.
+
+``config`` declares the settings here (``declare``: each flat name's section and key, the
+spellings that differ, the old names), so that any stage can name a setting without importing
+the settings. The entry point says who the caller is: the command line enters ``caller("cli")`` (and sets
+``DATAEFF_CALLER`` so spawned workers name settings the same way); Python is the default. A
+study's settings read from a TOML add their tables and keys with ``from_file``: those settings
+are named as keys, whoever called. Nothing here imports another module of the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CALLERS = ("python", "cli")
+CALLER_ENV = "DATAEFF_CALLER"
+MISSING: Any = object()  # no value: name the setting alone ("--test-rows", "test_rows")
+
+
+class Placeholder(str):
+    """A value written as it is, unquoted, in every caller's terms: ``--bins N``, ``bins=N``."""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Who gave the settings: ``caller`` for all of them, and the file of each read from a TOML."""
+
+    caller: str = "python"
+    from_file: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (TOML table, key)
+    in_variant: Mapping[str, str] = field(default_factory=dict)  # flat name -> a learner variant's key
+
+
+def _default() -> Terms:
+    caller = os.environ.get(CALLER_ENV, "python")
+    return Terms(caller if caller in CALLERS else "python")
+
+
+_TERMS: contextvars.ContextVar[Terms | None] = contextvars.ContextVar("dataeff_terms", default=None)
+
+
+def current() -> Terms:
+    return _TERMS.get() or _default()
+
+
+@contextlib.contextmanager
+def caller(name: str) -> Iterator[None]:
+    """Name settings as ``name`` ('cli' or 'python') within the block (and in workers it spawns)."""
+    token = _TERMS.set(Terms(name, current().from_file, current().in_variant))
+    before = os.environ.get(CALLER_ENV)
+    os.environ[CALLER_ENV] = name
+    try:
+        yield
+    finally:
+        _TERMS.reset(token)
+        if before is None:
+            os.environ.pop(CALLER_ENV, None)
+        else:
+            os.environ[CALLER_ENV] = before
+
+
+@contextlib.contextmanager
+def from_file(files: Mapping[str, tuple[str, str]]) -> Iterator[None]:
+    """Name these settings (flat name -> (table, key) in a TOML) as the file's keys within the block."""
+    token = _TERMS.set(Terms(current().caller, {**current().from_file, **files}, current().in_variant))
+    try:
+        yield
+    finally:
+        _TERMS.reset(token)
+
+
+@contextlib.contextmanager
+def in_variant(keys: Mapping[str, str]) -> Iterator[None]:
+    """Name these settings (flat name -> key) as a learner variant's own ``key=value`` in the block."""
+    now = current()
+    token = _TERMS.set(Terms(now.caller, now.from_file, {**now.in_variant, **keys}))
+    try:
+        yield
+    finally:
+        _TERMS.reset(token)
+
+
+_DECLARED: dict[str, dict] = {"places": {}, "spelled": {}, "renamed": {}}
+
+
+def declare(places: Mapping[str, tuple[str, str]], spelled: Mapping[str, str], renamed: Mapping[str, str]) -> None:
+    """The settings' layout, from config.py: flat name -> (section, key); flat names spelled
+    otherwise on the command line and in Python; old flat name -> new."""
+    _DECLARED.update(places=dict(places), spelled=dict(spelled), renamed=dict(renamed))
+
+
+def setting_name(flat: str, value: Any = MISSING) -> str:
+    """A setting (by flat name, with ``value`` when given) as the caller writes it: ``--test-rows
+    400`` on the command line, ``test_rows=400`` in Python, ``[study] test_rows = 400`` for a
+    setting read from a study TOML."""
+    new = _DECLARED["renamed"].get(flat, flat)  # an old name is named as it was written
+    section, key = _DECLARED["places"].get(new, ("", new))
+    return render(flat, section, key, value, spelled=_DECLARED["spelled"].get(flat))
+
+
+def render(flat: str, section: str, key: str, value: Any = MISSING, *, spelled: str | None = None) -> str:
+    """``flat`` (``spelled`` on the command line and in Python, when that differs) with
+    ``value``, as its caller writes it."""
+    terms = current()
+    if flat in terms.in_variant:
+        return terms.in_variant[flat] if value is MISSING else f"{terms.in_variant[flat]}={value!r}"
+    if flat in terms.from_file:
+        table, key = terms.from_file[flat]
+        return f"[{table}] {key}" + ("" if value is MISSING else f" = {_toml(value)}")
+    name = spelled or flat
+    if terms.caller == "cli":
+        option = "--" + name.replace("_", "-")
+        if value is MISSING:
+            return option
+        if isinstance(value, bool):
+            return option if value else option.replace("--", "--no-", 1)
+        return f"{option} {_cli(value)}"
+    if value is MISSING:
+        return name
+    return f"{name}={value if isinstance(value, Placeholder) else repr(value)}"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, Placeholder):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, (str, list, dict)) else str(value)
+
+
+def _cli(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    text = str(value)
+    return f"'{text}'" if any(ch.isspace() for ch in text) or not text else text
