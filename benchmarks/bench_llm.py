@@ -86,7 +86,7 @@ def main() -> int:
         start = time.perf_counter()
         second_run = dataeff.run("fine-foods", out=f"{folder}/second", progress=False, **study)
         second = time.perf_counter() - start
-    assert second_run.facts["llm_usage"]["model_calls"] == 0
+    assert second_run.facts.llm_usage["model_calls"] == 0
 
     share = ours_rate / raw_rate
     few_ratio = few_cost / zero_cost

@@ -22,7 +22,7 @@ def test_run_on_a_dataframe_returns_results_and_the_run_folder(tmp_path):
     assert (curves.query("learner == 'majority'")["mean"] == 0.5).all()
     loaded = dataeff.load_run(tmp_path / "x")
     pd.testing.assert_frame_equal(loaded.results, result.results)
-    assert loaded.facts["dataset"] == "dataframe" and loaded.metric == "roc_auc"
+    assert loaded.facts.dataset == "dataframe" and loaded.metric == "roc_auc"
     _analyze_the_folder_again(tmp_path / "x", result)
 
 

@@ -332,8 +332,8 @@ def _print_summary(result) -> None:
 
     from dataeff.report.tables import curve_pivot, markdown_table
 
-    pivot = curve_pivot(result.curves(), result.facts.get("learners"))
-    title = f"{result.facts.get('dataset')}: {result.metric} (mean ± 95% CI half-width)"
+    pivot = curve_pivot(result.curves(), result.facts.learners)
+    title = f"{result.facts.dataset}: {result.metric} (mean ± 95% CI half-width)"
     console = _console()
     if console.is_terminal:
         table = Table(title=title)
@@ -346,10 +346,10 @@ def _print_summary(result) -> None:
     else:  # a log or a pipe: one line a size, whatever the width
         for line in [title, "", *(markdown_table(pivot) if not pivot.empty else ["No cell finished."]), ""]:
             console.print(line, markup=False)
-    cells = result.facts.get("cells", {})
+    cells = result.facts.cells
     failed = result.results[result.results["status"] != "ok"]
     console.print(f"{cells.get('ok', 0)} cells run, {cells.get('skipped', 0)} resumed from the store, "
-                  f"{len(failed)} failed; {result.facts.get('run_seconds')} s. Outputs in {result.out}/")
+                  f"{len(failed)} failed; {result.facts.run_seconds} s. Outputs in {result.out}/")
     if len(failed):
         _err(failed_cells_line(failed, result.out))
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from dataeff.config import DEFAULT_SCORE_TARGET
 from dataeff.errors import RunFolderError
+from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.runner import results_frame
 from dataeff.experiment.store import STORE_NAME, Store
 
@@ -33,8 +34,8 @@ class RunResult:
         The run folder.
     metric : str
         The headline metric.
-    facts : dict
-        Dataset, plan and run facts (also in summary.json).
+    facts : dataeff.experiment.facts.RunFacts
+        Dataset, plan and run facts (also in summary.json); a dict given here is read into one.
     analysis : dataeff.analysis.types.Analysis or None
         The answers (ceiling, labels to target, crossovers, data advantage, costs); None until
         analysed.
@@ -49,8 +50,11 @@ class RunResult:
     results: pd.DataFrame
     out: Path
     metric: str
-    facts: dict = field(default_factory=dict)
+    facts: RunFacts = field(default_factory=RunFacts)
     analysis: Analysis | None = None
+
+    def __post_init__(self):
+        self.facts = RunFacts.of(self.facts)
 
     def curves(self, metric: str | None = None) -> pd.DataFrame:
         """Mean and 95% CI per learner and size for ``metric`` (default: the headline)."""
@@ -64,8 +68,8 @@ class RunResult:
         from dataeff.report.chart import Chart
 
         metric = metric or self.metric
-        return Chart.from_curves(self.curves(metric), metric, self.facts.get("learners"), self.analysis,
-                                 title=f"{self.facts.get('dataset', '')}: {metric} vs labelled examples")
+        return Chart.from_curves(self.curves(metric), metric, self.facts.learners, self.analysis,
+                                 title=f"{self.facts.dataset}: {metric} vs labelled examples")
 
     def plot(self, ax=None, metric: str | None = None) -> CurveDisplay:
         """Draw the learning curves on a matplotlib Axes (a new figure when ``ax`` is None).
@@ -101,7 +105,7 @@ def load_run(out: str | Path) -> RunResult:
     if not (out / STORE_NAME).is_file():
         raise RunFolderError(f"{out} is not a dataeff run folder (no {STORE_NAME}); check the path.")
     with Store(out / STORE_NAME) as store:
-        facts = json.loads(store.get_meta("facts") or "{}")
+        facts = RunFacts.of(json.loads(store.get_meta("facts") or "{}"))
         metric = store.get_meta("metric") or "roc_auc"
         analysis = Analysis.from_stored(store.get_meta("analysis"))
         results = results_frame(store)
@@ -150,8 +154,8 @@ def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TA
     # Its numbers are JSON's already (NaN and infinity are None), so the report drawn now and the
     # one 'dataeff report' draws later from the stored copy are the same.
     result.analysis = summarize(result.results, metric, score_target=score_target, prices=prices,
-                              order=result.facts.get("learners"), families=learner_families(result.facts),
-                              kinds=result.facts.get("learner_kinds"))
+                              order=result.facts.learners, families=learner_families(result.facts),
+                              kinds=result.facts.kinds())
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
         values = {"analysis": json.dumps(result.analysis.to_json()), "metric": metric}
@@ -173,20 +177,20 @@ def narrowed(result: RunResult, learners: list[str]) -> RunResult:
         if name not in known:
             raise ConfigError(f"{result.out} has no learner '{name}'.{did_you_mean(name, known)} "
                               f"It has: {', '.join(known)}.")
-    order = [n for n in result.facts.get("learners", known) if n in learners]
-    facts = {**result.facts, "learners": order}
+    order = [n for n in (result.facts.learners or known) if n in learners]
+    facts = result.facts.model_copy(update={"learners": order})
     return RunResult(result.results[result.results["learner"].isin(learners)].reset_index(drop=True), result.out,
                      result.metric, facts, None)
 
 
-def learner_families(facts: dict) -> dict[str, str]:
+def learner_families(facts: RunFacts) -> dict[str, str]:
     """Each learner's family from the run facts; run folders written before kinds declared one
     named their learners by kind, so the kind's family stands for them."""
     from dataeff.learners.registry import REGISTRY
 
-    known = facts.get("learner_families", {})
+    known = facts.families()
     return {name: known.get(name) or (REGISTRY[name].family if name in REGISTRY else "classic")
-            for name in facts.get("learners", [])}
+            for name in facts.learners}
 
 
 def report(out: str | Path, learners: list[str] | None = None) -> Path:

@@ -15,6 +15,7 @@ from dataeff.config import Settings
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.errors import RunFolderError
+from dataeff.experiment.facts import LearnerInfo, RunFacts
 from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
 from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
@@ -97,10 +98,10 @@ class Study:
         fingerprint = self.fingerprint(dataset, plan)
         force = settings.run.force if force is None else force
         action = check_folder(out_path, fingerprint, force)
-        earlier = _stored_json(out_path, "facts") if action == "resume" else {}
+        earlier = RunFacts.of(_stored_json(out_path, "facts")) if action == "resume" else None
         identities = _stored_json(out_path, "learner_identities") if action == "resume" else {}
         if _renamed_learner(out_path, identities, specs, force):
-            action, earlier, identities = "restart", {}, {}
+            action, earlier, identities = "restart", None, {}
         for note in [*dataset.notes, *plan.notes]:
             log(f"note: {note}")
         cells = plan.cells([(s.name, s.needs_examples, s.max_size) for s in specs])
@@ -122,7 +123,8 @@ class Study:
             clear_owned(out_path)
         elif action == "resume":
             log("resuming: finished cells in this folder are kept")
-        facts = _grown(earlier, self._facts(dataset, plan, specs, fingerprint))
+        facts = self._facts(dataset, plan, specs, fingerprint)
+        facts = earlier.grown_by(facts) if earlier is not None else facts
         metric = settings.study.metric
         with Store(out_path / STORE_NAME) as store:
             # Names are claimed before any cell runs: a killed run still keeps a name to its learner.
@@ -135,15 +137,15 @@ class Study:
             results = results_frame(store)
             usage = store.llm_usage()
             if usage["llm_cells"]:
-                facts["llm_usage"] = self._usage(usage, specs)
+                facts.llm_usage = self._usage(usage, specs)
                 from dataeff.report.answers import llm_traffic
 
                 log(f"{llm_traffic(facts)} Cache: {settings.run.cache_folder()} "
                     f"({setting_name('no_cache', True)} bypasses it).")
-            facts["run_seconds"] = round(time.perf_counter() - started, 2)
-            facts["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            facts["cells"] = counts
-            store.set_meta({"facts": facts})
+            facts.run_seconds = round(time.perf_counter() - started, 2)
+            facts.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            facts.cells = counts
+            store.set_meta({"facts": facts.to_json()})
             log("analysing: curve fits, ceiling, labels to target, crossovers, cost")
             from dataeff.analysis.efficiency import Prices
 
@@ -156,13 +158,13 @@ class Study:
         endpoints = []
         for spec in specs:
             if spec.params.get("backend") in ("openai", "openai-embed"):
-                url, _, model = spec.params["model"].rpartition("::")
-                endpoints.append(f"{url} (model {model})")
+                endpoint = spec.params["model"]
+                endpoints.append(f"{endpoint.url} (model {endpoint.model})")
         if endpoints:
             usage["endpoint"] = " and ".join(dict.fromkeys(endpoints))
         return usage
 
-    def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> dict:
+    def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> RunFacts:
         from importlib.metadata import PackageNotFoundError, version
 
         versions = {}
@@ -177,7 +179,7 @@ class Study:
             except PackageNotFoundError:
                 pass
         counts = dataset.y.value_counts()
-        return {
+        return RunFacts.of({
             "dataset": dataset.name,
             "data_fingerprint": dataset.fingerprint(),
             "study_fingerprint": fingerprint,
@@ -193,17 +195,15 @@ class Study:
             "seeds": plan.seeds,
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
-            "learner_settings": {s.name: _settings(s) for s in specs},
-            "learner_kinds": {s.name: s.kind or str(s.factory) for s in specs},
-            "learner_families": {s.name: s.family for s in specs},
-
+            "learner_info": {s.name: LearnerInfo(kind=s.kind or str(s.factory), family=s.family,
+                                                 settings=_settings(s)) for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],
             "known_ceiling": dataset.truth,
             "python": platform.python_version(),
             "versions": versions,
-        }
+        })
 
 
 def run(data: Any = None, *, out: str | Path | None = None, jobs: int | None = None, progress: bool = True,
@@ -246,21 +246,6 @@ def _renamed_learner(out: Path, stored: dict, specs: list[LearnerSpec], force: b
                              f"settings; give the variant another name, or add {setting_name('force', True)} to start "
                              "over there.")
     return bool(clash)
-
-
-def _grown(earlier: dict, now: dict) -> dict:
-    """This run's facts over the folder's earlier ones: learners, sizes and seeds are the union
-    of both, since results, summary and report cover every cell in the store."""
-    if not earlier:
-        return now
-    grown = dict(now)
-    grown["learners"] = list(dict.fromkeys([*earlier.get("learners", []), *now["learners"]]))
-    for key in ("learner_settings", "learner_kinds", "learner_families"):
-        grown[key] = {**earlier.get(key, {}), **now[key]}
-    grown["sizes"] = sorted(set(earlier.get("sizes", [])) | set(now["sizes"]))
-    grown["seeds"] = sorted(set(earlier.get("seeds", [])) | set(now["seeds"]))
-    grown["n_seeds"] = len(grown["seeds"])
-    return grown
 
 
 def _slug(name: str) -> str:

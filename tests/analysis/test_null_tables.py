@@ -68,8 +68,8 @@ def test_a_continuous_target_is_refused_in_one_line_and_runs_binned(tmp_path):
     assert "bins=N" in message and not (tmp_path / "no").exists()
     result = dataeff.run(data=frame, label="price", bins=3, out=tmp_path / "r",
                          **{**STUDY, "learners": ["majority", "logreg"]})
-    assert result.facts["classes"] == ["q1", "q2", "q3"]
-    assert any("cut into 3 quantile classes" in note for note in result.facts["notes"])
+    assert result.facts.classes == ["q1", "q2", "q3"]
+    assert any("cut into 3 quantile classes" in note for note in result.facts.notes)
     assert result.analysis.signal.found  # price rises with x1^2 and spend
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from dataeff.analysis.summary import summarize
-from dataeff.analysis.types import Analysis
+from dataeff.analysis.types import ANALYSIS_SCHEMA, Analysis, Target
+from dataeff.errors import RunFolderError
 from tests.analysis.test_curves import cells, pow3
 
 LEARNER_KEYS = {"family", "kind", "sizes", "fit", "asymptote", "asymptote_ci", "identified", "rising",
@@ -27,7 +29,8 @@ def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
     data = json.loads(json.dumps(analysis.to_json(), allow_nan=False))  # valid JSON: no NaN, no inf
     assert set(data) == {"metric", "higher_is_better", "n_seeds", "prices", "learners", "crossovers",
                          "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest",
-                         "signal"}
+                         "signal", "schema_version"}
+    assert data["schema_version"] == ANALYSIS_SCHEMA
     assert set(data["learners"]["logreg"]) == LEARNER_KEYS
     assert set(data["ceiling"]) == {"value", "ci", "learner", "from", "best_measured", "best_measured_learner",
                                     "best_measured_n", "gap", "extrapolated", "still_rising", "selection",
@@ -44,6 +47,18 @@ def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
                                             "advantage", "per_size"}
     assert [w["n"] for w in data["prompt_worth"][0]["per_size"]] == data["learners"]["llm-zero"]["sizes"]
     assert Analysis.from_json(data).to_json() == data
+
+
+def test_the_stored_copy_is_read_by_its_schema_version():
+    data = _analysis().to_json()
+    old = {k: v for k, v in data.items() if k != "schema_version"}  # stored before versions were
+    old["crossovers"] = [{k: v for k, v in c.items() if k != "significant"} for c in old["crossovers"]]
+    assert Analysis.from_json(old).to_json()["learners"] == data["learners"]
+    with pytest.raises(RunFolderError, match="schema version 2, newer than this dataeff reads"):
+        Analysis.from_json({**data, "schema_version": ANALYSIS_SCHEMA + 1})
+    # NaN and numpy scalars become plain JSON numbers or None the moment an object is built
+    assert Target("0.8", "absolute", np.float64("nan")).value is None
+    assert Target("0.8", "absolute", np.float64(0.8)).to_json()["value"] == 0.8
 
 
 def test_costs_are_numbers_in_the_analysis_and_the_cheapest_is_the_smallest():

@@ -35,7 +35,7 @@ def test_dask_cluster_gives_the_local_engines_results(cluster, tmp_path):
                                   remote.sort_values(KEY)[KEY + METRICS].reset_index(drop=True))
     rerun = dataeff.run(frame, out=tmp_path / "dask", progress=False, engine="dask",
                         scheduler=cluster.scheduler_address, **common)
-    assert rerun.facts["cells"] == {"ok": 0, "failed": 0, "skipped": 24}  # resume works there too
+    assert rerun.facts.cells == {"ok": 0, "failed": 0, "skipped": 24}  # resume works there too
 
 
 def test_unreachable_scheduler_and_local_llm_on_a_cluster_are_refused_before_any_folder(tmp_path):

@@ -124,12 +124,12 @@ def test_a_failing_cell_is_recorded_and_retried_by_the_next_run(proxy, tmp_path)
     first = _study(proxy.base, llm_retries=1, llm_timeout=30.0, no_cache=True).run(tmp_path / "run", progress=False)
     assert (first.results["status"] == "failed").all()
     assert first.results["error"].str.contains("failed after 2 tries").all()
-    usage = first.facts["llm_usage"]
+    usage = first.facts.llm_usage
     assert usage["endpoint_failures"] >= 1 and usage["endpoint_prompts"] == 0
     proxy.default = "ok"
     second = _study(proxy.base, llm_retries=1, llm_timeout=30.0, no_cache=True).run(tmp_path / "run", progress=False)
     assert (second.results["status"] == "ok").all(), second.results["error"].tolist()
-    usage = second.facts["llm_usage"]
+    usage = second.facts.llm_usage
     # 12 test rows + 3 content-free rows, once per cell (n = 0 and n = 8): the rows that left
     assert usage["endpoint_prompts"] == 2 * 15 and usage["endpoint_failures"] == 0
     markdown = (tmp_path / "run" / "summary.md").read_text()
@@ -165,7 +165,7 @@ def test_a_server_killed_mid_run_and_restarted_lets_the_run_finish(tmp_path, llm
         proxy.close()
     assert result.get("restarted") and result["killed_at"] >= 8
     assert (run.results["status"] == "ok").all(), run.results["error"].tolist()
-    usage = run.facts["llm_usage"]
+    usage = run.facts.llm_usage
     assert usage["endpoint_retries"] >= 1 and usage["endpoint_failures"] == 0
     print(f"server killed after {result['killed_at']} requests; retries: {usage['endpoint_retries']}")
 

@@ -125,9 +125,9 @@ def test_llm_learners_run_in_a_study_and_a_new_folder_costs_no_model_calls(tmp_p
     assert set(zip(results["learner"], results["n_train"])) == {
         ("llm-zero", 0), ("llm-zero", 8), ("llm-few", 0), ("llm-few", 8), ("llm-embed", 8), ("llm-prior", 8)}
     assert (results["tokens"] > 0).all()
-    assert first.facts["llm_usage"]["model_calls"] > 0
+    assert first.facts.llm_usage["model_calls"] > 0
     second = dataeff.Study(frame, **kwargs).run(tmp_path / "b", progress=False)
-    assert second.facts["llm_usage"]["model_calls"] == 0
+    assert second.facts.llm_usage["model_calls"] == 0
     metrics = ["roc_auc", "accuracy", "log_loss"]
     pd.testing.assert_frame_equal(first.results[metrics], second.results[metrics])
 

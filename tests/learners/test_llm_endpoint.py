@@ -213,7 +213,7 @@ def test_answer_words_outside_the_top_20_are_counted_per_cell_and_reported(tmp_p
         per_cell = db.execute("SELECT n_train, endpoint_prompts, endpoint_unlisted FROM cells ORDER BY n_train")
         # 12 test rows + 3 content-free rows per cell, " No" unlisted after each
         assert per_cell.fetchall() == [(0, 15, 15), (8, 15, 15)]
-    assert run.facts["llm_usage"]["endpoint_unlisted"] == 30
+    assert run.facts.llm_usage["endpoint_unlisted"] == 30
     line = "30 answer words fell outside the endpoint's top log-probabilities"
     assert any(line in text for text in said)
     assert line in (tmp_path / "run" / "summary.md").read_text()

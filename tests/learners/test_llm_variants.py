@@ -25,9 +25,9 @@ def test_two_routes_to_the_same_gemma_agree_within_their_noise(tmp_path, llama_s
     assert np.abs(difference).max() <= 0.03
     assert np.abs(difference).max() < max(np.ptp(local.to_numpy()), 0.01) + 0.03
     facts = result.facts
-    assert facts["learner_families"] == {"llm-zero": "llm", "served": "llm", "few4": "llm", "logreg": "classic"}
-    assert "backend: openai" in facts["learner_settings"]["served"]
-    assert facts["llm_usage"]["endpoint_prompts"] > 0 and "served" not in facts["learner_settings"]["llm-zero"]
+    assert facts.families() == {"llm-zero": "llm", "served": "llm", "few4": "llm", "logreg": "classic"}
+    assert "backend: openai" in facts.learner_info["served"].settings
+    assert facts.llm_usage["endpoint_prompts"] > 0 and "served" not in facts.learner_info["llm-zero"].settings
     # one report: every curve is in the chart and in the answers
     html = (result.out / "report.html").read_text()
     for name in ("llm-zero", "served", "few4", "logreg"):

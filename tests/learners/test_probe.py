@@ -68,10 +68,10 @@ def test_a_whole_curve_costs_one_forward_pass_per_distinct_row(tmp_path):
     texts = {task.row_text(frame.X.iloc[i]) for split in plan.splits.values()
              for i in [*split.test_index, *split.train_index(16)]}
     # Sizes and seeds share states: each distinct row text is read once per pooling.
-    assert first.facts["llm_usage"]["model_calls"] == 2 * len(texts)
-    assert first.facts["llm_usage"]["cached_answers"] > 0
+    assert first.facts.llm_usage["model_calls"] == 2 * len(texts)
+    assert first.facts.llm_usage["cached_answers"] > 0
     second = dataeff.Study(frame, **kwargs).run(tmp_path / "b", progress=False)
-    assert second.facts["llm_usage"]["model_calls"] == 0
+    assert second.facts.llm_usage["model_calls"] == 0
     assert np.allclose(first.results["roc_auc"], second.results["roc_auc"])
 
 

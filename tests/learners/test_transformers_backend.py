@@ -93,9 +93,9 @@ def test_a_study_on_transformers_and_a_new_folder_costs_no_model_calls(tmp_path)
               "llm_backend": "transformers", "llm_device": "cpu"}
     first = dataeff.Study(frame, **kwargs).run(tmp_path / "a", progress=False)
     assert (first.results["status"] == "ok").all(), first.results["error"].tolist()
-    assert first.facts["llm_usage"]["model_calls"] > 0
+    assert first.facts.llm_usage["model_calls"] > 0
     second = dataeff.Study(frame, **kwargs).run(tmp_path / "b", progress=False)
-    assert second.facts["llm_usage"]["model_calls"] == 0
+    assert second.facts.llm_usage["model_calls"] == 0
     assert np.allclose(first.results["roc_auc"], second.results["roc_auc"])
 
 

@@ -10,6 +10,7 @@ import pytest
 from dataeff.config import Settings
 from dataeff.data.dataset import prepare_dataset
 from dataeff.errors import ConfigError
+from dataeff.learners.llm.backends.endpoint import Endpoint
 from dataeff.learners.registry import resolve_learners
 from dataeff.learners.wiring import wire_learners
 
@@ -32,7 +33,8 @@ def test_each_llm_variant_gets_its_own_settings_over_the_llm_table():
     assert specs["llm-zero"].params["task"].verbalizers == {"0": "No", "1": "Yes"}
     assert specs["llm-zero"].params["backend"] == "llamacpp" and "calibrate" not in specs["llm-zero"].params
     served = specs["served"].params
-    assert served["backend"] == "openai" and served["model"] == "http://127.0.0.1:9/v1::gemma"
+    assert served["backend"] == "openai" and served["model"] == Endpoint("http://127.0.0.1:9/v1", "gemma")
+    assert str(served["model"]) == "http://127.0.0.1:9/v1::gemma"  # the text the answer cache has always keyed
     assert served["calibrate"] is False and served["backend_options"]["concurrency"] == 4
     assert "backend" not in specs["llm-embed"].params  # the local MiniLM
     assert {str(s.params["cache"].folder) for s in specs.values()} == {"/tmp/c"}

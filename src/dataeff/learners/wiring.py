@@ -14,6 +14,7 @@ from dataeff import terms
 from dataeff.config import LLMSettings, RunSettings
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, did_you_mean, one_line
+from dataeff.learners.llm.backends.endpoint import Endpoint
 from dataeff.learners.registry import LearnerSpec
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import Task
@@ -90,10 +91,10 @@ def _learner_params(kind: str, llm: LLMSettings) -> dict:
 
 def backend_params(llm: LLMSettings) -> dict:
     """What LLM learners get: the backend alias, the model (a GGUF path or model folder, or
-    URL::name) and the backend's options."""
+    an Endpoint) and the backend's options."""
     if llm.backend == "openai":
         options = {**llm.endpoint_options(), "scoring": llm.scoring}
-        return {"backend": "openai", "model": f"{llm.url}::{llm.model}", "backend_options": options}
+        return {"backend": "openai", "model": Endpoint(llm.url, llm.model), "backend_options": options}
     if llm.backend == "transformers":
         return {"backend": "transformers", "model": llm.model, "backend_options": {"device": llm.device}}
     return {"backend": "llamacpp", "model": llm.model}
@@ -118,7 +119,7 @@ def probe_params(llm: LLMSettings) -> dict:
         from dataeff.learners.llm.backends.endpoint import check_endpoint_probe
 
         check_endpoint_probe(llm.layer, llm.pooling)
-        return {"backend": "openai-embed", "model": f"{llm.url}::{llm.model}",
+        return {"backend": "openai-embed", "model": Endpoint(llm.url, llm.model),
                 "backend_options": llm.endpoint_options(), "pooling": None}
     params = {k: v for k, v in backend_params(llm).items() if v is not None}
     return {**params, "layer": llm.layer, **({"pooling": llm.pooling} if llm.pooling else {})}
@@ -127,7 +128,7 @@ def probe_params(llm: LLMSettings) -> dict:
 def embed_params(llm: LLMSettings) -> dict:
     """What llm-embed gets: the local MiniLM, or an endpoint's /embeddings."""
     if llm.embed_url:
-        return {"backend": "openai-embed", "model": f"{llm.embed_url}::{llm.embed_model}",
+        return {"backend": "openai-embed", "model": Endpoint(llm.embed_url, llm.embed_model),
                 "backend_options": llm.endpoint_options()}
     return {}
 

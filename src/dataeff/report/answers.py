@@ -6,6 +6,7 @@ import math
 
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
 from dataeff.analysis.types import Analysis, LabelsNeeded
+from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.plan import MIN_TEST_ROWS_PER_CLASS
 from dataeff.terms import setting_name
 
@@ -70,9 +71,9 @@ def _needed_cell(need: LabelsNeeded | None) -> str:
     return "not reached"
 
 
-def llm_traffic(facts: dict) -> str | None:
+def llm_traffic(facts: RunFacts | dict) -> str | None:
     """Where row data went and what the LLM work cost in calls; None for a run without LLMs."""
-    usage = facts.get("llm_usage")
+    usage = RunFacts.of(facts).llm_usage
     if not usage:
         return None
     text = (f"LLM: {usage.get('model_calls', 0):,} model calls, {usage.get('cached_answers', 0):,} answers "
@@ -95,7 +96,7 @@ def _unlisted(count: int) -> str:
             "exactly.")
 
 
-def signal_text(analysis: Analysis, facts: dict) -> str | None:
+def signal_text(analysis: Analysis, facts: RunFacts | dict) -> str | None:
     """The signal test in one sentence: said first, plainly, when nothing beats the baseline."""
     signal = analysis.signal
     if signal is None:
@@ -104,7 +105,7 @@ def signal_text(analysis: Analysis, facts: dict) -> str | None:
     if not signal.tested:
         return f"Signal not tested: {signal.reason}."
     best = signal.best
-    label = facts.get("label") or facts.get("target") or "the label"
+    label = RunFacts.of(facts).label or "the label"
     against = ("chance" if signal.baseline == "chance" else f"the baseline ({signal.baseline})")
     largest = size(signal.largest_size) if signal.largest_size is not None else "the largest size"
     if not signal.found:
@@ -132,11 +133,12 @@ def signal_text(analysis: Analysis, facts: dict) -> str | None:
     return text + "."
 
 
-def few_test_rows_caveat(facts: dict, analysis: Analysis | None = None) -> str | None:
+def few_test_rows_caveat(facts: RunFacts | dict, analysis: Analysis | None = None) -> str | None:
     """Classes with fewer than ``MIN_TEST_ROWS_PER_CLASS`` test rows (stratified share of
     ``n_test``, one at least): their per-class scores, and the macro averages, are noisy."""
-    counts = facts.get("class_counts") or {}
-    n_test, total = facts.get("n_test"), sum(counts.values())
+    facts = RunFacts.of(facts)
+    counts = facts.class_counts
+    n_test, total = facts.n_test, sum(counts.values())
     if not counts or not n_test or not total:
         return None
     few = {c: max(1, int(n_test * k / total)) for c, k in counts.items()}
@@ -149,7 +151,7 @@ def few_test_rows_caveat(facts: dict, analysis: Analysis | None = None) -> str |
             "noisy there, and their intervals wide.")
 
 
-def sentences(analysis: Analysis | None, facts: dict, with_signal: bool = True) -> list[str]:
+def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bool = True) -> list[str]:
     """The answers, most important first (none before an analysis): whether there is a signal
     at all (left out with ``with_signal=False``, for a page that shows it on its own), then,
     only when there is one, ceiling, target, crossovers, worth and cost."""
@@ -172,10 +174,11 @@ def sentences(analysis: Analysis | None, facts: dict, with_signal: bool = True) 
     return out
 
 
-def _ceiling_sentences(analysis: Analysis, facts: dict) -> list[str]:
+def _ceiling_sentences(analysis: Analysis, facts: RunFacts | dict) -> list[str]:
     out = []
     metric = analysis.metric
-    dataset = facts.get("dataset", "this data")
+    facts = RunFacts.of(facts)
+    dataset = facts.dataset or "this data"
     ceil = analysis.ceiling
     if ceil is not None and ceil.value is not None and ceil.source == "measured":
         out.append(
@@ -199,7 +202,7 @@ def _ceiling_sentences(analysis: Analysis, facts: dict) -> list[str]:
             f"On {dataset}, no learner has levelled off by the largest size, so the ceiling for {metric} "
             f"is at least {score(ceil.best_measured)} (best measured, {ceil.best_measured_learner})."
         )
-    known = facts.get("known_ceiling") or {}
+    known = facts.known_ceiling or {}
     truth = known.get(f"bayes_{metric}")
     if truth is not None:
         estimate = ceil.value if ceil is not None else None

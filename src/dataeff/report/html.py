@@ -10,6 +10,7 @@ import pandas as pd
 
 from dataeff.analysis.costs import measured_usage
 from dataeff.analysis.types import Analysis
+from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.metrics import METRICS
 from dataeff.report import answers
 from dataeff.report.chart import Chart
@@ -33,11 +34,12 @@ def _svg_markup(chart: Chart, chart_id: str):
     return Markup(chart_svg(chart, chart_id=chart_id))
 
 
-def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
+def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts | dict, metric: str,
                   analysis: Analysis | None) -> str:
     """The report as one HTML string (no network: styles inline, chart inline SVG); ``tables``
     holds the curve table of every metric (``analysis.curves.curve_tables``)."""
-    order = facts.get("learners") or list(dict.fromkeys(results["learner"]))
+    facts = RunFacts.of(facts)
+    order = facts.learners or list(dict.fromkeys(results["learner"]))
     metrics = []
     for name in [metric, *[m for m in METRICS if m != metric]]:
         curves = tables[name]
@@ -66,11 +68,11 @@ def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts:
         failed=failed.to_dict("records"),
         pivot_columns=list(pivot.columns), pivot_rows=[(f"{n:,}", list(r)) for n, r in pivot.iterrows()],
         fact_rows=_fact_rows(facts),
-        columns=facts.get("feature_columns", []),
+        columns=facts.feature_columns,
     )
 
 
-def render_result(chart: Chart, analysis: Analysis | None, facts: dict) -> str:
+def render_result(chart: Chart, analysis: Analysis | None, facts: RunFacts | dict) -> str:
     """A result in a notebook (``RunResult._repr_html_``): the answers and the headline chart,
     its styles scoped to the result so the notebook's own SVGs are left alone."""
     from importlib.resources import files
@@ -79,7 +81,8 @@ def render_result(chart: Chart, analysis: Analysis | None, facts: dict) -> str:
 
     css = files("dataeff.report").joinpath("templates", "chart.css").read_text(encoding="utf-8")
     return _template("result.html.j2").render(
-        facts=facts, sentences=answers.sentences(analysis, facts), svg=_svg_markup(chart, "dataeff-chart"),
+        facts=RunFacts.of(facts), sentences=answers.sentences(analysis, facts),
+        svg=_svg_markup(chart, "dataeff-chart"),
         css=Markup(_scoped(css, ".dataeff-result")))
 
 
@@ -112,35 +115,38 @@ def _cost_rows(results: pd.DataFrame, order: list[str], analysis: Analysis | Non
     return rows
 
 
-def _fact_rows(facts: dict) -> list[tuple[str, str]]:
-    counts = facts.get("class_counts", {})
+def _shown(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _fact_rows(facts: RunFacts) -> list[tuple[str, str]]:
+    counts = facts.class_counts
     total = sum(counts.values()) or 1
-    versions = ", ".join(f"{k} {v}" for k, v in (facts.get("versions") or {}).items())
+    versions = ", ".join(f"{k} {v}" for k, v in facts.versions.items())
     return [
-        ("dataset", str(facts.get("dataset", ""))),
-        ("data fingerprint", str(facts.get("data_fingerprint", ""))),
-        ("study fingerprint", str(facts.get("study_fingerprint", ""))),
-        ("rows × feature columns", f"{facts.get('rows', '')} × {facts.get('columns', '')}"),
-        ("label", str(facts.get("label", facts.get("target", "")))),
+        ("dataset", facts.dataset),
+        ("data fingerprint", facts.data_fingerprint),
+        ("study fingerprint", facts.study_fingerprint),
+        ("rows × feature columns", f"{_shown(facts.rows)} × {_shown(facts.columns)}"),
+        ("label", facts.label),
         ("class balance", ", ".join(f"{c}: {n} ({n / total:.0%})" for c, n in counts.items())),
-        ("test rows per seed", f"{facts.get('n_test', '')}" + (" (the dataset's own split)"
-                                                               if facts.get("own_test_split") else "")),
-        ("training pool", str(facts.get("pool_size", ""))),
-        ("seeds", ", ".join(map(str, facts.get("seeds", [])))),
-        ("sizes", ", ".join(f"{s:,}" for s in facts.get("sizes", []))),
-        ("learners", ", ".join(facts.get("learners", []))),
-        *[(f"· {name}", text) for name, text in (facts.get("learner_settings") or {}).items()],
-        ("notes", "; ".join(facts.get("notes", [])) or "none"),
-        *([("LLM traffic", answers.llm_traffic(facts))] if facts.get("llm_usage") else []),
-        ("finished", str(facts.get("finished_at", ""))),
-        ("run time", f"{facts.get('run_seconds', '')} s"),
-        ("cells", ", ".join(f"{k} {v}" for k, v in (facts.get("cells") or {}).items())),
-        ("python", str(facts.get("python", ""))),
+        ("test rows per seed", _shown(facts.n_test) + (" (the dataset's own split)" if facts.own_test_split else "")),
+        ("training pool", _shown(facts.pool_size)),
+        ("seeds", ", ".join(map(str, facts.seeds))),
+        ("sizes", ", ".join(f"{s:,}" for s in facts.sizes)),
+        ("learners", ", ".join(facts.learners)),
+        *[(f"· {name}", info.settings) for name, info in facts.learner_info.items()],
+        ("notes", "; ".join(facts.notes) or "none"),
+        *([("LLM traffic", answers.llm_traffic(facts))] if facts.llm_usage else []),
+        ("finished", facts.finished_at),
+        ("run time", f"{_shown(facts.run_seconds)} s"),
+        ("cells", ", ".join(f"{k} {v}" for k, v in facts.cells.items())),
+        ("python", facts.python),
         ("versions", versions),
     ]
 
 
-def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: dict, metric: str,
+def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts | dict, metric: str,
                  analysis: Analysis | None) -> Path:
     html = render_report(results, tables, facts, metric, analysis)
     return atomic_write(path, lambda p: Path(p).write_text(html, encoding="utf-8"))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from dataeff.analysis.curves import curve_tables
 from dataeff.analysis.types import Analysis
+from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.store import CELL_COLUMNS
 from dataeff.report import answers
 from dataeff.report.chart import Chart
@@ -18,11 +19,12 @@ from dataeff.report.plots import save_png
 from dataeff.report.tables import curve_pivot, markdown_table
 
 
-def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
+def write_outputs(out: Path, results: pd.DataFrame, facts: RunFacts | dict, metric: str,
                   analysis: Analysis | None = None) -> dict[str, Path]:
     """results.csv, summary.md, summary.json, curves.png and report.html from the store's cells
     and the analysis."""
     tables = curve_tables(results)
+    facts = RunFacts.of(facts)
     summary = finite(summary_dict(results, facts, metric, tables, analysis))
     markdown = summary_markdown(tables[metric], results, facts, metric, analysis)
     paths = {
@@ -38,12 +40,13 @@ def write_outputs(out: Path, results: pd.DataFrame, facts: dict, metric: str,
     return paths
 
 
-def write_png(out: Path, curves: pd.DataFrame, facts: dict, metric: str, analysis: Analysis | None) -> Path | None:
+def write_png(out: Path, curves: pd.DataFrame, facts: RunFacts | dict, metric: str, analysis: Analysis | None) -> Path | None:
     """curves.png (from the headline metric's curve table): the same chart as the report's, for slides."""
     if curves.empty:
         return None
-    chart = Chart.from_curves(curves, metric, facts.get("learners"), analysis,
-                              title=f"{facts.get('dataset', '')}: {metric} vs labelled examples")
+    facts = RunFacts.of(facts)
+    chart = Chart.from_curves(curves, metric, facts.learners, analysis,
+                              title=f"{facts.dataset}: {metric} vs labelled examples")
     return atomic_write(out / "curves.png", lambda p: save_png(chart, Path(p)), suffix=".png")
 
 
@@ -53,7 +56,7 @@ LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "identified", "rising", "lab
                 "cost")
 
 
-def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[str, pd.DataFrame],
+def summary_dict(results: pd.DataFrame, facts: RunFacts | dict, metric: str, tables: dict[str, pd.DataFrame],
                  analysis: Analysis | None = None) -> dict:
     """summary.json: run facts, per learner the curve of every metric (mean, CI, seeds) and the
     headline metric's fit, asymptote, labels to target and cost; then ceiling, crossovers,
@@ -70,7 +73,7 @@ def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[s
     failed = results[results["status"] != "ok"]
     summary = {
         "schema": 2,
-        "facts": facts,
+        "facts": RunFacts.of(facts).to_json(),
         "headline_metric": metric,
         "learners": learners,
         "cells": {"total": int(len(results)), "ok": int((results["status"] == "ok").sum()),
@@ -78,14 +81,15 @@ def summary_dict(results: pd.DataFrame, facts: dict, metric: str, tables: dict[s
     }
     if analysis is not None:
         data = analysis.to_json()
-        summary.update({k: data[k] for k in ANALYSIS_KEYS if k in data})
+        summary.update({k: data[k] for k in ANALYSIS_KEYS if k in data}, analysis_schema=data["schema_version"])
     return summary
 
 
-def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, metric: str,
+def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: RunFacts | dict, metric: str,
                      analysis: Analysis | None = None) -> str:
     """summary.md: the answers in sentences, then the tables, then the curves."""
-    lines = [f"# dataeff: {facts.get('dataset', '')}", ""]
+    facts = RunFacts.of(facts)
+    lines = [f"# dataeff: {facts.dataset}", ""]
     said = answers.sentences(analysis, facts)
     if said:
         lines += ["## Answers", ""] + [f"- {s}" for s in said] + [""]
@@ -111,17 +115,17 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: dict, m
             ["learner", "labels", "labelling", "training compute", "serving a month", "first month"],
             answers.cost_rows(analysis))
     lines.append(
-        f"Label `{facts.get('label', facts.get('target'))}`, classes {', '.join(facts.get('classes', []))}; "
-        f"{facts.get('n_test')} test rows per seed, {facts.get('n_seeds')} seeds, "
-        f"training pool {facts.get('pool_size')} rows."
+        f"Label `{facts.label}`, classes {', '.join(facts.classes)}; "
+        f"{facts.n_test} test rows per seed, {facts.n_seeds} seeds, "
+        f"training pool {facts.pool_size} rows."
     )
-    for note in facts.get("notes", []):
+    for note in facts.notes:
         lines.append(f"- note: {note}")
     traffic = answers.llm_traffic(facts)
     if traffic:
         lines.append(f"- {traffic}")
     lines += ["", f"## {metric} (mean ± 95% CI half-width over seeds)", ""]
-    table = curve_pivot(curves, facts.get("learners"))
+    table = curve_pivot(curves, facts.learners)
     if table.empty:
         lines.append("No cell finished.")
     else:

@@ -60,7 +60,7 @@ class DatasetAnswers:
             labels[fixed.target.spec] = {n: a.labels_to_target for n, a in fixed.learners.items()}
         return cls(name, listed, str(result.out), metric=analysis.metric,
                    ceiling=analysis.ceiling.value if analysis.ceiling else None, target=analysis.target.spec,
-                   rows=facts.get("rows"), classes=tuple(facts.get("classes", ())),
+                   rows=facts.rows, classes=tuple(facts.classes),
                    families={n: a.family for n, a in analysis.learners.items()},
                    kinds={n: a.kind or n for n, a in analysis.learners.items()},
                    labels=labels, crossovers=analysis.crossovers, seconds=round(seconds, 2))

@@ -12,12 +12,43 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from dataeff.errors import ConfigError, one_line
 from dataeff.learners.llm.backends.base import Backend
 from dataeff.terms import setting_name
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible server (its base URL, checked: http(s), no credentials) and the name
+    of the model it serves: what the endpoint backends are given as their ``model``."""
+
+    url: str
+    model: str
+
+    def __post_init__(self):
+        from dataeff.config import check_endpoint_url
+
+        object.__setattr__(self, "url", check_endpoint_url(self.url))
+
+    @classmethod
+    def of(cls, model: Endpoint | str | None) -> Endpoint:
+        """An Endpoint, or one from its text 'BASE_URL::MODEL' (the Python API's shorthand)."""
+        if isinstance(model, Endpoint):
+            return model
+        if not model or "::" not in model:
+            raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
+                              f"e.g. http://127.0.0.1:8000/v1::gemma ({setting_name('llm_url')} and "
+                              f"{setting_name('llm_model')}).")
+        url, model_name = model.rsplit("::", 1)
+        return cls(url, model_name)
+
+    def __str__(self) -> str:
+        return f"{self.url}::{self.model}"
+
 
 # Answers worth another try: the server is busy, restarting, or behind a struggling proxy.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -34,7 +65,7 @@ class _Retryable(Exception):
 class EndpointClient:
     """POSTs JSON to one OpenAI-compatible server, safely from many threads at once.
 
-    ``model`` is ``"BASE_URL::MODEL_NAME"``. The API key is read from the environment variable
+    ``model`` is an ``Endpoint`` (or its text, ``"BASE_URL::MODEL_NAME"``). The API key is read from the environment variable
     named by ``api_key_env`` at each request and sent only in the Authorization header: it is
     never stored, logged, part of a cache key or of an error (a server that echoes it back gets
     it replaced by ``[key]``). Connection errors, timeouts, malformed JSON and HTTP 408, 429,
@@ -49,16 +80,10 @@ class EndpointClient:
     >>> client.map(lambda text: client.post("/embeddings", {"input": [text]}), ["a", "b"])  # doctest: +SKIP
     """
 
-    def __init__(self, model: str | None = None, concurrency: int = 4, timeout: float = 60.0, retries: int = 6,
-                 api_key_env: str = "OPENAI_API_KEY", max_wait: float = 30.0):
-        from dataeff.config import check_endpoint_url
-
-        if not model or "::" not in model:
-            raise ConfigError("The openai backend needs the server and model as 'BASE_URL::MODEL', "
-                              f"e.g. http://127.0.0.1:8000/v1::gemma ({setting_name('llm_url')} and "
-                              f"{setting_name('llm_model')}).")
-        base_url, self.model_name = model.rsplit("::", 1)
-        self.base_url = check_endpoint_url(base_url)
+    def __init__(self, model: Endpoint | str | None = None, concurrency: int = 4, timeout: float = 60.0,
+                 retries: int = 6, api_key_env: str = "OPENAI_API_KEY", max_wait: float = 30.0):
+        self.endpoint = Endpoint.of(model)
+        self.base_url, self.model_name = self.endpoint.url, self.endpoint.model
         self.concurrency, self.timeout, self.retries, self.max_wait = concurrency, timeout, retries, max_wait
         self.api_key_env = api_key_env
         self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0, "unlisted": 0}

@@ -44,7 +44,9 @@ def preflight(alias: str, model: str | None, options: dict | None = None, cache:
         if not is_gguf(path):
             raise ConfigError(f"{path} is not a GGUF model file (bad header); pass a .gguf file.")
     elif alias in ("openai", "openai-embed"):
-        _check_reachable((model or "").rsplit("::", 1)[0])
+        from dataeff.learners.llm.backends.endpoint import Endpoint
+
+        _check_reachable(Endpoint.of(model).url)
 
 
 def check_probe_layer(alias: str, model: str | None, layer: int, cache: CacheSettings | None = None) -> None:

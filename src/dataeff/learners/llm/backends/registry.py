@@ -38,7 +38,7 @@ def get_backend(alias: str, model: str | None = None, options: dict | None = Non
     alias : str
         A key of ``ALIASES`` (llamacpp, transformers, minilm, openai, openai-embed).
     model : str, optional
-        A model file or folder for local backends, ``BASE_URL::MODEL`` for endpoints; None is
+        A model file or folder for local backends, an ``Endpoint`` (or ``BASE_URL::MODEL``) for endpoints; None is
         the packaged default.
     options : dict, optional
         Keyword arguments of the backend's constructor (the endpoint's timeout, retries, ...;
