@@ -116,7 +116,8 @@ def learners() -> None:
     console = Console()
     console.print(table)
     console.print("Every kind also takes max_size: the largest training size it runs at, e.g. llm-few(max_size=8) "
-                  "skips the study's larger sizes for that learner.")
+                  "skips the study's larger sizes for that learner. Kinds that learn from labels take acquire "
+                  "(margin, entropy): they choose which rows to label, read against their random twin.")
 
 
 @app.command()

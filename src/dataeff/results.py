@@ -155,7 +155,9 @@ def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TA
     # one 'dataeff report' draws later from the stored copy are the same.
     result.analysis = summarize(result.results, metric, score_target=score_target, prices=prices,
                               order=result.facts.learners, families=learner_families(result.facts),
-                              kinds=result.facts.kinds())
+                              kinds=result.facts.kinds(),
+                              twins={name: (info.twin, info.acquire) for name, info in result.facts.learner_info.items()
+                                     if info.acquire and info.twin})
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
         values = {"analysis": json.dumps(result.analysis.to_json()), "metric": metric}

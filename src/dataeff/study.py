@@ -15,6 +15,7 @@ from dataeff.config import Settings
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.errors import RunFolderError
+from dataeff.experiment.acquire import MIN_SEEDS, random_twin, with_random_twins
 from dataeff.experiment.facts import LearnerInfo, RunFacts
 from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
 from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
@@ -57,9 +58,14 @@ class Study:
 
     def _prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         study = self.settings.study
-        specs = resolve_learners(list(study.learners))
+        specs = with_random_twins(resolve_learners(list(study.learners)))
         dataset = self.load_data()
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)
+        acquiring = [s.name for s in specs if s.acquire is not None]
+        if acquiring and len(plan.seeds) < MIN_SEEDS:
+            plan.notes.append(f"{', '.join(acquiring)} against {'its' if len(acquiring) == 1 else 'their'} random "
+                              f"twin with {len(plan.seeds)} seeds: the same strategy can come out better or worse "
+                              f"than random by chance; use {setting_name('seeds', MIN_SEEDS)} or more")
         specs = wire_learners(specs, dataset, plan.classes, self.settings.llm, self.settings.run, study.metric)
         return dataset, plan, specs
 
@@ -196,7 +202,9 @@ class Study:
             "n_seeds": len(plan.seeds),
             "learners": [s.name for s in specs],
             "learner_info": {s.name: LearnerInfo(kind=s.kind or str(s.factory), family=s.family,
-                                                 settings=_settings(s)) for s in specs},
+                                                 settings=_settings(s), acquire=s.acquire,
+                                                 twin=random_twin(s, specs) if s.acquire else None)
+                             for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],

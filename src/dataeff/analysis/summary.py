@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dataeff.analysis.acquisition import acquisition_answers
 from dataeff.analysis.ceiling import ceiling as data_ceiling
 from dataeff.analysis.compare import crossovers, labels_needed, reference, worth
 from dataeff.analysis.costs import cheapest, route_costs
@@ -20,7 +21,7 @@ from dataeff.experiment.metrics import METRICS
 
 def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TARGET, prices: Prices | None = None,
             n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
-            kinds: dict[str, str] | None = None) -> Analysis:
+            kinds: dict[str, str] | None = None, twins: dict[str, tuple[str, str]] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
     'at_most', 'extrapolated', 'unreachable') saying where it comes from.
 
@@ -31,7 +32,8 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
     ``families`` (learner -> baseline, classic or llm; classic when not given) decides who is
     a baseline (no ceiling, crossovers or advantage of its own; the signal test's yardstick)
     and who may be the reference (the best classic learner); ``kinds`` (variant -> kind) which
-    rule of thumb a learner meets.
+    rule of thumb a learner meets; ``twins`` (acquiring learner -> its random twin and strategy)
+    which curves say whether choosing the rows pays.
     """
     import warnings
 
@@ -39,10 +41,10 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
         # A size where every seed of a learner failed is all NaN there: numpy's "Mean of empty
         # slice" and "Degrees of freedom <= 0" are expected, and the NaN they return is handled.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds)
+        return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds, twins or {})
 
 
-def _summarize(results, metric, target, prices, n_boot, order, families, kinds) -> Analysis:
+def _summarize(results, metric, target, prices, n_boot, order, families, kinds, twins) -> Analysis:
     prices = prices or Prices()
     families, kinds = families or {}, kinds or {}
     curves, seeds = curves_from_results(results, metric)
@@ -82,8 +84,9 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds) 
                                    llm=family[name] == "llm"))
     crossed = crossovers({n: c for n, c in curves.items() if n not in baselines}, resamples,
                          signal=not signal.absent)
+    chosen = acquisition_answers(curves, twins, metric, value, resamples)
     return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossed),
-                    tuple(advantage), ref, cheapest(costs), signal)
+                    tuple(advantage), ref, cheapest(costs), signal, chosen)
 
 
 def baseline_score(curves: dict[str, Curve], baselines: set[str], metric: str) -> tuple[float | None, str | None]:

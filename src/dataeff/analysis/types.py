@@ -302,6 +302,25 @@ class Cheapest(_Json):
 
 
 @dataclass
+class AcquisitionAnswer(_Json):
+    """An acquiring learner against its random twin (analysis/acquisition.py): the labels saved
+    at the target (the twin's labels minus its own, with a paired CI over seeds; None where
+    either never reaches it), the area between the curves (mean paired gain over the shared
+    sizes) and the verdict: 'pays', 'does not pay' or 'hurts'."""
+
+    learner: str
+    twin: str
+    strategy: str
+    labels_saved: Num
+    labels_saved_ci: Interval
+    labels: Num  # the acquiring learner's labels to the target
+    twin_labels: Num
+    area: Num
+    area_ci: Interval
+    verdict: str
+
+
+@dataclass
 class Analysis(_Json):
     """Every answer of one run for its headline ``metric``.
 
@@ -326,6 +345,7 @@ class Analysis(_Json):
     reference: str | None = None  # the best classic learner, the others' yardstick
     cheapest: Cheapest | None = None
     signal: Signal | None = None  # tested before any other answer
+    acquisition: tuple[AcquisitionAnswer, ...] = ()  # choosing rows against random ones
 
     @computed_field
     @property

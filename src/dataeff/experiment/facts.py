@@ -20,12 +20,15 @@ FACTS_VERSION = 2  # 1: the parallel learner dicts and 'target'; 2: learner_info
 class LearnerInfo(BaseModel):
     """One learner of the run: its registry ``kind`` (a variant's own: xgb3 -> xgboost; an import
     path for any scikit-learn classifier), its ``family`` (baseline, classic or llm) and what it
-    is with the settings it was given (``settings``, one line for the report)."""
+    is with the settings it was given (``settings``, one line for the report); an acquiring
+    learner's strategy (``acquire``) and the random ``twin`` it is compared with."""
 
     model_config = ConfigDict(frozen=True)
     kind: str = ""
     family: str = "classic"
     settings: str = ""
+    acquire: str | None = None  # margin or entropy: it chose its rows (None: the seed's random ones)
+    twin: str | None = None  # an acquiring learner's random twin, the curve it is read against
 
 
 class RunFacts(BaseModel):

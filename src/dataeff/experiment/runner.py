@@ -29,20 +29,35 @@ def default_jobs() -> int:
 
 
 def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.Series,
-             X_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
-    """Fit and score one cell; a failure becomes a recorded row with its traceback, not a crash."""
+             X_test: pd.DataFrame, y_test: pd.Series, classes: list[str], sizes: list[int] | None = None) -> dict:
+    """Fit and score one cell; a failure becomes a recorded row with its traceback, not a crash.
+
+    An acquiring learner (``spec.acquire``) gets the seed's whole pool as ``X_train`` and
+    ``y_train`` and the study's ``sizes``: it chooses its ``n_train`` rows itself, reading only
+    their labels (experiment/acquire.py)."""
     row: dict = {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed, "n_test": len(y_test)}
-    learner = None
+    learner, said = None, []
     try:
         with _one_thread(), warnings.catch_warnings():
             # Convergence and tiny-sample warnings are expected across a size sweep.
             warnings.simplefilter("ignore")
+            acquired = None
+            if spec.acquire is not None:
+                from dataeff.experiment.acquire import Oracle, acquire
+
+                pool_rows = np.asarray(X_train.index)
+                acquired = acquire(spec, cell.seed, X_train, Oracle(y_train), sizes or [cell.n_train], cell.n_train)
+                X_train, y_train = X_train.iloc[acquired.positions], y_train.iloc[acquired.positions]
+                said.append(f"{spec.acquire} acquisition: {acquired.rounds} rounds, {acquired.seconds:.2f} s "
+                            f"(rows {acquired.digest(pool_rows)})")
             learner = spec.build(random_state=cell.seed)
             learner.fit(X_train, y_train)
             proba = align_proba(learner.predict_proba(X_test), learner.classes_, classes)
             row.update(score(y_test.to_numpy(), proba, classes))
             row.update(learner.cost())
-        row.update(status="ok", error=None, traceback=None, note="; ".join(learner.notes) or None)
+            if acquired is not None:  # choosing the rows is part of what this route costs to train
+                row["fit_seconds"] += acquired.seconds
+        row.update(status="ok", error=None, traceback=None, note="; ".join([*learner.notes, *said]) or None)
     except Exception as exc:  # noqa: BLE001 - any learner failure is data for the user
         row.update(status="failed", error=f"{type(exc).__name__}: {one_line(exc)}",
                    traceback=traceback.format_exc())
@@ -61,15 +76,16 @@ def _one_thread():
 
 
 def run_group(specs: list[LearnerSpec], cells: list[Cell], X_train, y_train, X_test, y_test,
-              classes: list[str]) -> list[dict]:
+              classes: list[str], sizes: list[int] | None = None) -> list[dict]:
     """Cells of one (seed, size) whose learners share a featurization, one after the other in
     one worker: the features are computed once (see learners/featurize.py)."""
-    return [run_cell(spec, cell, X_train, y_train, X_test, y_test, classes) for spec, cell in zip(specs, cells)]
+    return [run_cell(spec, cell, X_train, y_train, X_test, y_test, classes, sizes) for spec, cell in zip(specs, cells)]
 
 
 def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]:
     """Cells grouped by (seed, size, featurization kind) where learners share one, largest first."""
-    kinds = {name: getattr(spec.build(random_state=0), "features", None) for name, spec in specs.items()}
+    kinds = {name: getattr(spec.build(random_state=0), "features", None) if spec.acquire is None else None
+             for name, spec in specs.items()}  # an acquiring learner trains on rows of its own
     groups: dict[tuple, list[Cell]] = {}
     for cell in todo:
         kind = kinds.get(cell.learner)
@@ -82,11 +98,14 @@ def _task(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, Lear
     """(function, arguments) of one group, made as the pool asks for it: only the groups in
     flight hold a copy of their rows."""
     split = plan.splits[group[0].seed]
-    train = split.train_index(group[0].n_train)
+    acquiring = specs[group[0].learner].acquire is not None
+    # an acquiring learner gets the whole pool (its labels behind an oracle) and chooses its rows
+    train = split.train_order if acquiring else split.train_index(group[0].n_train)
     return run_group, (
         [specs[c.learner] for c in group], group,
         dataset.X.iloc[train], dataset.y.iloc[train],
         dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
+        plan.sizes if acquiring else None,
     )
 
 
@@ -223,9 +242,11 @@ def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
                 group, deaths = waiting.popleft()
                 first = group[0]
                 split = plan.splits[first.seed]
+                acquiring = by_name[first.learner].acquire is not None
                 future = client.submit(
                     _run_group_by_position, [by_name[c.learner] for c in group], group, *data,
-                    split.train_index(first.n_train), split.test_index, plan.classes, pure=False,
+                    split.train_order if acquiring else split.train_index(first.n_train), split.test_index,
+                    plan.classes, plan.sizes if acquiring else None, pure=False,
                     key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}-{uuid.uuid4().hex[:8]}",
                 )
                 futures[future] = (group, deaths)
@@ -264,8 +285,8 @@ def _scatter(client, dataset: Dataset) -> tuple:
     return tuple(client.scatter([dataset.X, dataset.y], broadcast=True, hash=False))
 
 
-def _run_group_by_position(specs, cells, X, y, train, test, classes) -> list[dict]:
-    return run_group(specs, cells, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes)
+def _run_group_by_position(specs, cells, X, y, train, test, classes, sizes=None) -> list[dict]:
+    return run_group(specs, cells, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes, sizes)
 
 
 class _progress:

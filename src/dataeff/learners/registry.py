@@ -21,6 +21,12 @@ _SEARCH = ("tune",)  # a cross-validated search over the kind's documented space
 # Taken by every kind: the largest training size the learner runs at (the study's sizes above
 # it are skipped for this learner only: llm-few with 2 shots learns nothing from 2,048 labels).
 MAX_SIZE = "max_size"
+# Taken by the kinds that learn a model from labels: which rows to label, chosen by the learner
+# itself (experiment/acquire.py); random is the plain curve.
+ACQUIRE = "acquire"
+ACQUISITIONS = ("random", "margin", "entropy")
+CAN_ACQUIRE = ("logreg", "tree", "forest", "knn", "xgboost", "mlp", "llm-embed", "llm-probe", "llm-prior",
+               "llm-prior-xgb")
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ class LearnerSpec:
     needs_task: bool = False
     settings: dict = field(default_factory=dict, hash=False)
     max_size: int | None = None  # run only at training sizes up to this (None: every size)
+    acquire: str | None = None  # margin or entropy: it chooses its rows (None: the seed's random ones)
 
     @property
     def summary(self) -> str:
@@ -198,7 +205,11 @@ def _from_variant(variant: Variant) -> LearnerSpec:
     name, kind_name = variant.name, variant.kind
     if kind_name in REGISTRY:
         kind = REGISTRY[kind_name]
-        takes = (*kind.settings, MAX_SIZE)
+        takes = (*kind.settings, MAX_SIZE, *((ACQUIRE,) if kind_name in CAN_ACQUIRE else ()))
+        if ACQUIRE in variant.settings and kind_name not in CAN_ACQUIRE:
+            raise LearnerError(f"{kind_name} cannot choose which rows to label ({name}: acquire): it learns no "
+                               f"model from labels to rank the unlabelled rows by. Kinds that can: "
+                               f"{', '.join(CAN_ACQUIRE)}.")
         unknown = [key for key in variant.settings if key not in takes]
         if unknown:
             raise LearnerError(f"{kind_name} does not take '{unknown[0]}'.{did_you_mean(unknown[0], takes)} "
@@ -209,9 +220,10 @@ def _from_variant(variant: Variant) -> LearnerSpec:
                                f"Got {tune!r} instead.")
         # An LLM kind's settings are [llm] settings, merged over that table by the study's
         # LLM wiring; a classic kind's go to its estimator.
-        params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items() if k != MAX_SIZE}
+        params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items()
+                                               if k not in (MAX_SIZE, ACQUIRE)}
         return LearnerSpec(name, kind.factory, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
-                           dict(variant.settings), _max_size(name, variant.settings))
+                           dict(variant.settings), _max_size(name, variant.settings), _acquire(name, variant.settings))
     if "." in kind_name:
         cls = _import_class(kind_name)
         from sklearn.base import is_classifier
@@ -238,6 +250,15 @@ def _max_size(name: str, settings: dict) -> int | None:
         raise LearnerError(f"The 'max_size' setting of {name} must be a whole number of labelled rows (0 or more), "
                            f"e.g. llm-few(max_size=8). Got {value!r} instead.")
     return value
+
+
+def _acquire(name: str, settings: dict) -> str | None:
+    """The variant's acquisition, checked; random (the seed's own rows) is None."""
+    value = settings.get(ACQUIRE, "random")
+    if value not in ACQUISITIONS:
+        raise LearnerError(f"The 'acquire' setting of {name} must be {', '.join(ACQUISITIONS[:-1])} or "
+                           f"{ACQUISITIONS[-1]}.{did_you_mean(str(value), ACQUISITIONS)} Got {value!r} instead.")
+    return None if value == "random" else value
 
 
 def _import_class(path: str):

@@ -170,7 +170,24 @@ def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bo
     out += _target_sentences(analysis)
     out += _crossover_sentences(analysis)
     out += worth_sentences(analysis)
+    out += acquisition_sentences(analysis)
     out += _cost_sentences(analysis)
+    return out
+
+
+def acquisition_sentences(analysis: Analysis) -> list[str]:
+    """Per acquiring learner: whether choosing its rows beat its random twin, in labels."""
+    out = []
+    for a in analysis.acquisition:
+        area = (f"{a.area:+.3f} {analysis.metric} on average over the sizes {interval(a.area_ci, score)}"
+                if a.area is not None else "no shared size")
+        at = (f"{labels(a.labels_saved)} labels saved at the target {interval(a.labels_saved_ci)} ({labels(a.labels)} "
+              f"against {labels(a.twin_labels)})" if a.labels_saved is not None
+              else "no labels-saved figure (one of the two never reaches the target)")
+        head = {"pays": "pays for", "hurts": "hurts"}.get(a.verdict, "does not pay here for")
+        noise = "" if a.verdict != "does not pay" else ": the paired difference is within noise"
+        out.append(f"Choosing rows {head} {a.learner} ({a.strategy} against {a.twin} on random rows){noise}: {at}; "
+                   f"{area}, paired over {analysis.n_seeds} seeds.")
     return out
 
 

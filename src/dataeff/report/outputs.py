@@ -51,7 +51,7 @@ def write_png(out: Path, curves: pd.DataFrame, facts: RunFacts | dict, metric: s
 
 
 ANALYSIS_KEYS = ("signal", "target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
-                 "prices")
+                 "prices", "acquisition")
 LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "identified", "rising", "labels_to_target", "rule_of_thumb",
                 "cost")
 

@@ -1,0 +1,102 @@
+"""Choosing which rows to label: nested, seeded acquisition that reads only the chosen labels,
+and an answer that says whether it paid, paired against the random twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import dataeff
+from dataeff.cli import app
+from dataeff.errors import LearnerError
+from dataeff.experiment.acquire import Oracle, acquire, uncertainty, with_random_twins
+from dataeff.learners.registry import resolve_learners as resolve
+from dataeff.variants import parse_variant
+
+
+def resolve_learners(texts: list[str]):
+    return resolve([parse_variant(text) for text in texts])
+
+
+def rare_class_table(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A rare class (about 10%) beyond a straight boundary: random rows seldom hold one, rows
+    near the boundary all do, so margin sampling must beat random rows here."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(rows, 4))
+    label = np.where(X[:, 0] + 0.3 * X[:, 1] > 1.05, "rare", "common")
+    return pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(label=label)
+
+
+def test_uncertainty_ranks_the_closest_calls_first():
+    proba = np.array([[0.5, 0.5], [0.9, 0.1], [0.6, 0.4], [1.0, 0.0]])
+    assert np.argsort(-uncertainty(proba, "margin"), kind="stable").tolist() == [0, 2, 1, 3]
+    assert np.argsort(-uncertainty(proba, "entropy"), kind="stable").tolist() == [0, 2, 1, 3]
+    assert uncertainty(np.ones((3, 1)), "margin").tolist() == [0.0, 0.0, 0.0]  # one class seen: no ranking
+
+
+def test_acquired_rows_are_nested_seeded_and_only_their_labels_are_read():
+    frame = rare_class_table(800)
+    X, y = frame.drop(columns="label"), frame["label"]
+    spec = resolve_learners(["m=logreg(acquire=margin)"])[0]
+    sizes = [8, 16, 32, 64]
+    at = {}
+    for n in sizes:
+        oracle = Oracle(y)
+        at[n] = acquire(spec, 3, X, oracle, sizes, n)
+        assert len(at[n].positions) == n == len(set(at[n].positions.tolist()))
+        assert oracle.revealed == set(at[n].positions.tolist())  # no other label was read
+    assert at[8].positions.tolist() == list(range(8))  # the first size: the random twin's rows
+    for small, large in zip(sizes, sizes[1:]):
+        assert at[large].positions[:small].tolist() == at[small].positions.tolist()  # nested
+    again = acquire(spec, 3, X, Oracle(y), sizes, 64)
+    assert again.positions.tolist() == at[64].positions.tolist()  # the seed alone decides
+    assert (y.iloc[at[64].positions] == "rare").mean() > 2 * (y == "rare").mean()  # the boundary is sought
+
+
+def test_margin_sampling_saves_labels_where_it_must(tmp_path):
+    result = dataeff.run(data=rare_class_table(), label="label", learners=["margin=logreg(acquire=margin)"],
+                         seeds=10, sizes=[8, 16, 32, 64, 128], test_rows=500, metric="balanced_accuracy",
+                         score_target="0.85", out=tmp_path / "r", progress=False)
+    assert result.facts.learners == ["margin", "logreg"]  # its random twin added, the same learner
+    assert result.facts.learner_info["margin"].twin == "logreg"
+    [answer] = result.analysis.acquisition
+    assert answer.verdict == "pays" and answer.area_ci[0] > 0
+    assert answer.labels is not None and (answer.twin_labels is None or answer.twin_labels > answer.labels)
+    notes = result.results.loc[result.results["learner"] == "margin", "note"]
+    assert notes.str.contains(r"margin acquisition: \d+ rounds").all()
+    # the same cells again (three of the seeds), in a new process pool: the same rows, the same scores
+    again = dataeff.run(data=rare_class_table(), label="label", learners=["margin=logreg(acquire=margin)"],
+                        seeds=3, sizes=[8, 16, 32, 64, 128], test_rows=500, metric="balanced_accuracy",
+                        out=tmp_path / "again", progress=False)
+    key = ["learner", "n_train", "seed"]
+    first, second = (r.results[r.results["seed"] < 3].sort_values(key).reset_index(drop=True)
+                     for r in (result, again))
+    assert first["note"].str.extract(r"rows (\w+)").equals(second["note"].str.extract(r"rows (\w+)"))
+    assert np.allclose(first["balanced_accuracy"], second["balanced_accuracy"])
+    said = " ".join(dataeff.report.answers.sentences(result.analysis, result.facts))
+    assert "Choosing rows pays for margin (margin against logreg on random rows)" in said
+
+
+def test_a_random_twin_is_kept_when_listed_and_few_seeds_are_noted(tmp_path):
+    specs = with_random_twins(resolve_learners(["lr=logreg(C=0.5)", "m=logreg(C=0.5, acquire=entropy)"]))
+    assert [s.name for s in specs] == ["lr", "m"]  # lr is m's twin already
+    specs = with_random_twins(resolve_learners(["m=logreg(C=0.5, acquire=entropy)"]))
+    assert [(s.name, s.acquire, s.settings) for s in specs][1] == ("m-random", None, {"C": 0.5})
+    notes = []
+    dataeff.Study(rare_class_table(400), label="label", learners=["m=logreg(acquire=margin)"], seeds=3,
+                  sizes=[8, 16], test_rows=100).run(tmp_path / "r", progress=False, log=notes.append)
+    assert any("with 3 seeds" in n and "use seeds=10 or more" in n for n in notes)
+
+
+@pytest.mark.parametrize(("variant", "message"), [
+    ("z=llm-zero(acquire=margin)", "llm-zero cannot choose which rows to label (z: acquire)"),
+    ("b=majority(acquire=margin)", "majority cannot choose which rows to label"),
+    ("lr=logreg(acquire=smart)", "The 'acquire' setting of lr must be random, margin or entropy"),
+])
+def test_an_acquisition_a_kind_cannot_do_is_one_line(variant, message):
+    with pytest.raises(LearnerError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_learners([variant])
+    result = CliRunner().invoke(app, ["run", "--learners", variant])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and result.output.count("\n") == 1
