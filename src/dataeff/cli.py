@@ -301,6 +301,28 @@ def analyze_command(
     _print_answers(result)
 
 
+@app.command("next-labels")
+@_friendly
+def next_labels_command(
+    run_dir: Annotated[Path, typer.Option("--run", help="A run folder written by 'dataeff run'.")],
+    unlabelled: Annotated[Path, typer.Option("--from", help="Unlabelled rows with the run's feature columns "
+                                                            "(CSV, Parquet, JSONL, SQLite, DuckDB).")],
+    k: Annotated[int, typer.Option("--k", help="How many rows to label next.")] = 100,
+    learner: Annotated[str | None, typer.Option("--learner", "-l", help="The run's learner that ranks them "
+                                                "(default: the acquiring learner whose choosing paid most, else the "
+                                                "best at the largest size).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="margin or entropy (default: the learner's own acquire, "
+                                                      "else margin).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write them (default: "
+                                             "RUN/next-labels.csv).")] = None,
+) -> None:
+    """Rank unlabelled rows by how unsure a run's learner is of each: the rows to label next."""
+    from dataeff.labelling import next_labels
+
+    path = next_labels(run_dir, unlabelled, k, learner=learner, strategy=strategy, out=out)
+    print(f"{path}: the {k:,} rows to label next, most uncertain first")
+
+
 def _names(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 

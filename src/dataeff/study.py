@@ -170,6 +170,16 @@ class Study:
             usage["endpoint"] = " and ".join(dict.fromkeys(endpoints))
         return usage
 
+    def _source(self) -> dict | None:
+        """The data settings that read the table again (a file made absolute, or a built-in name)."""
+        data = self.settings.data
+        if data.flattening is not None or not isinstance(data.source, (str, Path)):
+            return None
+        source = str(data.source)
+        if Path(source).exists():
+            source = str(Path(source).resolve())
+        return {"source": source, "label": data.label, "table": data.table, "query": data.query, "bins": data.bins}
+
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> RunFacts:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -203,9 +213,11 @@ class Study:
             "learners": [s.name for s in specs],
             "learner_info": {s.name: LearnerInfo(kind=s.kind or str(s.factory), family=s.family,
                                                  settings=_settings(s), acquire=s.acquire,
-                                                 twin=random_twin(s, specs) if s.acquire else None)
+                                                 twin=random_twin(s, specs) if s.acquire else None,
+                                                 given=_json_settings(s.settings))
                              for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
+            "data_source": self._source(),
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],
             "known_ceiling": dataset.truth,
@@ -254,6 +266,12 @@ def _renamed_learner(out: Path, stored: dict, specs: list[LearnerSpec], force: b
                              f"settings; give the variant another name, or add {setting_name('force', True)} to start "
                              "over there.")
     return bool(clash)
+
+
+def _json_settings(settings: dict) -> dict:
+    """A variant's settings that JSON keeps as they are (all of those written in TOML or on the
+    command line)."""
+    return {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None), list, dict))}
 
 
 def _slug(name: str) -> str:

@@ -1,7 +1,7 @@
-"""SIGKILL a real `dataeff run` (classic fits and LLM scoring on the local Gemma model) at
-random moments and inside a store write; each rerun ends with exactly one ok row per cell, an
-intact store and cache, the numbers of a run that was never interrupted, and no LLM answer
-paid for twice."""
+"""SIGKILL a real `dataeff run` (classic fits, a learner choosing its rows, and LLM scoring on
+the local Gemma model) at random moments and inside a store write; each rerun ends with exactly
+one ok row per cell, an intact store and cache, the numbers of a run that was never
+interrupted (the acquiring learner's rows included), and no LLM answer paid for twice."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ import pytest
 
 from tests.conftest import make_messy_frame
 
-LEARNERS = "majority,logreg,xgboost,llm-zero,llm-few"
+LEARNERS = "majority,logreg,xgboost,margin=logreg(acquire=margin),llm-zero,llm-few"
 SIZES = "8,64"
 SEEDS = 2
 # llm-zero and llm-few are also scored at n = 0
-N_CELLS = (3 * 2 + 2 * 3) * SEEDS
+N_CELLS = (4 * 2 + 2 * 3) * SEEDS
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc", "log_loss", "f1_macro"]
 # Each kill costs a whole run (the killed part and the resumed rest): ten took 9 of the suite's
 # minutes. Four, one in each quarter of the run's middle, still land between fits and mid-scoring.
@@ -86,6 +86,10 @@ def _rerun_and_check(data, out, cache, expected, paid_at_kill):
     assert not results.duplicated(["learner", "n_train", "seed"]).any()
     pd.testing.assert_frame_equal(results[["learner", "n_train", "seed", "n_test", *METRICS]],
                                   expected[["learner", "n_train", "seed", "n_test", *METRICS]])
+    chosen = results["learner"] == "margin"  # the same rows acquired as in the uninterrupted run
+    assert results.loc[chosen, "note"].str.extract(r"\(rows (\w+)\)")[0].tolist() == \
+        expected.loc[chosen, "note"].str.extract(r"\(rows (\w+)\)")[0].tolist()
+    assert results.loc[chosen, "note"].notna().all()
     after = _paid(cache)
     # every answer paid for before the kill came from the cache: none was asked for again
     assert all(after.get(key) == stored for key, stored in paid_at_kill.items())

@@ -100,3 +100,61 @@ def test_an_acquisition_a_kind_cannot_do_is_one_line(variant, message):
         resolve_learners([variant])
     result = CliRunner().invoke(app, ["run", "--learners", variant])
     assert result.exit_code == 2 and result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+def test_an_acquired_curve_is_drawn_beside_its_twin_in_its_colour(tmp_path):
+    result = dataeff.run(data=rare_class_table(600), label="label", learners=["logreg", "m=logreg(acquire=margin)"],
+                         seeds=2, sizes=[8, 16, 32], test_rows=200, out=tmp_path / "r", progress=False)
+    series = {s.learner: s for s in result.chart().series}
+    assert series["m"].twin == "logreg" and series["m"].color == series["logreg"].color
+    assert series["logreg"].twin is None
+    svg = dataeff.report.svg.chart_svg(result.chart())
+    assert svg.count('class="line acquired"') == 1
+
+
+@pytest.fixture(scope="module")
+def labelled_run(tmp_path_factory):
+    """A run on a CSV of labelled rows, and a CSV of 300 unlabelled ones (their labels hidden)."""
+    tmp_path = tmp_path_factory.mktemp("next")
+    table = rare_class_table(900)
+    table.iloc[:600].to_csv(tmp_path / "labelled.csv", index=False)
+    table.iloc[600:].drop(columns="label").to_csv(tmp_path / "unlabelled.csv", index=False)
+    result = CliRunner().invoke(app, ["run", "--data", str(tmp_path / "labelled.csv"), "--label", "label",
+                                      "--learners", "logreg,m=logreg(acquire=margin)", "--seeds", "2", "--sizes",
+                                      "8,16,32", "--test-rows", "100", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return tmp_path, table
+
+
+def test_next_labels_ranks_a_users_unlabelled_rows_end_to_end(labelled_run):
+    tmp_path, table = labelled_run
+    result = CliRunner().invoke(app, ["next-labels", "--run", str(tmp_path / "run"), "--from",
+                                      str(tmp_path / "unlabelled.csv"), "--k", "25", "--learner", "m"])
+    assert result.exit_code == 0, result.output
+    picked = pd.read_csv(tmp_path / "run" / "next-labels.csv")
+    assert len(picked) == 25 and picked["dataeff_rank"].tolist() == list(range(1, 26))
+    assert picked["dataeff_uncertainty"].is_monotonic_decreasing
+    assert {"p_common", "p_rare", "a", "b", "c", "d"} <= set(picked.columns)
+    # margin: the rows nearest the boundary, where the true classes mix (hidden labels of those rows)
+    hidden = table.iloc[600:].merge(picked[["a", "b"]], on=["a", "b"])["label"]
+    assert (hidden == "rare").mean() > 2 * (table["label"] == "rare").mean()
+    # the Python API writes the same ranking
+    again = dataeff.next_labels(tmp_path / "run", tmp_path / "unlabelled.csv", k=25, learner="m",
+                                out=tmp_path / "again.csv")
+    assert pd.read_csv(again).equals(picked)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--k", "1000"], "k = 1000 is more than the 300 rows of unlabelled.csv"),
+    (["--learner", "nope"], "has no learner 'nope'"),
+    (["--strategy", "smart"], "The strategy must be margin or entropy"),
+    (["--from", "{bad}"], "lacks 1 of the run's feature columns ('d')"),
+])
+def test_next_labels_bad_input_is_one_line(labelled_run, args, message):
+    tmp_path, _ = labelled_run
+    (tmp_path / "run" / "next-labels.csv").unlink(missing_ok=True)
+    pd.read_csv(tmp_path / "unlabelled.csv").drop(columns="d").to_csv(tmp_path / "bad.csv", index=False)
+    given = ["--from", str(tmp_path / "unlabelled.csv"), *[a.replace("{bad}", str(tmp_path / "bad.csv")) for a in args]]
+    result = CliRunner().invoke(app, ["next-labels", "--run", str(tmp_path / "run"), *given])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
+    assert not (tmp_path / "run" / "next-labels.csv").exists()

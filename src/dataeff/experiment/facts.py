@@ -29,6 +29,7 @@ class LearnerInfo(BaseModel):
     settings: str = ""
     acquire: str | None = None  # margin or entropy: it chose its rows (None: the seed's random ones)
     twin: str | None = None  # an acquiring learner's random twin, the curve it is read against
+    given: dict[str, Any] = Field(default_factory=dict)  # a variant's settings as written (to build it again)
 
 
 class RunFacts(BaseModel):
@@ -51,6 +52,8 @@ class RunFacts(BaseModel):
     seeds: list[int] = Field(default_factory=list)
     n_seeds: int = 0
     learners: list[str] = Field(default_factory=list)  # in the study's order
+    data_source: dict[str, Any] | None = None  # how to read the data again: a file or built-in name, its
+    # label, table, query and bins (None: a DataFrame from Python, or related tables)
     learner_info: dict[str, LearnerInfo] = Field(default_factory=dict)
     feature_columns: list[str] = Field(default_factory=list)
     metric: str = ""

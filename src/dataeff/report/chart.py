@@ -60,6 +60,7 @@ class Series:
     n_seeds: tuple[int, ...]
     fit_x: tuple[float, ...] = ()  # empty: no fit drawn
     fit_y: tuple[float, ...] = ()
+    twin: str | None = None  # an acquiring learner: its random twin, whose colour it wears, dash-dotted
 
 
 @dataclass(frozen=True)
@@ -107,16 +108,24 @@ class Chart:
                     analysis: Analysis | None = None, title: str = "") -> Chart:
         """From a curve table (``analysis.curves.curve_table``) and, for the analysed metric, the
         fits and ceiling of ``analysis`` (ignored for any other metric)."""
+        twins = {a.learner: a.twin for a in analysis.acquisition} if analysis is not None else {}
         if analysis is not None and analysis.metric != metric:
             analysis = None
+        learners = learner_order(order, curves["learner"])
+        # an acquiring learner is drawn beside its random twin: the twin's colour, dash-dotted
+        colors = {}
+        for learner in [n for n in learners if n not in twins] + [n for n in learners if n in twins]:
+            twin = twins.get(learner)
+            colors[learner] = colors[twin] if twin in colors else PALETTE[len(colors) % len(PALETTE)]
         series = []
-        for index, learner in enumerate(learner_order(order, curves["learner"])):
+        for learner in learners:
             group = curves[curves["learner"] == learner].sort_values("n_train")
             fit_x, fit_y = _extrapolation(analysis, learner, float(group["n_train"].max()))
             series.append(Series(
-                learner, PALETTE[index % len(PALETTE)], tuple(int(n) for n in group["n_train"]),
+                learner, colors[learner], tuple(int(n) for n in group["n_train"]),
                 tuple(map(float, group["mean"])), tuple(map(float, group["ci_low"])),
-                tuple(map(float, group["ci_high"])), tuple(int(n) for n in group["n_seeds"]), fit_x, fit_y))
+                tuple(map(float, group["ci_high"])), tuple(int(n) for n in group["n_seeds"]), fit_x, fit_y,
+                twins.get(learner) if twins.get(learner) in colors else None))
         ceiling = None
         if analysis is not None and analysis.ceiling is not None and analysis.ceiling.value is not None:
             ceiling = CeilingMark(analysis.ceiling.value, *analysis.ceiling.ci)

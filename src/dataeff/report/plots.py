@@ -23,7 +23,7 @@ def draw_chart(ax, chart: Chart):
     for series in chart.series:
         x = np.asarray(series.x, float)
         ax.plot(x, series.mean, marker="o", markersize=3.5, linewidth=1.8, label=series.learner,
-                color=series.color, gid=f"series:{series.learner}")
+                color=series.color, linestyle="-." if series.twin else "-", gid=f"series:{series.learner}")
         low, high = np.asarray(series.low), np.asarray(series.high)
         band = np.isfinite(low) & np.isfinite(high)
         ax.fill_between(x[band], low[band], high[band], color=series.color, alpha=0.18, linewidth=0)

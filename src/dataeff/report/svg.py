@@ -103,7 +103,8 @@ def _series(series: Series, index: int, scale: _Scale, metric: str) -> list[str]
         upper = [(scale.x(n), scale.y(hi)) for n, _, hi in band]
         lower = [(scale.x(n), scale.y(lo)) for n, lo, _ in band][::-1]
         parts.append(f'<polygon class="band" points="{_points(*zip(*(upper + lower)))}"/>')
-    parts.append(f'<polyline class="line" points="{_points(xs, [scale.y(v) for v in series.mean])}"/>')
+    line = "line acquired" if series.twin else "line"  # dash-dotted beside its random twin
+    parts.append(f'<polyline class="{line}" points="{_points(xs, [scale.y(v) for v in series.mean])}"/>')
     if series.fit_x:
         parts.append(f'<polyline class="fit" data-x-start="{series.fit_x[0]!r}" data-x-end="{series.fit_x[-1]!r}" '
                      f'points="{_points([scale.x(n) for n in series.fit_x], [scale.y(v) for v in series.fit_y])}">'
