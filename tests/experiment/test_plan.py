@@ -108,10 +108,10 @@ def test_advice_on_too_few_rows_never_names_a_test_row_count_that_cannot_work():
     with pytest.raises(DataError) as own_labels:
         make_plan(_frame([f"id{i}" for i in range(400)]), seeds=1)
     assert "400 rows for the 400 classes" in str(own_labels.value) and "at least 800 rows" in str(own_labels.value)
-    assert "--test-rows" not in str(own_labels.value)
+    assert "test_rows" not in str(own_labels.value)
     with pytest.raises(DataError, match="at least 4 rows") as tiny:
         make_plan(_frame(["a", "b", "a"]), seeds=1)
-    assert "--test-rows" not in str(tiny.value)
+    assert "test_rows" not in str(tiny.value)
     make_plan(_frame(["a", "b", "a", "b"]), seeds=1)  # the number it names is enough
 
 
@@ -121,7 +121,7 @@ def test_advice_on_too_many_test_rows_names_a_count_that_works():
         make_plan(ds, seeds=1, test_rows=100_000)
     message = str(too_many.value)
     assert "-99" not in message
-    suggested = int(message.split("use --test-rows ")[1].split()[0])
+    suggested = int(message.split("use test_rows=")[1].split()[0])
     assert suggested == 397
     assert make_plan(ds, seeds=1, test_rows=suggested).n_test == suggested  # following it works
 

@@ -20,9 +20,11 @@ from dataeff.analysis.types import AcquisitionAnswer, num, pair
 
 
 def acquisition_answers(curves: dict[str, Curve], twins: dict[str, tuple[str, str]], metric: str,
-                        goal: float | None, resamples: np.ndarray) -> tuple[AcquisitionAnswer, ...]:
+                        goal: float | None, resamples: np.ndarray, signal: bool = True) -> tuple[AcquisitionAnswer, ...]:
     """``twins``: acquiring learner -> (its random twin, the strategy); ``goal``: the target on
-    the metric's own scale (None: no target, the area alone answers)."""
+    the metric's own scale (None: no target, the area alone answers). Without a ``signal`` in
+    the data (the signal test), choosing rows cannot pay: the verdict is 'does not pay' whatever
+    the noise between the two curves says."""
     out = []
     for name, (twin, strategy) in twins.items():
         if name not in curves or twin not in curves:
@@ -41,7 +43,8 @@ def acquisition_answers(curves: dict[str, Curve], twins: dict[str, tuple[str, st
         saved, saved_ci, n_a, n_b = _labels_saved(shared, va, vb, goal, metric, resamples)
         area_ci = pair(area_ci)
         out.append(AcquisitionAnswer(name, twin, strategy, num(saved), saved_ci, num(n_a), num(n_b),
-                                     num(area), area_ci, _verdict(saved, saved_ci, area_ci)))
+                                     num(area), area_ci,
+                                     _verdict(saved, saved_ci, area_ci) if signal else "does not pay"))
     return tuple(out)
 
 

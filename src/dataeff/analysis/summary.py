@@ -84,7 +84,7 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
                                    llm=family[name] == "llm"))
     crossed = crossovers({n: c for n, c in curves.items() if n not in baselines}, resamples,
                          signal=not signal.absent)
-    chosen = acquisition_answers(curves, twins, metric, value, resamples)
+    chosen = acquisition_answers(curves, twins, metric, value, resamples, signal=not signal.absent)
     return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossed),
                     tuple(advantage), ref, cheapest(costs), signal, chosen)
 
