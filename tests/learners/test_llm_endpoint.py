@@ -87,7 +87,7 @@ def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):
 def test_openai_backend_needs_url_and_model():
     import dataeff
 
-    with pytest.raises(ConfigError, match="needs --llm-url"):
+    with pytest.raises(ConfigError, match=r"needs llm_url=.http://127.0.0.1:8000/v1. \(the server.s base URL\) and llm_model"):
         dataeff.Study("fine-foods", learners=["llm-zero"], llm_backend="openai")
 
 

@@ -146,7 +146,7 @@ def test_cli_refuses_cuda_without_a_gpu_before_making_a_run_folder(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
-        "error: --llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or auto."]
+        "error: --llm-device cuda, but PyTorch sees no CUDA GPU here; use --llm-device cpu or --llm-device auto."]
     assert not out.exists()
 
 
