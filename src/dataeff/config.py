@@ -403,7 +403,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     (f"llm_{key}" if section == "llm" else key): (section, key)
     for section, field in Settings.model_fields.items() for key in field.annotation.model_fields
 }
-terms.declare(FLAT_NAMES, SPELLED, RENAMED)
+terms.declare(SPELLED)
 
 
 def parse_sizes(text: str) -> list[int]:

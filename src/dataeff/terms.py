@@ -3,8 +3,8 @@ keyword to a Python user (``test_rows=400``), a key to whoever wrote it in a stu
 (``[study] test_rows = 400``). Messages and advice anywhere in the code name settings through
 ``config.setting_name``, which renders here, so nobody is told to use a flag they never passed.
 
-``config`` declares the settings here (``declare``: each flat name's section and key, the
-spellings that differ, the old names), so that any stage can name a setting without importing
+``config`` declares the flat names spelled otherwise here (``declare``: ``source`` is ``data``
+on the command line and in Python), so that any stage can name a setting without importing
 the settings. The entry point says who the caller is: the command line enters ``caller("cli")`` (and sets
 ``DATAEFF_CALLER`` so spawned workers name settings the same way); Python is the default. A
 study's settings read from a TOML add their tables and keys with ``from_file``: those settings
@@ -88,25 +88,22 @@ def in_variant(keys: Mapping[str, str]) -> Iterator[None]:
         _TERMS.reset(token)
 
 
-_DECLARED: dict[str, dict] = {"places": {}, "spelled": {}, "renamed": {}}
+_SPELLED: dict[str, str] = {}
 
 
-def declare(places: Mapping[str, tuple[str, str]], spelled: Mapping[str, str], renamed: Mapping[str, str]) -> None:
-    """The settings' layout, from config.py: flat name -> (section, key); flat names spelled
-    otherwise on the command line and in Python; old flat name -> new."""
-    _DECLARED.update(places=dict(places), spelled=dict(spelled), renamed=dict(renamed))
+def declare(spelled: Mapping[str, str]) -> None:
+    """From config.py: the flat names spelled otherwise on the command line and in Python."""
+    _SPELLED.update(spelled)
 
 
 def setting_name(flat: str, value: Any = MISSING) -> str:
     """A setting (by flat name, with ``value`` when given) as the caller writes it: ``--test-rows
     400`` on the command line, ``test_rows=400`` in Python, ``[study] test_rows = 400`` for a
     setting read from a study TOML."""
-    new = _DECLARED["renamed"].get(flat, flat)  # an old name is named as it was written
-    section, key = _DECLARED["places"].get(new, ("", new))
-    return render(flat, section, key, value, spelled=_DECLARED["spelled"].get(flat))
+    return render(flat, value, spelled=_SPELLED.get(flat))
 
 
-def render(flat: str, section: str, key: str, value: Any = MISSING, *, spelled: str | None = None) -> str:
+def render(flat: str, value: Any = MISSING, *, spelled: str | None = None) -> str:
     """``flat`` (``spelled`` on the command line and in Python, when that differs) with
     ``value``, as its caller writes it."""
     terms = current()
