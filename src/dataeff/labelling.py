@@ -42,7 +42,8 @@ def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | 
     result = load_run(run)
     name = learner or chosen_learner(result)
     info = _learner_info(result, name)
-    strategy = strategy or info.acquire or "margin"
+    # an llm-zero learner's own rounds after its cold start are margin's
+    strategy = strategy or (info.acquire if info.acquire in STRATEGIES else "margin")
     if strategy not in STRATEGIES:
         raise ConfigError(f"The strategy must be margin or entropy.{did_you_mean(strategy, STRATEGIES)} "
                           f"Got {strategy!r}.")

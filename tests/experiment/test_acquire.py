@@ -93,7 +93,7 @@ def test_a_random_twin_is_kept_when_listed_and_few_seeds_are_noted(tmp_path):
 @pytest.mark.parametrize(("variant", "message"), [
     ("z=llm-zero(acquire=margin)", "llm-zero cannot choose which rows to label (z: acquire)"),
     ("b=majority(acquire=margin)", "majority cannot choose which rows to label"),
-    ("lr=logreg(acquire=smart)", "The 'acquire' setting of lr must be random, margin or entropy"),
+    ("lr=logreg(acquire=smart)", "The 'acquire' setting of lr must be random, margin, entropy or llm-zero"),
 ])
 def test_an_acquisition_a_kind_cannot_do_is_one_line(variant, message):
     with pytest.raises(LearnerError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -158,3 +158,18 @@ def test_next_labels_bad_input_is_one_line(labelled_run, args, message):
     result = CliRunner().invoke(app, ["next-labels", "--run", str(tmp_path / "run"), *given])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
     assert not (tmp_path / "run" / "next-labels.csv").exists()
+
+
+def test_an_llm_zero_cold_start_picks_the_first_rows_with_the_real_gemma(tmp_path):
+    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    small = pd.concat([frame.X, frame.y.rename("label")], axis=1).sample(40, random_state=1).reset_index(drop=True)
+    result = dataeff.run(data=small, label="label", learners=["cold=logreg(acquire=llm-zero)"], seeds=1,
+                         sizes=[8, 12], test_rows=10, jobs=1, out=tmp_path / "r", progress=False)
+    cold = result.results[result.results["learner"] == "cold"]
+    assert (cold["status"] == "ok").all(), cold["error"].tolist()
+    assert (cold["tokens"] > 0).all()  # the LLM's reading is this route's cost
+    assert cold["note"].str.contains("llm-zero acquisition").all()
+    twin = result.facts.learner_info["cold"].twin
+    assert twin == "logreg" and result.analysis.acquisition[0].strategy == "llm-zero"
+    with pytest.raises(dataeff.DataEffError, match="cannot choose which rows"):
+        dataeff.Study(small, label="label", learners=["z=llm-few(acquire=llm-zero)"]).prepare()

@@ -5,7 +5,8 @@ How a cell of size n is made, from its seed alone (so a resumed cell chooses the
 the first size's rows are the seed's random prefix, the same rows its random twin starts from;
 then, size by size up to n, the learner is fitted on the rows labelled so far, scores the
 unlabelled candidates, and the most uncertain ones are labelled next until the next size is
-reached. The rows at size n are therefore nested in those at every larger size, as random
+reached. With ``acquire = "llm-zero"`` the first rows are instead the ones the zero-shot LLM
+is least sure of (a cold start that reads no label), then margin. The rows at size n are nested in those at every larger size, as random
 subsets are, and the cell scores on its seed's test rows like every other learner: an acquired
 curve and its random twin are paired.
 
@@ -29,6 +30,9 @@ from dataeff.learners.registry import LearnerSpec
 #: Unlabelled rows scored per round at most: the first ones of the seed's (random) order, so a
 #: round costs a bounded predict on a pool of any size.
 MAX_CANDIDATES = 4096
+#: Rows the zero-shot LLM scores for an llm-zero cold start: the first ones of the seed's order
+#: (one model pass each per seed; the answer cache serves every size after the first).
+LLM_CANDIDATES = 256
 #: Seeds below which an acquired curve against its random twin is mostly noise (the same
 #: strategy comes out better or worse than random with 3 seeds: arXiv 2408.00426).
 MIN_SEEDS = 10
@@ -64,11 +68,13 @@ def uncertainty(proba: np.ndarray, strategy: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Acquired:
     """The rows a cell trains on (positions into the seed's pool order, in the order labelled),
-    the rounds it took and the seconds spent fitting and scoring along the way."""
+    the rounds it took, the seconds spent fitting and scoring along the way and the LLM tokens
+    an llm-zero cold start read."""
 
     positions: np.ndarray
     rounds: int
     seconds: float
+    tokens: float = 0.0
 
     def digest(self, order: np.ndarray) -> str:
         """A short fingerprint of the dataset rows chosen (the same on a resumed run)."""
@@ -80,7 +86,11 @@ def acquire(spec: LearnerSpec, seed: int, X_pool: pd.DataFrame, oracle: Oracle, 
             n: int) -> Acquired:
     """The rows labelled at size ``n`` by ``spec.acquire`` over the study's ``sizes``."""
     started = time.perf_counter()
-    labelled = np.arange(min(sizes[0] if sizes else n, n))  # the random twin's first subset
+    first = min(sizes[0] if sizes else n, n)
+    labelled, tokens = np.arange(first), 0.0  # the random twin's first subset
+    if spec.acquire == "llm-zero":  # a cold start: the rows the zero-shot LLM is least sure of
+        labelled, tokens = _cold_start(spec, seed, X_pool, first)
+    strategy = "margin" if spec.acquire == "llm-zero" else spec.acquire  # then the model's own doubt
     steps = sorted({s for s in sizes if len(labelled) < s < n} | {n})
     rounds = 0
     for size in steps:
@@ -90,13 +100,23 @@ def acquire(spec: LearnerSpec, seed: int, X_pool: pd.DataFrame, oracle: Oracle, 
         unlabelled = np.setdiff1d(np.arange(len(X_pool)), labelled, assume_unique=True)[:MAX_CANDIDATES]
         learner = spec.build(random_state=seed)
         learner.fit(X_pool.iloc[labelled], oracle.labels(labelled))
-        scores = uncertainty(learner.predict_proba(X_pool.iloc[unlabelled]), spec.acquire)
+        scores = uncertainty(learner.predict_proba(X_pool.iloc[unlabelled]), strategy)
         # ties (a model sure of everything) go to the seed's random order: the twin's next rows
         chosen = unlabelled[np.argsort(-scores, kind="stable")[:need]]
         labelled = np.concatenate([labelled, chosen])
         rounds += 1
     oracle.labels(labelled)
-    return Acquired(labelled, rounds, time.perf_counter() - started)
+    return Acquired(labelled, rounds, time.perf_counter() - started, tokens)
+
+
+def _cold_start(spec: LearnerSpec, seed: int, X_pool: pd.DataFrame, first: int) -> tuple[np.ndarray, float]:
+    """The ``first`` rows of the pool's first LLM_CANDIDATES the zero-shot LLM is least sure of
+    (no label read), and the tokens it spent."""
+    candidates = np.arange(min(len(X_pool), LLM_CANDIDATES))
+    zero = spec.acquirer.build(random_state=seed)
+    zero.fit(X_pool.iloc[:0], pd.Series([], dtype=str))
+    scores = uncertainty(zero.predict_proba(X_pool.iloc[candidates]), "margin")
+    return candidates[np.argsort(-scores, kind="stable")[:first]], float(zero.cost()["tokens"])
 
 
 def with_random_twins(specs: list[LearnerSpec]) -> list[LearnerSpec]:

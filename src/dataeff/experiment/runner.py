@@ -57,6 +57,7 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
             row.update(learner.cost())
             if acquired is not None:  # choosing the rows is part of what this route costs to train
                 row["fit_seconds"] += acquired.seconds
+                row["tokens"] += acquired.tokens
         row.update(status="ok", error=None, traceback=None, note="; ".join([*learner.notes, *said]) or None)
     except Exception as exc:  # noqa: BLE001 - any learner failure is data for the user
         row.update(status="failed", error=f"{type(exc).__name__}: {one_line(exc)}",

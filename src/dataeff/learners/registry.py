@@ -22,9 +22,9 @@ _SEARCH = ("tune",)  # a cross-validated search over the kind's documented space
 # it are skipped for this learner only: llm-few with 2 shots learns nothing from 2,048 labels).
 MAX_SIZE = "max_size"
 # Taken by the kinds that learn a model from labels: which rows to label, chosen by the learner
-# itself (experiment/acquire.py); random is the plain curve.
+# itself (experiment/acquire.py), llm-zero's first rows by the zero-shot LLM; random is the plain curve.
 ACQUIRE = "acquire"
-ACQUISITIONS = ("random", "margin", "entropy")
+ACQUISITIONS = ("random", "margin", "entropy", "llm-zero")
 CAN_ACQUIRE = ("logreg", "tree", "forest", "knn", "xgboost", "mlp", "llm-embed", "llm-probe", "llm-prior",
                "llm-prior-xgb")
 
@@ -124,7 +124,8 @@ class LearnerSpec:
     needs_task: bool = False
     settings: dict = field(default_factory=dict, hash=False)
     max_size: int | None = None  # run only at training sizes up to this (None: every size)
-    acquire: str | None = None  # margin or entropy: it chooses its rows (None: the seed's random ones)
+    acquire: str | None = None  # margin, entropy or llm-zero: it chooses its rows (None: the seed's random ones)
+    acquirer: LearnerSpec | None = None  # acquire = llm-zero: the zero-shot LLM that picks its first rows
 
     @property
     def summary(self) -> str:

@@ -15,10 +15,11 @@ from dataeff.config import LLMSettings, RunSettings
 from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError, did_you_mean, one_line
 from dataeff.learners.llm.backends.endpoint import Endpoint
-from dataeff.learners.registry import LearnerSpec
+from dataeff.learners.registry import LearnerSpec, resolve_learners
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import Task
 from dataeff.terms import Placeholder, setting_name
+from dataeff.variants import Variant
 
 
 def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str], llm: LLMSettings,
@@ -43,7 +44,11 @@ def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str]
                 params.update(_learner_params(spec.kind, own))
             if spec.kind == "llm-finetune":  # a model it can train, and its recipe
                 params.update(finetune_params(own, spec.settings.get("backend")))
-        wired.append(replace(spec, params=params))
+        acquirer = None
+        if spec.acquire == "llm-zero":  # the zero-shot LLM that picks the first rows, on the [llm] table
+            zero = resolve_learners([Variant(f"{spec.name}:llm-zero", "llm-zero", {})])[0]
+            acquirer = wire_learners([zero], dataset, classes, llm, run, metric)[0]
+        wired.append(replace(spec, params=params, acquirer=acquirer))
     return wired
 
 
@@ -140,7 +145,8 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
     from dataeff.learners.llm.backends.preflight import check_probe_layer
     from dataeff.learners.llm.prompting import check_prompts_fit
 
-    asking = [s for s in specs if "backend" in s.params and "task" in s.params]
+    asking = [s for s in [*specs, *(s.acquirer for s in specs if s.acquirer is not None)]
+              if "backend" in s.params and "task" in s.params]
     on_cluster = [s.name for s in asking if engine == "dask" and s.params["backend"] in LOCAL_BACKENDS]
     if on_cluster:
         # A model copy per worker would multiply memory and load time; a cluster shares a server.
