@@ -19,8 +19,8 @@ FACTS_VERSION = 2  # 1: the parallel learner dicts and 'target'; 2: learner_info
 
 class LearnerInfo(BaseModel):
     """One learner of the run: its registry ``kind`` (a variant's own: xgb3 -> xgboost; an import
-    path for any scikit-learn classifier), its ``family`` (baseline, classic or llm) and what it
-    is with the settings it was given (``settings``, one line for the report); an acquiring
+    path for any scikit-learn classifier), its ``family`` (baseline, classic or llm; empty in a
+    folder older than families: the results take its kind's) and what it is with the settings it was given (``settings``, one line for the report); an acquiring
     learner's strategy (``acquire``) and the random ``twin`` it is compared with."""
 
     model_config = ConfigDict(frozen=True)
@@ -75,7 +75,7 @@ class RunFacts(BaseModel):
             names = data.get("learners") or []
             parts = {part: data.get(f"learner_{part}") or {} for part in ("settings", "kinds", "families")}
             data = {**data, "learner_info": {name: {"kind": parts["kinds"].get(name, name),
-                                                    "family": parts["families"].get(name) or "classic",
+                                                    "family": parts["families"].get(name) or "",
                                                     "settings": parts["settings"].get(name, "")}
                                              for name in names}}
         return data
