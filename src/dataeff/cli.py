@@ -287,8 +287,7 @@ def analyze_command(
 ) -> None:
     """Answer from a finished run (no refitting): ceiling, labels to target, crossovers, cost."""
     from dataeff.analysis.efficiency import Prices
-    from dataeff.config import Settings
-    from dataeff.config import renamed_note
+    from dataeff.config import Settings, renamed_note
     from dataeff.results import analyze
 
     settings = dict(settings or {})

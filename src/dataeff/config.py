@@ -21,10 +21,9 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from dataeff import terms
-from dataeff.terms import setting_name
-
 from dataeff.errors import ConfigError, RenamedSetting, did_you_mean, one_line
 from dataeff.experiment.metrics import DEFAULT_METRIC, METRICS
+from dataeff.terms import setting_name
 from dataeff.variants import parse_learner_list, parse_variant, variants_from_toml
 
 DEFAULT_DATA = "churn"
@@ -375,8 +374,8 @@ _PHRASES = {
     "bool_type": "must be true or false", "bool_parsing": "must be true or false", "string_type": "must be text",
     "list_type": "must be a list", "dict_type": "must be a table of label = word pairs",
     "too_short": "must not be empty", "path_not_file": "names no file; check the path",
-    "string_pattern_mismatch": "is not valid", "dataeff": None,
-}
+    "string_pattern_mismatch": "is not valid",
+}  # any other kind (our own checks' PydanticCustomError included) says it in pydantic's words
 
 
 def _whole(annotation: Any) -> bool:
@@ -389,6 +388,7 @@ def _listed(choices: list[str]) -> str:
 
 
 def _flat(section: type[Section], key: str) -> str:
+    """A key's flat name: the [llm] table's take ``llm_`` (``llm_shots``), the others are their key."""
     return f"llm_{key}" if section is LLMSettings else key
 
 
@@ -400,7 +400,7 @@ RENAMED = {"target": "label"}
 RENAMED_KEYS = {("data", "target"): "label", ("analysis", "target"): "score_target"}
 SECTIONS: dict[str, list[str]] = {name: field.annotation.keys() for name, field in Settings.model_fields.items()}
 FLAT_NAMES: dict[str, tuple[str, str]] = {
-    (f"llm_{key}" if section == "llm" else key): (section, key)
+    _flat(field.annotation, key): (section, key)
     for section, field in Settings.model_fields.items() for key in field.annotation.model_fields
 }
 terms.declare(SPELLED)

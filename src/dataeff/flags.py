@@ -17,16 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from dataeff.config import FLAT_NAMES, RENAMED, SPELLED, Settings, renamed_note
+from dataeff.terms import flag as flag_name  # the option of a setting: --llm-shots, --data
 
 # Short forms of some flags.
 SHORT = {"source": "-d", "learners": "-l", "jobs": "-j", "out": "-o"}
 # The analysis section's settings, which are flags of `analyze` too.
 ANALYSIS = ("score_target", "label_cost", "predictions", "token_price", "compute_price")
-
-
-def flag_name(flat: str) -> str:
-    """The option of a setting: ``--`` and its flat name with dashes (``--llm-shots``)."""
-    return "--" + SPELLED.get(flat, flat).replace("_", "-")
 
 
 def _field(flat: str):

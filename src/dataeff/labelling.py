@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dataeff.errors import ConfigError, DataError, RunFolderError, did_you_mean
 from dataeff.experiment.acquire import uncertainty

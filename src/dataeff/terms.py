@@ -1,7 +1,7 @@
 """A setting named in its caller's terms: a flag to a command-line user (``--test-rows 400``), a
 keyword to a Python user (``test_rows=400``), a key to whoever wrote it in a study TOML
 (``[study] test_rows = 400``). Messages and advice anywhere in the code name settings through
-``config.setting_name``, which renders here, so nobody is told to use a flag they never passed.
+``setting_name`` here, so nobody is told to use a flag they never passed.
 
 ``config`` declares the flat names spelled otherwise here (``declare``: ``source`` is ``data``
 on the command line and in Python), so that any stage can name a setting without importing
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -52,40 +53,38 @@ def current() -> Terms:
 
 
 @contextlib.contextmanager
-def caller(name: str) -> Iterator[None]:
-    """Name settings as ``name`` ('cli' or 'python') within the block (and in workers it spawns)."""
-    token = _TERMS.set(Terms(name, current().from_file, current().in_variant))
-    before = os.environ.get(CALLER_ENV)
-    os.environ[CALLER_ENV] = name
+def _scoped(**changes: Any) -> Iterator[None]:
+    """The current terms with ``changes`` within the block."""
+    token = _TERMS.set(dataclasses.replace(current(), **changes))
     try:
         yield
     finally:
         _TERMS.reset(token)
+
+
+@contextlib.contextmanager
+def caller(name: str) -> Iterator[None]:
+    """Name settings as ``name`` ('cli' or 'python') within the block (and in workers it spawns)."""
+    before = os.environ.get(CALLER_ENV)
+    os.environ[CALLER_ENV] = name
+    try:
+        with _scoped(caller=name):
+            yield
+    finally:
         if before is None:
             os.environ.pop(CALLER_ENV, None)
         else:
             os.environ[CALLER_ENV] = before
 
 
-@contextlib.contextmanager
-def from_file(files: Mapping[str, tuple[str, str]]) -> Iterator[None]:
+def from_file(files: Mapping[str, tuple[str, str]]):
     """Name these settings (flat name -> (table, key) in a TOML) as the file's keys within the block."""
-    token = _TERMS.set(Terms(current().caller, {**current().from_file, **files}, current().in_variant))
-    try:
-        yield
-    finally:
-        _TERMS.reset(token)
+    return _scoped(from_file={**current().from_file, **files})
 
 
-@contextlib.contextmanager
-def in_variant(keys: Mapping[str, str]) -> Iterator[None]:
+def in_variant(keys: Mapping[str, str]):
     """Name these settings (flat name -> key) as a learner variant's own ``key=value`` in the block."""
-    now = current()
-    token = _TERMS.set(Terms(now.caller, now.from_file, {**now.in_variant, **keys}))
-    try:
-        yield
-    finally:
-        _TERMS.reset(token)
+    return _scoped(in_variant={**current().in_variant, **keys})
 
 
 _SPELLED: dict[str, str] = {}
@@ -96,30 +95,29 @@ def declare(spelled: Mapping[str, str]) -> None:
     _SPELLED.update(spelled)
 
 
+def flag(flat: str) -> str:
+    """A setting's command-line option: ``--`` and its name with dashes (``--llm-shots``, ``--data``)."""
+    return "--" + _SPELLED.get(flat, flat).replace("_", "-")
+
+
 def setting_name(flat: str, value: Any = MISSING) -> str:
     """A setting (by flat name, with ``value`` when given) as the caller writes it: ``--test-rows
     400`` on the command line, ``test_rows=400`` in Python, ``[study] test_rows = 400`` for a
     setting read from a study TOML."""
-    return render(flat, value, spelled=_SPELLED.get(flat))
-
-
-def render(flat: str, value: Any = MISSING, *, spelled: str | None = None) -> str:
-    """``flat`` (``spelled`` on the command line and in Python, when that differs) with
-    ``value``, as its caller writes it."""
     terms = current()
     if flat in terms.in_variant:
         return terms.in_variant[flat] if value is MISSING else f"{terms.in_variant[flat]}={value!r}"
     if flat in terms.from_file:
         table, key = terms.from_file[flat]
         return f"[{table}] {key}" + ("" if value is MISSING else f" = {_toml(value)}")
-    name = spelled or flat
     if terms.caller == "cli":
-        option = "--" + name.replace("_", "-")
+        option = flag(flat)
         if value is MISSING:
             return option
         if isinstance(value, bool):
             return option if value else option.replace("--", "--no-", 1)
         return f"{option} {_cli(value)}"
+    name = _SPELLED.get(flat, flat)
     if value is MISSING:
         return name
     return f"{name}={value if isinstance(value, Placeholder) else repr(value)}"

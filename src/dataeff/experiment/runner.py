@@ -99,15 +99,22 @@ def _task(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, Lear
     """(function, arguments) of one group, made as the pool asks for it: only the groups in
     flight hold a copy of their rows."""
     split = plan.splits[group[0].seed]
-    acquiring = specs[group[0].learner].acquire is not None
-    # an acquiring learner gets the whole pool (its labels behind an oracle) and chooses its rows
-    train = split.train_order if acquiring else split.train_index(group[0].n_train)
+    train, sizes = _training_rows(group, plan, specs)
     return run_group, (
         [specs[c.learner] for c in group], group,
         dataset.X.iloc[train], dataset.y.iloc[train],
-        dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes,
-        plan.sizes if acquiring else None,
+        dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes, sizes,
     )
+
+
+def _training_rows(group: list[Cell], plan: Plan, specs: dict[str, LearnerSpec]) -> tuple[np.ndarray, list | None]:
+    """The rows a group trains on, and the sizes an acquiring learner chooses them over: the
+    seed's prefix of the group's size, or for an acquiring learner the whole pool (its labels
+    behind an oracle) and the study's sizes."""
+    split = plan.splits[group[0].seed]
+    if specs[group[0].learner].acquire is not None:
+        return split.train_order, plan.sizes
+    return split.train_index(group[0].n_train), None
 
 
 ENGINES = ("local", "dask")
@@ -242,12 +249,10 @@ def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
             while waiting and len(futures) < max(1, sum(client.nthreads().values())):
                 group, deaths = waiting.popleft()
                 first = group[0]
-                split = plan.splits[first.seed]
-                acquiring = by_name[first.learner].acquire is not None
+                train, sizes = _training_rows(group, plan, by_name)
                 future = client.submit(
                     _run_group_by_position, [by_name[c.learner] for c in group], group, *data,
-                    split.train_order if acquiring else split.train_index(first.n_train), split.test_index,
-                    plan.classes, plan.sizes if acquiring else None, pure=False,
+                    train, plan.splits[first.seed].test_index, plan.classes, sizes, pure=False,
                     key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}-{uuid.uuid4().hex[:8]}",
                 )
                 futures[future] = (group, deaths)

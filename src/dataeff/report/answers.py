@@ -71,9 +71,9 @@ def _needed_cell(need: LabelsNeeded | None) -> str:
     return "not reached"
 
 
-def llm_traffic(facts: RunFacts | dict) -> str | None:
+def llm_traffic(facts: RunFacts) -> str | None:
     """Where row data went and what the LLM work cost in calls; None for a run without LLMs."""
-    usage = RunFacts.of(facts).llm_usage
+    usage = facts.llm_usage
     if not usage:
         return None
     text = (f"LLM: {usage.get('model_calls', 0):,} model calls, {usage.get('cached_answers', 0):,} answers "
@@ -96,7 +96,7 @@ def _unlisted(count: int) -> str:
             "exactly.")
 
 
-def signal_text(analysis: Analysis, facts: RunFacts | dict) -> str | None:
+def signal_text(analysis: Analysis, facts: RunFacts) -> str | None:
     """The signal test in one sentence: said first, plainly, when nothing beats the baseline."""
     signal = analysis.signal
     if signal is None:
@@ -105,7 +105,7 @@ def signal_text(analysis: Analysis, facts: RunFacts | dict) -> str | None:
     if not signal.tested:
         return f"Signal not tested: {signal.reason}."
     best = signal.best
-    label = RunFacts.of(facts).label or "the label"
+    label = facts.label or "the label"
     against = ("chance" if signal.baseline == "chance" else f"the baseline ({signal.baseline})")
     largest = size(signal.largest_size) if signal.largest_size is not None else "the largest size"
     if not signal.found:
@@ -133,10 +133,9 @@ def signal_text(analysis: Analysis, facts: RunFacts | dict) -> str | None:
     return text + "."
 
 
-def few_test_rows_caveat(facts: RunFacts | dict, analysis: Analysis | None = None) -> str | None:
+def few_test_rows_caveat(facts: RunFacts, analysis: Analysis | None = None) -> str | None:
     """Classes with fewer than ``MIN_TEST_ROWS_PER_CLASS`` test rows (stratified share of
     ``n_test``, one at least): their per-class scores, and the macro averages, are noisy."""
-    facts = RunFacts.of(facts)
     counts = facts.class_counts
     n_test, total = facts.n_test, sum(counts.values())
     if not counts or not n_test or not total:
@@ -154,9 +153,11 @@ def few_test_rows_caveat(facts: RunFacts | dict, analysis: Analysis | None = Non
 def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bool = True) -> list[str]:
     """The answers, most important first (none before an analysis): whether there is a signal
     at all (left out with ``with_signal=False``, for a page that shows it on its own), then,
-    only when there is one, ceiling, target, crossovers, worth and cost."""
+    only when there is one, ceiling, target, crossovers, worth and cost. ``facts`` may be a
+    dict (a hand-written one, in a notebook), read once into RunFacts here."""
     if analysis is None:
         return []
+    facts = RunFacts.of(facts)
     out: list[str] = []
     said = signal_text(analysis, facts)
     if said and with_signal:
@@ -191,10 +192,9 @@ def acquisition_sentences(analysis: Analysis) -> list[str]:
     return out
 
 
-def _ceiling_sentences(analysis: Analysis, facts: RunFacts | dict) -> list[str]:
+def _ceiling_sentences(analysis: Analysis, facts: RunFacts) -> list[str]:
     out = []
     metric = analysis.metric
-    facts = RunFacts.of(facts)
     dataset = facts.dataset or "this data"
     ceil = analysis.ceiling
     if ceil is not None and ceil.value is not None and ceil.source == "measured":

@@ -34,11 +34,10 @@ def _svg_markup(chart: Chart, chart_id: str):
     return Markup(chart_svg(chart, chart_id=chart_id))
 
 
-def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts | dict, metric: str,
+def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts, metric: str,
                   analysis: Analysis | None) -> str:
     """The report as one HTML string (no network: styles inline, chart inline SVG); ``tables``
     holds the curve table of every metric (``analysis.curves.curve_tables``)."""
-    facts = RunFacts.of(facts)
     order = facts.learners or list(dict.fromkeys(results["learner"]))
     metrics = []
     for name in [metric, *[m for m in METRICS if m != metric]]:
@@ -72,7 +71,7 @@ def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts:
     )
 
 
-def render_result(chart: Chart, analysis: Analysis | None, facts: RunFacts | dict) -> str:
+def render_result(chart: Chart, analysis: Analysis | None, facts: RunFacts) -> str:
     """A result in a notebook (``RunResult._repr_html_``): the answers and the headline chart,
     its styles scoped to the result so the notebook's own SVGs are left alone."""
     from importlib.resources import files
@@ -81,8 +80,7 @@ def render_result(chart: Chart, analysis: Analysis | None, facts: RunFacts | dic
 
     css = files("dataeff.report").joinpath("templates", "chart.css").read_text(encoding="utf-8")
     return _template("result.html.j2").render(
-        facts=RunFacts.of(facts), sentences=answers.sentences(analysis, facts),
-        svg=_svg_markup(chart, "dataeff-chart"),
+        facts=facts, sentences=answers.sentences(analysis, facts), svg=_svg_markup(chart, "dataeff-chart"),
         css=Markup(_scoped(css, ".dataeff-result")))
 
 
@@ -146,7 +144,7 @@ def _fact_rows(facts: RunFacts) -> list[tuple[str, str]]:
     ]
 
 
-def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts | dict, metric: str,
+def write_report(path: Path, results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts: RunFacts, metric: str,
                  analysis: Analysis | None) -> Path:
     html = render_report(results, tables, facts, metric, analysis)
     return atomic_write(path, lambda p: Path(p).write_text(html, encoding="utf-8"))

@@ -40,11 +40,10 @@ def write_outputs(out: Path, results: pd.DataFrame, facts: RunFacts | dict, metr
     return paths
 
 
-def write_png(out: Path, curves: pd.DataFrame, facts: RunFacts | dict, metric: str, analysis: Analysis | None) -> Path | None:
+def write_png(out: Path, curves: pd.DataFrame, facts: RunFacts, metric: str, analysis: Analysis | None) -> Path | None:
     """curves.png (from the headline metric's curve table): the same chart as the report's, for slides."""
     if curves.empty:
         return None
-    facts = RunFacts.of(facts)
     chart = Chart.from_curves(curves, metric, facts.learners, analysis,
                               title=f"{facts.dataset}: {metric} vs labelled examples")
     return atomic_write(out / "curves.png", lambda p: save_png(chart, Path(p)), suffix=".png")
@@ -56,7 +55,7 @@ LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "identified", "rising", "lab
                 "cost")
 
 
-def summary_dict(results: pd.DataFrame, facts: RunFacts | dict, metric: str, tables: dict[str, pd.DataFrame],
+def summary_dict(results: pd.DataFrame, facts: RunFacts, metric: str, tables: dict[str, pd.DataFrame],
                  analysis: Analysis | None = None) -> dict:
     """summary.json: run facts, per learner the curve of every metric (mean, CI, seeds) and the
     headline metric's fit, asymptote, labels to target and cost; then ceiling, crossovers,
@@ -73,7 +72,7 @@ def summary_dict(results: pd.DataFrame, facts: RunFacts | dict, metric: str, tab
     failed = results[results["status"] != "ok"]
     summary = {
         "schema": 2,
-        "facts": RunFacts.of(facts).to_json(),
+        "facts": facts.to_json(),
         "headline_metric": metric,
         "learners": learners,
         "cells": {"total": int(len(results)), "ok": int((results["status"] == "ok").sum()),
@@ -85,10 +84,9 @@ def summary_dict(results: pd.DataFrame, facts: RunFacts | dict, metric: str, tab
     return summary
 
 
-def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: RunFacts | dict, metric: str,
+def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: RunFacts, metric: str,
                      analysis: Analysis | None = None) -> str:
     """summary.md: the answers in sentences, then the tables, then the curves."""
-    facts = RunFacts.of(facts)
     lines = [f"# dataeff: {facts.dataset}", ""]
     said = answers.sentences(analysis, facts)
     if said:
