@@ -6,6 +6,8 @@ Two modes:
     .venv/bin/python benchmarks/bench_acquisition.py --null 20
     # real data: each learner with margin sampling against itself on random rows
     .venv/bin/python benchmarks/bench_acquisition.py --data churn --learners logreg,xgboost --seeds 10
+    # the cold start: the zero-shot LLM picks the first rows, then margin
+    .venv/bin/python benchmarks/bench_acquisition.py --data fine-foods --learners logreg --strategy llm-zero
 
 The null mode exits 1 when any table's verdict is significant (pays or hurts); the data mode
 prints the README table's rows (labels saved at the target with their CI, the area between the
@@ -46,8 +48,8 @@ def null_mode(tables: int, seeds: int) -> int:
 
 
 def data_mode(data: str, learners: list[str], seeds: int, sizes: list[int] | None, test_rows: int | None,
-              target: str) -> int:
-    variants = [item for name in learners for item in (name, f"{name}-margin={name}(acquire=margin)")]
+              target: str, strategy: str) -> int:
+    variants = [item for name in learners for item in (name, f"{name}-{strategy}={name}(acquire={strategy})")]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         result = dataeff.run(data=data, learners=variants, seeds=seeds, sizes=sizes, test_rows=test_rows,
@@ -56,7 +58,7 @@ def data_mode(data: str, learners: list[str], seeds: int, sizes: list[int] | Non
     analysis = result.analysis
     print(f"{data}: {analysis.metric}, target {analysis.target.spec} = {score(analysis.target.value)}, "
           f"{seeds} seeds, sizes {result.facts.sizes}, {seconds:.0f} s")
-    print("| data | learner | labels to target (random → margin) | labels saved [95% CI] | area [95% CI] | verdict |")
+    print(f"| data | learner | labels to target (random → {strategy}) | labels saved [95% CI] | area [95% CI] | verdict |")
     print("|---|---|---|---|---|---|")
     for a in analysis.acquisition:
         print(f"| {data} | {a.twin} | {labels(a.twin_labels)} → {labels(a.labels)} | "
@@ -74,11 +76,12 @@ def main() -> int:
     parser.add_argument("--sizes", default=None, help="comma-separated (default: 8 to 512 by doubling)")
     parser.add_argument("--test-rows", type=int, default=None)
     parser.add_argument("--target", default="95%")
+    parser.add_argument("--strategy", default="margin", help="margin, entropy or llm-zero (the cold start)")
     args = parser.parse_args()
     if args.null:
         return null_mode(args.null, args.seeds)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [8, 16, 32, 64, 128, 256, 512]
-    return data_mode(args.data, args.learners.split(","), args.seeds, sizes, args.test_rows, args.target)
+    return data_mode(args.data, args.learners.split(","), args.seeds, sizes, args.test_rows, args.target, args.strategy)
 
 
 if __name__ == "__main__":

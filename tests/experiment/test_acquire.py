@@ -149,12 +149,20 @@ def test_next_labels_ranks_a_users_unlabelled_rows_end_to_end(labelled_run):
     (["--learner", "nope"], "has no learner 'nope'"),
     (["--strategy", "smart"], "The strategy must be margin or entropy"),
     (["--from", "{bad}"], "lacks 1 of the run's feature columns ('d')"),
+    (["--from", "{text}"], "bad.csv: column 'a' holds numbers in the run's data but 'twelve' in row 4"),
 ])
 def test_next_labels_bad_input_is_one_line(labelled_run, args, message):
     tmp_path, _ = labelled_run
     (tmp_path / "run" / "next-labels.csv").unlink(missing_ok=True)
-    pd.read_csv(tmp_path / "unlabelled.csv").drop(columns="d").to_csv(tmp_path / "bad.csv", index=False)
-    given = ["--from", str(tmp_path / "unlabelled.csv"), *[a.replace("{bad}", str(tmp_path / "bad.csv")) for a in args]]
+    rows = pd.read_csv(tmp_path / "unlabelled.csv")
+    if "{text}" in args:  # a number column with a word in it
+        rows["a"] = rows["a"].astype(object)
+        rows.loc[3, "a"] = "twelve"
+    else:
+        rows = rows.drop(columns="d")
+    rows.to_csv(tmp_path / "bad.csv", index=False)
+    given = ["--from", str(tmp_path / "unlabelled.csv"),
+             *[a.replace("{bad}", str(tmp_path / "bad.csv")).replace("{text}", str(tmp_path / "bad.csv")) for a in args]]
     result = CliRunner().invoke(app, ["next-labels", "--run", str(tmp_path / "run"), *given])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
     assert not (tmp_path / "run" / "next-labels.csv").exists()

@@ -72,9 +72,14 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     training subset and the test rows, for llm-probe each distinct row once (every seed's test
     rows and training rows up to the largest size), and for llm-finetune its training steps (steps x rows per
     step x a row's prompt and answer, at the measured training speed) and the test rows once per
-    trained cell (a new model each). A local token is weighed by its position (attention);
-    variants on local models and on endpoints are summed apart.
+    trained cell (a new model each). A learner that chooses its rows (``acquire``) also reads the
+    pool rows it scores: an LLM learner's candidates (the first MAX_CANDIDATES of each seed's
+    order beyond its largest size), an llm-zero cold start's LLM_CANDIDATES zero-shot prompts
+    per seed. A local token is weighed by its position (attention); variants on local models and
+    on endpoints are summed apart.
     """
+    from dataeff.experiment.acquire import LLM_CANDIDATES, MAX_CANDIDATES
+
     sample = dataset.X.head(30)
     seeds, n_test = len(plan.seeds), plan.n_test + CALIBRATION_PROMPTS
     tokens = {"local": 0.0, "endpoint": 0.0}
@@ -83,11 +88,18 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     zero_shot_asked: set[tuple] = set()
     counters: dict[tuple, object] = {}
     lengths: dict[tuple, float] = {}
-    for spec in specs:
+    pool = len(next(iter(plan.splits.values())).train_order) if plan.splits else 0
+    learners = {id(s) for s in specs}
+    cold_starts = {id(s.acquirer): s.acquirer for s in specs if s.acquirer is not None and id(s.acquirer) not in learners}
+    cold_started: set[tuple] = set()
+    for spec in [*specs, *cold_starts.values()]:
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
         if workload is None or "task" not in spec.params:
             continue
         sizes = [s for s in plan.sizes_up_to(spec.max_size) if s > 0]  # its own sizes
+        # the pool rows an acquiring learner reads: its training rows and the candidates it scores
+        read = min(pool, max(sizes, default=0) + (MAX_CANDIDATES if spec.acquire in ("margin", "entropy", "llm-zero")
+                                                     else 0))
         task, local = spec.params["task"], spec.params.get("backend") != "openai"  # the only endpoint that scores
         # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
         same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))
@@ -97,7 +109,11 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         shot = query + 3  # a demonstration: the row's prompt, its answer word and a blank line
         k_max = spec.params.get("k_max", 0)
         parts: list[tuple[float, float]] = []  # (tokens, mean position)
-        if workload in ("zero", "few", "few_similar", "finetune") and same_prompts not in zero_shot_asked:
+        if id(spec) in cold_starts:  # a cold start: zero-shot prompts of pool rows only
+            if same_prompts not in cold_started:
+                cold_started.add(same_prompts)
+                parts.append((min(pool, LLM_CANDIDATES) * query * seeds, query / 2))
+        elif workload in ("zero", "few", "few_similar", "finetune") and same_prompts not in zero_shot_asked:
             zero_shot_asked.add(same_prompts)
             parts.append((n_test * query * seeds, query / 2))
         if workload == "few":
@@ -121,11 +137,11 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
             local = spec.params.get("backend") in ("llamacpp", "transformers")  # else an endpoint's /embeddings
             rows: set[int] = set()
             for split in plan.splits.values():
-                rows.update(split.test_index.tolist(), split.train_order[:max(sizes, default=0)].tolist())
+                rows.update(split.test_index.tolist(), split.train_order[:read].tolist())
             row = _mean_tokens(spec, [task.row_text(r) for _, r in sample.iterrows()], counters)
             parts.append((len(rows) * row, row / 2))
         elif workload == "prior":  # the zero-shot prompts of the training rows and the test rows
-            parts.append(((n_test + max(sizes, default=0)) * query * seeds, query / 2))
+            parts.append(((n_test + read) * query * seeds, query / 2))
         elif workload == "finetune":
             parts.append((n_test * query * seeds * len(sizes), query / 2))
             steps, batch = spec.params.get("steps", FINETUNE_STEPS), spec.params.get("batch_size", FINETUNE_BATCH)
