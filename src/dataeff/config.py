@@ -142,6 +142,9 @@ class DataSettings(Section):
                                    "from each (a list of tables, in the study TOML only).",
                                    json_schema_extra={"flag": False})
     flattening: Any = None
+    unlabelled: ExistingFile = Field(None, description="A file of unlabelled rows with the study's feature "
+                                     "columns: the pool an llm-labels learner's LLM labels (default: rows of the "
+                                     "data's own, their labels hidden).")
     # a numeric target cut into this many quantile classes (None: the target is a label already)
     bins: Annotated[int, Field(strict=True, ge=2)] | None = Field(
         None, description="Cut a numeric label column (a price, a score) into N quantile classes (N of 2 or "

@@ -32,6 +32,7 @@ def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | 
     >>> dataeff.next_labels("runs/churn", "new-customers.csv", k=100)       # doctest: +SKIP
     """
     from dataeff.config import DataSettings, StudySettings
+    from dataeff.data.dataset import conform_columns
     from dataeff.data.load import load
     from dataeff.data.sources import read_source
     from dataeff.learners.registry import resolve_learners
@@ -70,7 +71,7 @@ def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | 
     spec = _wired(spec, dataset)
     model = spec.build(random_state=0)
     model.fit(dataset.X, dataset.y)
-    features = _as_run_columns(rows[list(result.facts.feature_columns)], dataset.X, Path(unlabelled).name)
+    features = conform_columns(rows[list(result.facts.feature_columns)], dataset.X, Path(unlabelled).name)
     proba = np.asarray(model.predict_proba(features), float)
     scores = uncertainty(proba, strategy)
     order = np.argsort(-scores, kind="stable")[:k]
@@ -112,34 +113,6 @@ def _learner_info(result: RunResult, name: str):
         raise ConfigError(f"{name} ({infos[name].kind}) cannot rank rows by its uncertainty; choose one of "
                           f"{', '.join(n for n, i in infos.items() if i.kind in CAN_ACQUIRE) or 'none in this run'}.")
     return infos[name]
-
-
-def _as_run_columns(rows, measured, file_name: str):
-    """The unlabelled rows with the run's column types: a column of numbers (or dates) in the run
-    read as numbers (dates) here, a value that is none of them one line naming it (a model would
-    otherwise encode it silently as something else)."""
-    import pandas as pd
-
-    rows = rows.copy()
-    for column in rows.columns:
-        if column not in measured.columns:
-            continue
-        kind = ("numbers" if pd.api.types.is_numeric_dtype(measured[column]) and
-                not pd.api.types.is_bool_dtype(measured[column]) else
-                "dates" if pd.api.types.is_datetime64_any_dtype(measured[column]) else None)
-        if kind is None or (kind == "numbers" and pd.api.types.is_numeric_dtype(rows[column])):
-            continue
-        given = rows[column]
-        read = pd.to_numeric(given, errors="coerce") if kind == "numbers" else \
-            pd.to_datetime(given, errors="coerce", format="mixed")
-        bad = given.notna() & read.isna() & (given.astype(str).str.strip() != "")
-        if bad.any():
-            at = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{file_name}: column {column!r} holds {kind} in the run's data but {given.iloc[at]!r} "
-                            f"in row {at + 1} ({int(bad.sum()):,} such value{'s' if bad.sum() > 1 else ''}); give {kind} there, or leave the "
-                            "cell empty.")
-        rows[column] = read.astype(measured[column].dtype) if kind == "dates" else read
-    return rows
 
 
 def _wired(spec, dataset):

@@ -157,7 +157,9 @@ def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TA
                               order=result.facts.learners, families=learner_families(result.facts),
                               kinds=result.facts.kinds(),
                               twins={name: (info.twin, info.acquire) for name, info in result.facts.learner_info.items()
-                                     if info.acquire and info.twin})
+                                     if info.acquire and info.twin},
+                              routes={name: (info.labeller, info.student)
+                                      for name, info in result.facts.learner_info.items() if info.labeller})
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
         values = {"analysis": json.dumps(result.analysis.to_json()), "metric": metric}

@@ -14,8 +14,9 @@ from typing import Any
 from dataeff.config import Settings
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
-from dataeff.errors import RunFolderError
+from dataeff.errors import DataError, RunFolderError
 from dataeff.experiment.acquire import MIN_SEEDS, random_twin, with_random_twins
+from dataeff.learners.llm.labels import labeller_of, student_of, with_route_partners
 from dataeff.experiment.facts import LearnerInfo, RunFacts
 from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
 from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
@@ -25,7 +26,27 @@ from dataeff.learners.registry import LearnerSpec, resolve_learners
 from dataeff.learners.wiring import preflight_llms, wire_learners
 from dataeff.learners.llm.workload import llm_workload
 from dataeff.results import RunResult, analyze
-from dataeff.terms import setting_name
+from dataeff.terms import Placeholder, setting_name
+
+
+def _check_pools(specs: list[LearnerSpec], dataset: Dataset, plan: Plan) -> None:
+    """An llm-labels pool drawn from the data's own rows fits outside the test rows; where it
+    meets the largest training sizes it shrinks there (said before the run)."""
+    if dataset.unlabelled is not None:
+        return
+    for spec in specs:
+        if spec.kind != "llm-labels":
+            continue
+        pool = spec.params["pool"]
+        if pool > plan.pool_size:
+            raise DataError(f"{spec.name}: a pool of {pool:,} rows is more than the {plan.pool_size:,} rows outside the "
+                            f"test set; give {spec.name}=llm-labels(pool={plan.pool_size}) or fewer, or rows of your "
+                            f"own with {setting_name('unlabelled', Placeholder('FILE'))}.")
+        largest = max(plan.sizes_up_to(spec.max_size), default=0)
+        if pool + largest > plan.pool_size:
+            plan.notes.append(f"{spec.name}: its {pool:,} pool rows and the largest size ({largest:,}) share "
+                              f"{pool + largest - plan.pool_size:,} rows; there the pool is smaller (the human "
+                              "labels keep their rows)")
 
 
 class Study:
@@ -58,7 +79,7 @@ class Study:
 
     def _prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         study = self.settings.study
-        specs = with_random_twins(resolve_learners(list(study.learners)))
+        specs = with_route_partners(with_random_twins(resolve_learners(list(study.learners))))
         dataset = self.load_data()
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)
         acquiring = [s.name for s in specs if s.acquire is not None]
@@ -67,6 +88,7 @@ class Study:
                               f"twin with {len(plan.seeds)} seeds: the same strategy can come out better or worse "
                               f"than random by chance; use {setting_name('seeds', MIN_SEEDS)} or more")
         specs = wire_learners(specs, dataset, plan.classes, self.settings.llm, self.settings.run, study.metric)
+        _check_pools(specs, dataset, plan)
         return dataset, plan, specs
 
     def fingerprint(self, dataset: Dataset, plan: Plan) -> str:
@@ -214,6 +236,8 @@ class Study:
             "learner_info": {s.name: LearnerInfo(kind=s.kind or str(s.factory), family=s.family,
                                                  settings=_settings(s), acquire=s.acquire,
                                                  twin=random_twin(s, specs) if s.acquire else None,
+                                                 labeller=labeller_of(s) if s.kind == "llm-labels" else None,
+                                                 student=student_of(s, specs) if s.kind == "llm-labels" else None,
                                                  given=_json_settings(s.settings))
                              for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],

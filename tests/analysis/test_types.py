@@ -29,7 +29,7 @@ def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
     data = json.loads(json.dumps(analysis.to_json(), allow_nan=False))  # valid JSON: no NaN, no inf
     assert set(data) == {"metric", "higher_is_better", "n_seeds", "prices", "learners", "crossovers",
                          "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest",
-                         "signal", "schema_version", "acquisition"}
+                         "signal", "schema_version", "acquisition", "label_routes"}
     assert data["schema_version"] == ANALYSIS_SCHEMA
     assert set(data["learners"]["logreg"]) == LEARNER_KEYS
     assert set(data["ceiling"]) == {"value", "ci", "learner", "from", "best_measured", "best_measured_learner",
@@ -54,7 +54,7 @@ def test_the_stored_copy_is_read_by_its_schema_version():
     old = {k: v for k, v in data.items() if k != "schema_version"}  # stored before versions were
     old["crossovers"] = [{k: v for k, v in c.items() if k != "significant"} for c in old["crossovers"]]
     assert Analysis.from_json(old).to_json()["learners"] == data["learners"]
-    with pytest.raises(RunFolderError, match="schema version 2, newer than this dataeff reads"):
+    with pytest.raises(RunFolderError, match=f"schema version {ANALYSIS_SCHEMA + 1}, newer than this dataeff reads"):
         Analysis.from_json({**data, "schema_version": ANALYSIS_SCHEMA + 1})
     # NaN and numpy scalars become plain JSON numbers or None the moment an object is built
     assert Target("0.8", "absolute", np.float64("nan")).value is None

@@ -1,5 +1,5 @@
-"""SIGKILL a real `dataeff run` (classic fits, a learner choosing its rows, and LLM scoring on
-the local Gemma model) at random moments and inside a store write; each rerun ends with exactly
+"""SIGKILL a real `dataeff run` (classic fits, a learner choosing its rows, LLM scoring on
+the local Gemma model, and Gemma labelling a pool for a student) at random moments and inside a store write; each rerun ends with exactly
 one ok row per cell, an intact store and cache, the numbers of a run that was never
 interrupted (the acquiring learner's rows included), and no LLM answer paid for twice."""
 
@@ -18,15 +18,15 @@ import pytest
 
 from tests.conftest import make_messy_frame
 
-LEARNERS = "majority,logreg,xgboost,margin=logreg(acquire=margin),llm-zero,llm-few"
+LEARNERS = "majority,logreg,xgboost,margin=logreg(acquire=margin),llm-zero,llm-few,labels=llm-labels(pool=24)"
 SIZES = "8,64"
 SEEDS = 2
-# llm-zero and llm-few are also scored at n = 0
-N_CELLS = (4 * 2 + 2 * 3) * SEEDS
+# llm-zero, llm-few and llm-labels are also scored at n = 0
+N_CELLS = (4 * 2 + 3 * 3) * SEEDS
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc", "log_loss", "f1_macro"]
 # Each kill costs a whole run (the killed part and the resumed rest): ten took 9 of the suite's
-# minutes. Four, one in each quarter of the run's middle, still land between fits and mid-scoring.
-KILLS = 4
+# minutes. Three, one in each third of the run's middle, still land between fits and mid-scoring.
+KILLS = 3
 
 
 def _command(data, out):
@@ -100,7 +100,7 @@ def test_random_kills_each_resume_to_the_uninterrupted_results(tmp_path, referen
     data, expected, duration, answers_total = reference
     rng = np.random.default_rng(2026)
     # Stratified random moments over 30-85% of the reference run's duration (before that the
-    # run is still starting: imports, the model; after it, done): one in each quarter of that span.
+    # run is still starting: imports, the model; after it, done): one in each part of that span.
     moments = [(0.30 + 0.55 * (i + rng.uniform(0.1, 0.9)) / KILLS) * duration for i in range(KILLS)]
     states = []
     for i, moment in enumerate(moments):

@@ -149,7 +149,7 @@ def test_next_labels_ranks_a_users_unlabelled_rows_end_to_end(labelled_run):
     (["--learner", "nope"], "has no learner 'nope'"),
     (["--strategy", "smart"], "The strategy must be margin or entropy"),
     (["--from", "{bad}"], "lacks 1 of the run's feature columns ('d')"),
-    (["--from", "{text}"], "bad.csv: column 'a' holds numbers in the run's data but 'twelve' in row 4"),
+    (["--from", "{text}"], "bad.csv: column 'a' holds numbers in the labelled data but 'twelve' in row 4"),
 ])
 def test_next_labels_bad_input_is_one_line(labelled_run, args, message):
     tmp_path, _ = labelled_run

@@ -33,3 +33,14 @@ def test_an_acquiring_probe_counts_the_candidates_it_scores():
     margin, _ = _work(["llm-probe(acquire=margin)"])
     pool = len(plan.splits[plan.seeds[0]].train_order)
     assert pool > 16 and margin.local_tokens > 10 * random_rows.local_tokens
+
+
+def test_an_llm_labels_learner_counts_its_labellers_prompts_of_the_pool():
+    zero, plan = _work(["llm-zero"])
+    per_prompt = zero.local_tokens / (len(plan.seeds) * (plan.n_test + 3))
+    routed, _ = _work(["s=llm-labels(pool=300)"])  # the study adds its labeller llm-zero and its student logreg
+    assert routed.local_tokens == pytest.approx(zero.local_tokens + 300 * len(plan.seeds) * per_prompt, rel=1e-9)
+    # a few-shot labeller relabels the pool after each cell's demonstrations: every size pays again
+    few, _ = _work(["s=llm-labels(pool=300, labeller=llm-few)"])
+    few_alone, _ = _work(["llm-few"])
+    assert few.local_tokens - few_alone.local_tokens > 2.5 * 300 * len(plan.seeds) * per_prompt

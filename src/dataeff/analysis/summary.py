@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dataeff.analysis.acquisition import acquisition_answers
+from dataeff.analysis.labels import label_route_answers
 from dataeff.analysis.ceiling import ceiling as data_ceiling
 from dataeff.analysis.compare import crossovers, labels_needed, reference, worth
 from dataeff.analysis.costs import cheapest, route_costs
@@ -21,7 +22,8 @@ from dataeff.experiment.metrics import METRICS
 
 def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TARGET, prices: Prices | None = None,
             n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
-            kinds: dict[str, str] | None = None, twins: dict[str, tuple[str, str]] | None = None) -> Analysis:
+            kinds: dict[str, str] | None = None, twins: dict[str, tuple[str, str]] | None = None,
+            routes: dict[str, tuple[str, str]] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
     'at_most', 'extrapolated', 'unreachable') saying where it comes from.
 
@@ -33,7 +35,8 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
     a baseline (no ceiling, crossovers or advantage of its own; the signal test's yardstick)
     and who may be the reference (the best classic learner); ``kinds`` (variant -> kind) which
     rule of thumb a learner meets; ``twins`` (acquiring learner -> its random twin and strategy)
-    which curves say whether choosing the rows pays.
+    which curves say whether choosing the rows pays; ``routes`` (llm-labels learner -> its
+    labeller and its student on human labels) what an LLM's labels are worth.
     """
     import warnings
 
@@ -41,10 +44,11 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
         # A size where every seed of a learner failed is all NaN there: numpy's "Mean of empty
         # slice" and "Degrees of freedom <= 0" are expected, and the NaN they return is handled.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds, twins or {})
+        return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds, twins or {},
+                          routes or {})
 
 
-def _summarize(results, metric, target, prices, n_boot, order, families, kinds, twins) -> Analysis:
+def _summarize(results, metric, target, prices, n_boot, order, families, kinds, twins, routes) -> Analysis:
     prices = prices or Prices()
     families, kinds = families or {}, kinds or {}
     curves, seeds = curves_from_results(results, metric)
@@ -85,8 +89,9 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
     crossed = crossovers({n: c for n, c in curves.items() if n not in baselines}, resamples,
                          signal=not signal.absent)
     chosen = acquisition_answers(curves, twins, metric, value, resamples, signal=not signal.absent)
+    labelled = label_route_answers(curves, fits, results, routes, metric, resamples, signal=not signal.absent)
     return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossed),
-                    tuple(advantage), ref, cheapest(costs), signal, chosen)
+                    tuple(advantage), ref, cheapest(costs), signal, chosen, labelled)
 
 
 def baseline_score(curves: dict[str, Curve], baselines: set[str], metric: str) -> tuple[float | None, str | None]:

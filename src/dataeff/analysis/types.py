@@ -32,7 +32,7 @@ from dataeff.errors import RunFolderError
 
 #: The stored analysis's shape; a change to its keys is a new version (1: before it was stored
 #: with one, 2026-12-04, and the same keys since).
-ANALYSIS_SCHEMA = 1
+ANALYSIS_SCHEMA = 2  # 2: label_routes
 
 
 def num(value) -> float | None:
@@ -321,6 +321,29 @@ class AcquisitionAnswer(_Json):
 
 
 @dataclass
+class LabelRouteAnswer(_Json):
+    """An llm-labels learner (analysis/labels.py): the pool's LLM labels alone are worth
+    ``exchange`` of its ``student``'s human labels (and ``per_size``: the route with n human
+    labels in the student's labels); its score at n = 0 against its ``labeller``'s (the paired
+    difference, gain scale, with a t interval); the LLM labels' agreement with the pool's hidden
+    labels, overall and per true class, and the confusion counts (true -> LLM label -> rows)."""
+
+    learner: str
+    labeller: str
+    student: str | None
+    pool_rows: int | None
+    score_at_zero: Num
+    teacher_score: Num
+    exchange: LabelsToMatch | None
+    per_size: tuple[SizeWorth, ...]
+    versus_teacher: Num
+    versus_teacher_ci: Interval
+    agreement: Num
+    agreement_per_class: dict[str, Num]
+    confusion: dict[str, dict[str, int]]
+
+
+@dataclass
 class Analysis(_Json):
     """Every answer of one run for its headline ``metric``.
 
@@ -346,6 +369,7 @@ class Analysis(_Json):
     cheapest: Cheapest | None = None
     signal: Signal | None = None  # tested before any other answer
     acquisition: tuple[AcquisitionAnswer, ...] = ()  # choosing rows against random ones
+    label_routes: tuple[LabelRouteAnswer, ...] = ()  # an LLM's labels turned into a cheap model
 
     @computed_field
     @property

@@ -40,6 +40,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     description: str = ""
     truth: dict | None = None  # known Bayes-optimal scores (synthetic data only)
+    unlabelled: pd.DataFrame | None = None  # the user's own unlabelled rows (llm-labels' pool), X's columns
 
     @property
     def classes(self) -> list[str]:
@@ -62,6 +63,32 @@ class Dataset:
         if self.test_mask is not None:
             digest.update(np.asarray(self.test_mask, dtype=bool).tobytes())
         return digest.hexdigest()[:16]
+
+
+def conform_columns(rows: pd.DataFrame, measured: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Unlabelled rows with the column types of the rows a model was measured on: a column of
+    numbers (or dates) there read as numbers (dates) here, and a value that is neither one line
+    naming it (a model would otherwise encode it silently as something else)."""
+    rows = rows.copy()
+    for column in rows.columns:
+        if column not in measured.columns:
+            continue
+        kind = ("numbers" if pd.api.types.is_numeric_dtype(measured[column]) and
+                not pd.api.types.is_bool_dtype(measured[column]) else
+                "dates" if pd.api.types.is_datetime64_any_dtype(measured[column]) else None)
+        if kind is None or (kind == "numbers" and pd.api.types.is_numeric_dtype(rows[column])):
+            continue
+        given = rows[column]
+        read = pd.to_numeric(given, errors="coerce") if kind == "numbers" else \
+            pd.to_datetime(given, errors="coerce", format="mixed")
+        bad = given.notna() & read.isna() & (given.astype(str).str.strip() != "")
+        if bad.any():
+            at = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{file_name}: column {column!r} holds {kind} in the labelled data but {given.iloc[at]!r} "
+                            f"in row {at + 1} ({int(bad.sum()):,} such value{'s' if bad.sum() > 1 else ''}); give {kind} there, or leave the "
+                            "cell empty.")
+        rows[column] = read.astype(measured[column].dtype) if kind == "dates" else read
+    return rows
 
 
 def _labels_as_strings(y: pd.Series) -> pd.Series:

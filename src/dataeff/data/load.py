@@ -16,7 +16,27 @@ from dataeff.terms import setting_name
 
 
 def load(data: DataSettings, study: StudySettings) -> Dataset:
-    """The study's Dataset, from whatever ``data.source`` names."""
+    """The study's Dataset, from whatever ``data.source`` names, with the user's own unlabelled
+    rows (``data.unlabelled``) read with its columns' types."""
+    dataset = _labelled(data, study)
+    if data.unlabelled:
+        from dataeff.data.dataset import conform_columns
+        from dataeff.data.sources import read_source
+
+        rows = read_source(data.unlabelled)
+        name = Path(data.unlabelled).name
+        missing = [c for c in dataset.X.columns if c not in rows.columns]
+        if missing:
+            raise DataError(f"{setting_name('unlabelled')}: {name} lacks {len(missing)} of the study's feature columns "
+                            f"({', '.join(map(repr, missing[:5]))}{', ...' if len(missing) > 5 else ''}); give rows "
+                            "with the columns of the labelled data.")
+        if rows.empty:
+            raise DataError(f"{setting_name('unlabelled')}: {name} has no rows; give rows for the LLM to label.")
+        dataset.unlabelled = conform_columns(rows[list(dataset.X.columns)].reset_index(drop=True), dataset.X, name)
+    return dataset
+
+
+def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
     source = data.source
     if data.flattening is not None:
         from dataeff.data.relations import flatten

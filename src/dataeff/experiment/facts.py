@@ -29,6 +29,8 @@ class LearnerInfo(BaseModel):
     settings: str = ""
     acquire: str | None = None  # margin or entropy: it chose its rows (None: the seed's random ones)
     twin: str | None = None  # an acquiring learner's random twin, the curve it is read against
+    labeller: str | None = None  # llm-labels: the learner whose labels of the pool it trains on
+    student: str | None = None  # llm-labels: its student on human labels alone, the curve it is read against
     given: dict[str, Any] = Field(default_factory=dict)  # a variant's settings as written (to build it again)
 
 

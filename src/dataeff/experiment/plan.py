@@ -42,6 +42,12 @@ class SeedSplit:
         # A prefix of one fixed order: the rows at size n are a subset of those at size 2n.
         return self.train_order[:n_train]
 
+    def pool_index(self, n_train: int, pool: int) -> np.ndarray:
+        """The unlabelled rows of an llm-labels cell: the last ``pool`` rows of the order, never
+        one of the first ``n_train`` (whose labels the cell has). The same rows at every size the
+        two do not meet, so the LLM's answers for them are asked once per seed."""
+        return self.train_order[max(n_train, len(self.train_order) - pool):]
+
 
 @dataclass
 class Plan:

@@ -29,12 +29,16 @@ def default_jobs() -> int:
 
 
 def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.Series,
-             X_test: pd.DataFrame, y_test: pd.Series, classes: list[str], sizes: list[int] | None = None) -> dict:
+             X_test: pd.DataFrame, y_test: pd.Series, classes: list[str], sizes: list[int] | None = None,
+             pool: tuple[pd.DataFrame, pd.Series | None] | None = None) -> dict:
     """Fit and score one cell; a failure becomes a recorded row with its traceback, not a crash.
 
     An acquiring learner (``spec.acquire``) gets the seed's whole pool as ``X_train`` and
     ``y_train`` and the study's ``sizes``: it chooses its ``n_train`` rows itself, reading only
-    their labels (experiment/acquire.py)."""
+    their labels (experiment/acquire.py). An llm-labels learner gets ``pool``: the unlabelled
+    rows' features, which it fits on, and their hidden labels (None for a user's own unlabelled
+    rows), which only this function reads, after the fit, to record how the LLM's labels agree
+    with them (``pool_labels``)."""
     row: dict = {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed, "n_test": len(y_test)}
     learner, said = None, []
     try:
@@ -51,7 +55,11 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
                 said.append(f"{spec.acquire} acquisition: {acquired.rounds} rounds, {acquired.seconds:.2f} s "
                             f"(rows {acquired.digest(pool_rows)})")
             learner = spec.build(random_state=cell.seed)
-            learner.fit(X_train, y_train)
+            if pool is not None:
+                learner.fit(X_train, y_train, unlabelled=pool[0])
+                row["pool_labels"] = pool_agreement(learner.pool_labels_, pool[1])
+            else:
+                learner.fit(X_train, y_train)
             proba = align_proba(learner.predict_proba(X_test), learner.classes_, classes)
             row.update(score(y_test.to_numpy(), proba, classes))
             row.update(learner.cost())
@@ -67,6 +75,18 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
     return row
 
 
+def pool_agreement(llm_labels: pd.Series, hidden: pd.Series | None) -> str:
+    """The LLM's labels of the pool against the hidden ones, as JSON: rows, and counts per
+    (true label, LLM label) pair (a confusion matrix; only the rows' count without hidden labels)."""
+    import json
+
+    out: dict = {"rows": int(len(llm_labels))}
+    if hidden is not None:
+        pairs = pd.crosstab(hidden.astype(str).to_numpy(), llm_labels.astype(str).to_numpy())
+        out["confusion"] = {str(t): {str(a): int(pairs.loc[t, a]) for a in pairs.columns} for t in pairs.index}
+    return json.dumps(out, sort_keys=True)
+
+
 def _one_thread():
     """BLAS/OpenMP limited to one thread per cell: cells run in parallel, and a fixed thread
     count keeps numbers identical between a resumed run and an uninterrupted one (the MLP
@@ -77,10 +97,11 @@ def _one_thread():
 
 
 def run_group(specs: list[LearnerSpec], cells: list[Cell], X_train, y_train, X_test, y_test,
-              classes: list[str], sizes: list[int] | None = None) -> list[dict]:
+              classes: list[str], sizes: list[int] | None = None, pool=None) -> list[dict]:
     """Cells of one (seed, size) whose learners share a featurization, one after the other in
     one worker: the features are computed once (see learners/featurize.py)."""
-    return [run_cell(spec, cell, X_train, y_train, X_test, y_test, classes, sizes) for spec, cell in zip(specs, cells)]
+    return [run_cell(spec, cell, X_train, y_train, X_test, y_test, classes, sizes, pool)
+            for spec, cell in zip(specs, cells)]
 
 
 def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]:
@@ -104,7 +125,21 @@ def _task(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, Lear
         [specs[c.learner] for c in group], group,
         dataset.X.iloc[train], dataset.y.iloc[train],
         dataset.X.iloc[split.test_index], dataset.y.iloc[split.test_index], plan.classes, sizes,
+        unlabelled_pool(group, dataset, plan, specs),
     )
+
+
+def unlabelled_pool(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]):
+    """An llm-labels cell's pool (its rows' features, and their hidden labels or None), else
+    None: a user's own unlabelled rows (their first ``pool``), or the seed's (``pool_index``)."""
+    spec, cell = specs[group[0].learner], group[0]
+    if spec.kind != "llm-labels":
+        return None
+    size = spec.params["pool"]
+    if dataset.unlabelled is not None:
+        return dataset.unlabelled.iloc[:size], None
+    rows = plan.splits[cell.seed].pool_index(cell.n_train, size)
+    return dataset.X.iloc[rows], dataset.y.iloc[rows]
 
 
 def _training_rows(group: list[Cell], plan: Plan, specs: dict[str, LearnerSpec]) -> tuple[np.ndarray, list | None]:
@@ -252,7 +287,8 @@ def _on_dask(groups, dataset, plan, by_name, jobs, scheduler) -> Iterator[dict]:
                 train, sizes = _training_rows(group, plan, by_name)
                 future = client.submit(
                     _run_group_by_position, [by_name[c.learner] for c in group], group, *data,
-                    train, plan.splits[first.seed].test_index, plan.classes, sizes, pure=False,
+                    train, plan.splits[first.seed].test_index, plan.classes, sizes,
+                    unlabelled_pool(group, dataset, plan, by_name), pure=False,
                     key=f"cells-{first.learner}-{first.n_train}-{first.seed}-{len(group)}-{uuid.uuid4().hex[:8]}",
                 )
                 futures[future] = (group, deaths)
@@ -291,8 +327,8 @@ def _scatter(client, dataset: Dataset) -> tuple:
     return tuple(client.scatter([dataset.X, dataset.y], broadcast=True, hash=False))
 
 
-def _run_group_by_position(specs, cells, X, y, train, test, classes, sizes=None) -> list[dict]:
-    return run_group(specs, cells, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes, sizes)
+def _run_group_by_position(specs, cells, X, y, train, test, classes, sizes=None, pool=None) -> list[dict]:
+    return run_group(specs, cells, X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test], classes, sizes, pool)
 
 
 class _progress:

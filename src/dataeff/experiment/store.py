@@ -16,7 +16,7 @@ from dataeff.terms import setting_name
 
 STORE_NAME = "store.sqlite"
 CELL_COLUMNS = ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds", "predict_seconds",
-                "tokens", *METRICS, "note", "predict_tokens"]
+                "tokens", *METRICS, "note", "predict_tokens", "pool_labels"]
 
 
 def _v1(conn: sqlite3.Connection) -> None:
@@ -59,10 +59,15 @@ def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN endpoint_unlisted INTEGER")
 
 
+def _v7(conn: sqlite3.Connection) -> None:
+    # llm-labels: the pool's rows and the LLM's labels against the hidden ones (JSON).
+    conn.execute("ALTER TABLE cells ADD COLUMN pool_labels TEXT")
+
+
 ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures",
                     "endpoint_unlisted"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 

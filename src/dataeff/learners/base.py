@@ -27,8 +27,11 @@ class Learner(ABC):
     #: True for learners that must be told the task (the question and the answer words) by the study.
     needs_task: bool = False
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
+    def fit(self, X: pd.DataFrame, y: pd.Series, sample_weight: np.ndarray | None = None) -> Learner:
+        """Fit on the raw rows; ``sample_weight`` (a weight per row) reaches learners that take
+        one (the scikit-learn and XGBoost kinds; llm-labels weighs its human rows by it)."""
         start = time.perf_counter()
+        self._sample_weight = None if sample_weight is None else np.asarray(sample_weight, float)
         labels = pd.Series(y).astype(str)
         self.classes_ = np.array(sorted(labels.unique()))
         self._constant = len(self.classes_) == 1

@@ -71,7 +71,8 @@ class SklearnLearner(Learner):
             # setting costs one estimator fit per fold rather than a featurization too.
             estimator, self.best_params_, self.notes = tune_estimator(self.search, estimator, Z, codes,
                                                                       self.random_state)
-        self._model = estimator.fit(Z, codes)
+        weight = getattr(self, "_sample_weight", None)
+        self._model = estimator.fit(Z, codes) if weight is None else estimator.fit(Z, codes, sample_weight=weight)
 
     def _predict_proba(self, X):
         Z = _plain_names(transform_shared(self._featurizer, X) if self.features in SHARED_KINDS

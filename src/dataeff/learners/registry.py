@@ -25,6 +25,10 @@ MAX_SIZE = "max_size"
 # itself (experiment/acquire.py), llm-zero's first rows by the zero-shot LLM; random is the plain curve.
 ACQUIRE = "acquire"
 ACQUISITIONS = ("random", "margin", "entropy", "llm-zero")
+# llm-labels: the classic kinds a student may be (they train on rows and serve without an LLM),
+# and those whose fit takes a weight per row (a human weight other than 1 needs one).
+STUDENTS = ("logreg", "tree", "forest", "xgboost", "knn", "mlp")
+WEIGHTED_STUDENTS = ("logreg", "tree", "forest", "xgboost")
 CAN_ACQUIRE = ("logreg", "tree", "forest", "knn", "xgboost", "mlp", "llm-embed", "llm-probe", "llm-prior",
                "llm-prior-xgb")
 
@@ -100,6 +104,11 @@ REGISTRY: dict[str, Kind] = {
                           "Zero-shot LLM log-odds as a feature next to the classic features, into XGBoost.",
                           family="llm", needs_task=True, features="tree", workload="prior",
                           settings=(*_LLM_COMMON, "calibrate"), llm_settings=True, reads_training_rows=True),
+    "llm-labels": Kind("dataeff.learners.llm.labels:llm_labels",
+                       "An LLM labels a pool of unlabelled rows (pool = 1000) and a cheap student (student = "
+                       "logreg) trains on them and the human labels, then serves without the LLM.",
+                       family="llm", needs_examples=False, workload="labels",
+                       settings=("labeller", "student", "pool", "human_weight")),
     "llm-finetune": Kind("dataeff.learners.llm.finetune:llm_finetune",
                          "LoRA fine-tuning (peft; 16 steps of 8 rows, rank 8) of the LLM on the labelled rows "
                          "through the transformers backend, then answer words scored.",
@@ -219,6 +228,8 @@ def _from_variant(variant: Variant) -> LearnerSpec:
         if "tune" in variant.settings and (isinstance(tune, bool) or not isinstance(tune, int) or tune <= 0):
             raise LearnerError(f"The 'tune' setting of {name} must be a positive integer (settings to try). "
                                f"Got {tune!r} instead.")
+        if kind_name == "llm-labels":
+            _check_route(name, variant.settings)
         # An LLM kind's settings are [llm] settings, merged over that table by the study's
         # LLM wiring; a classic kind's go to its estimator.
         params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items()
@@ -240,6 +251,31 @@ def _from_variant(variant: Variant) -> LearnerSpec:
         f"Unknown learner kind '{kind_name}'.{did_you_mean(kind_name, REGISTRY)} Available: {', '.join(REGISTRY)}, "
         "or a scikit-learn classifier by import path (e.g. sklearn.svm.SVC)."
     )
+
+
+def _check_route(name: str, settings: dict) -> None:
+    """An llm-labels variant's own settings, checked (its labeller is checked against the study's
+    learners when the study is wired)."""
+    student = settings.get("student", "logreg")
+    if student not in STUDENTS:
+        raise LearnerError(f"The 'student' of {name} must be a classic kind ({', '.join(STUDENTS)}): it trains on "
+                           f"the LLM's labels and serves without an LLM.{did_you_mean(str(student), STUDENTS)} "
+                           f"Got {student!r}.")
+    pool = settings.get("pool", 1000)
+    if isinstance(pool, bool) or not isinstance(pool, int) or pool <= 0:
+        raise LearnerError(f"The 'pool' of {name} must be a positive number of unlabelled rows for the LLM to label, "
+                           f"e.g. llm-labels(pool=1000). Got {pool!r}.")
+    weight = settings.get("human_weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+        raise LearnerError(f"The 'human_weight' of {name} must be a number above 0 (how many LLM labels one human "
+                           f"label weighs). Got {weight!r}.")
+    if weight != 1 and student not in WEIGHTED_STUDENTS:
+        raise LearnerError(f"{name}: the student {student} takes no weights per row, so human_weight must stay 1; "
+                           f"or choose a student of {', '.join(WEIGHTED_STUDENTS)}.")
+    labeller = settings.get("labeller", "llm-zero")
+    if not isinstance(labeller, str) or not labeller:
+        raise LearnerError(f"The 'labeller' of {name} must name an LLM learner (llm-zero, llm-few, or a variant of "
+                           f"the study's). Got {labeller!r}.")
 
 
 def _max_size(name: str, settings: dict) -> int | None:

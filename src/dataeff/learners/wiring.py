@@ -49,7 +49,30 @@ def wire_learners(specs: list[LearnerSpec], dataset: Dataset, classes: list[str]
             zero = resolve_learners([Variant(f"{spec.name}:llm-zero", "llm-zero", {})])[0]
             acquirer = wire_learners([zero], dataset, classes, llm, run, metric)[0]
         wired.append(replace(spec, params=params, acquirer=acquirer))
-    return wired
+    return [_route_params(spec, wired, dataset) if spec.kind == "llm-labels" else spec for spec in wired]
+
+
+def _route_params(spec: LearnerSpec, wired: list[LearnerSpec], dataset: Dataset) -> LearnerSpec:
+    """An llm-labels learner with its wired labeller (a learner of the study, by name) and its
+    student's recipe (the plain classic kind); a pool from the user's own unlabelled rows is
+    part of what the learner is (its identity: another file is another learner)."""
+    from dataeff.learners.llm.labels import DEFAULT_POOL, DEFAULT_STUDENT, labeller_of
+
+    labeller = {s.name: s for s in wired}[labeller_of(spec)]
+    student = resolve_learners([Variant(f"{spec.name}:student", spec.settings.get("student", DEFAULT_STUDENT), {})])[0]
+    params = {"labeller": labeller, "student": student, "pool": spec.settings.get("pool", DEFAULT_POOL),
+              "human_weight": float(spec.settings.get("human_weight", 1.0))}
+    settings = dict(spec.settings)
+    if dataset.unlabelled is not None:
+        from dataeff.errors import DataError
+
+        if params["pool"] > len(dataset.unlabelled):
+            raise DataError(f"{spec.name} asks for a pool of {params['pool']:,} rows but {setting_name('unlabelled')} "
+                            f"has {len(dataset.unlabelled):,}; give pool = {len(dataset.unlabelled):,} or fewer, "
+                            "or more unlabelled rows.")
+        digest = pd.util.hash_pandas_object(dataset.unlabelled.iloc[:params["pool"]], index=False).sum()
+        settings["unlabelled"] = f"{params['pool']} rows of your own ({int(digest) % 16**10:010x})"
+    return replace(spec, params=params, settings=settings)
 
 
 def variant_llm(spec: LearnerSpec, llm: LLMSettings) -> LLMSettings:

@@ -1,4 +1,8 @@
-"""The analysis in plain sentences and small tables (shared by summary.md and the HTML report)."""
+"""The analysis in plain sentences and small tables (shared by summary.md and the HTML report).
+
+Why this module is long: every answer is worded here and only here (the signal, the ceiling,
+targets, crossovers, worth, choosing rows, LLM labels, costs) with the number formats they
+share, so the report, summary.md and the notebook view say the same thing the same way."""
 
 from __future__ import annotations
 
@@ -172,8 +176,51 @@ def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bo
     out += _crossover_sentences(analysis)
     out += worth_sentences(analysis)
     out += acquisition_sentences(analysis)
+    out += label_route_sentences(analysis)
     out += _cost_sentences(analysis)
     return out
+
+
+def label_route_sentences(analysis: Analysis) -> list[str]:
+    """Per llm-labels learner: what the pool's LLM labels are worth in its student's human
+    labels, the student against its teacher, and how often the LLM's labels were right."""
+    out = []
+    for r in analysis.label_routes:
+        pool = f"{r.pool_rows:,} rows" if r.pool_rows else "the pool's rows"
+        student = analysis.learners.get(r.student) if r.student else None
+        largest = max(student.sizes) if student is not None and student.sizes else None
+        if r.exchange is not None:
+            text = (f"LLM labels as training data: {pool} labelled by {r.labeller} train {r.learner} to "
+                    f"{score(r.score_at_zero)} with no human label, {_match_text(r.exchange, r.student, largest)}")
+        else:
+            text = (f"LLM labels as training data: {pool} labelled by {r.labeller} train {r.learner} to "
+                    f"{score(r.score_at_zero)} with no human label")
+        if r.versus_teacher is not None:
+            low, high = r.versus_teacher_ci
+            verdict = ("beats its teacher" if low is not None and low > 0 else
+                       "falls below its teacher" if high is not None and high < 0 else "matches its teacher within noise")
+            text += (f"; the student {verdict}, {r.labeller} itself at {score(r.teacher_score)} "
+                     f"({r.versus_teacher:+.3f} {interval(r.versus_teacher_ci, score)}, paired over seeds)")
+        if r.agreement is not None:
+            classes = ", ".join(f"{c} {v:.0%}" for c, v in r.agreement_per_class.items() if v is not None)
+            text += (f". The LLM's labels agree with the pool's hidden labels on {r.agreement:.0%} of rows "
+                     f"(per true class: {classes})")
+        out.append(text + ".")
+    return out
+
+
+def label_quality_rows(analysis: Analysis) -> list[list[str]]:
+    """Per llm-labels learner and true class: the rows the LLM gave each label (a confusion
+    matrix, summed over seeds at n = 0) and the share it got right."""
+    rows = []
+    for r in analysis.label_routes:
+        answered = sorted({a for counts in r.confusion.values() for a in counts})
+        for k, (true, counts) in enumerate(sorted(r.confusion.items())):
+            share = r.agreement_per_class.get(true)
+            rows.append([r.learner if k == 0 else "", true,
+                         ", ".join(f"{a}: {counts.get(a, 0):,}" for a in answered),
+                         f"{share:.0%}" if share is not None else "—"])
+    return rows
 
 
 def acquisition_sentences(analysis: Analysis) -> list[str]:

@@ -75,7 +75,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     trained cell (a new model each). A learner that chooses its rows (``acquire``) also reads the
     pool rows it scores: an LLM learner's candidates (the first MAX_CANDIDATES of each seed's
     order beyond its largest size), an llm-zero cold start's LLM_CANDIDATES zero-shot prompts
-    per seed. A local token is weighed by its position (attention); variants on local models and
+    per seed; an llm-labels learner its labeller's prompts of the pool rows. A local token is weighed by its position (attention); variants on local models and
     on endpoints are summed apart.
     """
     from dataeff.experiment.acquire import LLM_CANDIDATES, MAX_CANDIDATES
@@ -94,6 +94,11 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
     cold_started: set[tuple] = set()
     for spec in [*specs, *cold_starts.values()]:
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
+        if workload == "labels":  # the labeller's prompts of the pool rows, in the labeller's terms
+            tokens_, seconds_ = _pool_labelling(spec, plan, sample, lengths, counters)
+            tokens["local" if spec.params["labeller"].params.get("backend") != "openai" else "endpoint"] += tokens_
+            weighted += seconds_
+            continue
         if workload is None or "task" not in spec.params:
             continue
         sizes = [s for s in plan.sizes_up_to(spec.max_size) if s > 0]  # its own sizes
@@ -153,6 +158,32 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         if local:
             weighted += sum(t * attention_weight(position) for t, position in parts)
     return Workload(tokens["local"], tokens["endpoint"], weighted / LOCAL_TOKENS_PER_SECOND, trained)
+
+
+def _pool_labelling(spec: LearnerSpec, plan: Plan, sample, lengths: dict, counters: dict
+                    ) -> tuple[float, float]:
+    """An llm-labels learner's labelling: its labeller's prompt of each pool row, once per seed
+    for a zero-shot labeller (cached across sizes), once per cell after the cell's demonstrations
+    for a few-shot one. Returns (tokens, attention-weighted tokens; 0 for an endpoint)."""
+    labeller = spec.params.get("labeller")
+    if labeller is None or "task" not in labeller.params:
+        return 0.0, 0.0
+    rows = spec.params["pool"]
+    task = labeller.params["task"]
+    key = (labeller.params.get("backend"), labeller.params.get("model"), repr(task))
+    if key not in lengths:
+        lengths[key] = _mean_tokens(labeller, [task.query(row) for _, row in sample.iterrows()], counters)
+    query, seeds = lengths[key], len(plan.seeds)
+    parts = [(rows * query * seeds, query / 2)]  # n = 0, and every size of a zero-shot labeller
+    if REGISTRY.get(labeller.kind) is not None and REGISTRY[labeller.kind].workload in ("few", "few_similar"):
+        k_max = labeller.params.get("k_max", 0)
+        for size in [s for s in plan.sizes_up_to(spec.max_size) if s > 0]:
+            prefix = min(k_max, size) * (query + 3)
+            parts.append(((prefix + rows * (query + (REREAD_TOKENS if prefix >= 64 else prefix))) * seeds,
+                          prefix + query / 2))
+    count = sum(t for t, _ in parts)
+    local = labeller.params.get("backend") != "openai"
+    return count, (sum(t * attention_weight(p) for t, p in parts) if local else 0.0)
 
 
 def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
