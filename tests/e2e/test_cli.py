@@ -45,7 +45,7 @@ def test_run_on_a_csv_writes_the_run_folder(tmp_path, messy_csv):
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["learner", "n_train", "seed", "n_test", "status", "error", "fit_seconds",
                                      "predict_seconds", "tokens", "accuracy", "balanced_accuracy", "roc_auc",
-                                     "log_loss", "f1_macro", "note", "predict_tokens"]
+                                     "log_loss", "f1_macro", "note", "predict_tokens", "pool_labels"]
     assert len(results) == 3 * 3 * 2 and (results["status"] == "ok").all()
     assert (results.query("learner == 'majority'")["roc_auc"] == 0.5).all()
     summary = json.loads((out / "summary.json").read_text())

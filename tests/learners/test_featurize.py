@@ -2,6 +2,8 @@
 and keep missing values; linear models, kNN and the MLP get one-hot codes, imputation with
 missing indicators and scaling. Numbers stored as text are numbers to both."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,3 +89,60 @@ def test_tree_learners_get_the_tree_features(table, name):
     Z = np.asarray(learner._featurizer.transform(X), dtype=float)
     expected = np.asarray(features_for("tree").fit(X, y).transform(X), dtype=float)
     assert np.array_equal(Z, expected, equal_nan=True)
+
+
+class _TableVectorizerAlone:
+    """Today's features made the way they were before the numeric block: every column through
+    skrub's TableVectorizer (the same settings)."""
+
+    @staticmethod
+    def featurizer(kind: str):
+        from dataeff.learners.featurize import TextAwareVectorizer
+
+        class Alone(TextAwareVectorizer):
+            def fit_transform(self, X, y=None):
+                self.alone_ = self._vectorizer(X)
+                return self.alone_.fit_transform(X, y)
+
+            def transform(self, X):
+                return self.alone_.transform(X)
+
+        pipeline = features_for(kind, None, 0)
+        pipeline.steps[0] = ("alone", Alone(kind, 0))
+        return pipeline
+
+
+def _wide_table(rows: int = 300) -> pd.DataFrame:
+    """Numbers of every kind the block must treat as skrub does: gaps, a constant, all missing,
+    one value with gaps, integers, pandas' nullable integers, booleans, and strings between."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(rows, 40)), columns=[f"n{i}" for i in range(40)])
+    X.iloc[rng.random(X.shape) < 0.1] = np.nan
+    X.insert(5, "city", rng.choice(["oslo", "rome", "lima"], rows))
+    X.insert(12, "constant", 7.0)
+    X.insert(20, "empty", np.nan)
+    X.insert(21, "one_value_with_gaps", np.where(rng.random(rows) < 0.5, 3.0, np.nan))
+    X["count"] = rng.integers(0, 9, rows)
+    X["nullable"] = pd.array(np.where(rng.random(rows) < 0.2, None, rng.integers(0, 5, rows)), dtype="Int64")
+    X["flag"] = rng.random(rows) < 0.3
+    X["signup"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, rows), unit="D")
+    return X
+
+
+@pytest.mark.parametrize("kind", ["tree", "dense"])
+@pytest.mark.parametrize("data", ["churn", "attrition", "messy", "wide"])
+def test_the_numeric_block_gives_the_table_vectorizers_features(kind, data):
+    from dataeff.data.builtin import load_builtin
+    from tests.conftest import make_messy_frame
+
+    X = (make_messy_frame().drop(columns="churned") if data == "messy" else _wide_table() if data == "wide"
+         else load_builtin(data).X).reset_index(drop=True)
+    train, test = X.iloc[:64], X.iloc[64:300]
+    ours, alone = features_for(kind, None, 0), _TableVectorizerAlone.featurizer(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown categories in the test rows: expected, both ways
+        pairs = [(ours.fit_transform(train), alone.fit_transform(train)), (ours.transform(test), alone.transform(test))]
+    for mine, theirs in pairs:
+        assert np.asarray(mine).shape == np.asarray(theirs).shape
+        assert np.array_equal(np.asarray(mine, float), np.asarray(theirs, float), equal_nan=True)
+
