@@ -67,3 +67,15 @@ def test_the_answers_defaults_are_defined_once():
     for pattern in (r'"95%"', r"[=:]\s*0\.50\b", r"[=:]\s*0\.10\b", r"[=:]\s*1e6\b"):
         found = [p.relative_to(SRC).as_posix() for p, text in sources.items() if re.search(pattern, text)]
         assert found == ["config.py"], (pattern, found)
+
+
+def test_help_shows_brackets_in_descriptions_and_option_help():
+    """Rich reads "[column]" as markup and drops it: every bracket of a description, and of the
+    commands' own option help, reaches --help."""
+    from typer.testing import CliRunner
+
+    wide = {"COLUMNS": "250"}
+    run_help = CliRunner().invoke(app, ["run", "--help"], env=wide).output
+    assert "row[column]" in run_help
+    assert "[data] table declares" in CliRunner().invoke(app, ["features", "--help"], env=wide).output
+    assert "[suite] datasets = [...]" in CliRunner().invoke(app, ["suite", "--help"], env=wide).output

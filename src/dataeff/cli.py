@@ -155,7 +155,7 @@ def run(
 @app.command()
 @_friendly
 def suite(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Suite TOML: [suite] datasets = [...], the study tables, [overrides.NAME].")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Suite TOML: \\[suite] datasets = \\[...], the study tables, \\[overrides.NAME].")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Suite folder: one run folder per dataset, and suite.html/md/json/csv.")],
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel cells. Default: all cores.")] = None,
     engine: Annotated[str | None, typer.Option(help="Where cells run: local (default) or dask (one cluster for every dataset).")] = None,
@@ -213,7 +213,7 @@ def report(
 @app.command()
 @_friendly
 def features(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Study TOML whose [data] declares an entity and relations.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Study TOML whose \\[data] table declares an entity and relations.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the flattened table (.parquet or .csv).")],
 ) -> None:
     """Flatten related tables (point in time) into one wide table you can inspect."""

@@ -15,6 +15,7 @@ import typing
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from dataeff.config import FLAT_NAMES, RENAMED, SPELLED, Settings, renamed_note
 from dataeff.terms import flag as flag_name  # the option of a setting: --llm-shots, --data
@@ -58,7 +59,8 @@ def setting_parameters(names: list[str] | tuple[str, ...] | None = None) -> dict
         declared = [flag_name(flat), *([SHORT[flat]] if flat in SHORT else [])]
         if kind is bool and info.annotation is not bool:  # on, off, or the learner's own default
             declared = [f"{declared[0]}/{declared[0].replace('--', '--no-', 1)}"]
-        option = typer.Option(*declared, help=info.description)
+        # escaped: Rich reads "[column]" in a description as markup and drops it from the help
+        option = typer.Option(*declared, help=escape(info.description or ""))
         parameters[flat] = inspect.Parameter(SPELLED.get(flat, flat), inspect.Parameter.KEYWORD_ONLY,
                                              annotation=Annotated[kind | None, option], default=None)
     return parameters

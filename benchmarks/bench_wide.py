@@ -1,0 +1,145 @@
+"""A wide business table: dataeff's runner against a plain scikit-learn pipeline, and how each
+grows with the columns.
+
+The table: `dataeff synth customers --rows 20000 --irrelevant K`, flattened (its related
+tables joined point in time into one row per customer, as `dataeff features` writes it).
+Grid: logreg and xgboost × 128, 512, 2,048 labels × 3 seeds, 1,000 test rows, 2 jobs.
+
+The baseline is what a scikit-learn user would write: a ColumnTransformer (numbers imputed with
+missing indicators and scaled, strings one-hot encoded, for logreg; numbers as they are and
+strings as ordinal codes, for xgboost) in front of the same estimators, over the same splits,
+timed both ways as bench_runner.py does: `learning_curve` as called (it also scores each
+training subset), and the same fits and test scores alone (`cross_validate`).
+
+Targets (issue: wide tables at scikit-learn's speed): dataeff's wall time <= 1.0x the fair
+baseline at 500 extra columns, and its time grows no faster than the baseline's from 50 to
+2,000 columns.
+
+    .venv/bin/python benchmarks/bench_wide.py [--columns 50,500,2000] [--rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ["PYTHONWARNINGS"] = "ignore"
+warnings.simplefilter("ignore")
+
+import numpy as np
+import pandas as pd
+
+LEARNERS = ["logreg", "xgboost"]
+SIZES = [128, 512, 2048]
+SEEDS, TEST_ROWS, JOBS = 3, 1000, 2
+
+
+def flat_table(rows: int, extra: int, folder: Path) -> Path:
+    """The synthetic customers with ``extra`` unrelated columns, flattened into one Parquet file."""
+    subprocess.run([sys.executable, "-m", "dataeff", "synth", "customers", "--rows", str(rows), "--irrelevant",
+                    str(extra), "--out", str(folder)], check=True, capture_output=True)
+    out = folder / "flat.parquet"
+    subprocess.run([sys.executable, "-m", "dataeff", "features", "--config", str(folder / "study.toml"), "--out",
+                    str(out)], check=True, capture_output=True)
+    return out
+
+
+def time_dataeff(path: Path, label: str) -> tuple[float, int]:
+    from dataeff.experiment.runner import run_cells
+    from dataeff.experiment.store import Store
+    from dataeff.study import Study
+
+    study = Study(str(path), label=label, learners=LEARNERS, seeds=SEEDS, sizes=SIZES, test_rows=TEST_ROWS)
+    dataset, plan, specs = study.prepare()
+    cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "store.sqlite") as store:
+        start = time.perf_counter()
+        counts = run_cells(cells, dataset, plan, specs, store, jobs=JOBS, progress=False)
+        wall = time.perf_counter() - start
+    assert counts["failed"] == 0, counts
+    return wall, dataset.X.shape[1]
+
+
+def baseline(X: pd.DataFrame) -> dict:
+    """The pipelines a scikit-learn user writes for this table."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+    from xgboost import XGBClassifier
+
+    numbers = make_column_selector(dtype_include="number")
+    strings = make_column_selector(dtype_exclude="number")
+    dense = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(add_indicator=True, keep_empty_features=True), StandardScaler()),
+         numbers),
+        ("strings", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                  OneHotEncoder(handle_unknown="ignore")), strings)])
+    codes = ColumnTransformer([
+        ("numbers", "passthrough", numbers),
+        ("strings", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                  OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)), strings)])
+    return {"logreg": make_pipeline(dense, LogisticRegression(max_iter=2000)),
+            "xgboost": make_pipeline(codes, XGBClassifier(n_estimators=200, learning_rate=0.1, tree_method="hist",
+                                                          n_jobs=1))}
+
+
+def time_sklearn(path: Path, label: str) -> tuple[float, float]:
+    from sklearn.model_selection import ShuffleSplit, cross_validate, learning_curve
+
+    frame = pd.read_parquet(path)
+    X = frame.drop(columns=[label])
+    X = X.astype({c: str for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])})  # dates, text: strings
+    y = (frame[label].astype(str) == sorted(frame[label].astype(str).unique())[1]).astype(int).to_numpy()
+    cv = ShuffleSplit(n_splits=SEEDS, test_size=TEST_ROWS, random_state=0)
+    estimators = baseline(X)
+    start = time.perf_counter()
+    for estimator in estimators.values():
+        learning_curve(estimator, X, y, train_sizes=SIZES, cv=cv, scoring="roc_auc", n_jobs=JOBS,
+                       error_score=np.nan)
+    as_called = time.perf_counter() - start
+    splits = [(train[:n], test) for train, test in cv.split(X, y) for n in SIZES]
+    start = time.perf_counter()
+    for estimator in estimators.values():
+        cross_validate(estimator, X, y, cv=splits, scoring="roc_auc", n_jobs=JOBS, error_score=np.nan,
+                       return_train_score=False)
+    return as_called, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--columns", default="50,500,2000", help="extra (unrelated) columns, comma-separated")
+    parser.add_argument("--rows", type=int, default=20000)
+    args = parser.parse_args()
+    rows = []
+    for extra in [int(c) for c in args.columns.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = flat_table(args.rows, extra, Path(tmp))
+            label = "churned"
+            wall, width = time_dataeff(path, label)
+            as_called, fair = time_sklearn(path, label)
+        rows.append((extra, width, wall, fair, as_called))
+        print(f"{extra} extra columns ({width} features in): dataeff {wall:.1f} s, scikit-learn fits + test scores "
+              f"{fair:.1f} s, learning_curve as called {as_called:.1f} s", flush=True)
+    print("| extra columns | columns in | dataeff wall | sklearn fits + test scores | ratio (target <= 1.0 at 500) "
+          "| sklearn learning_curve | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for extra, width, wall, fair, as_called in rows:
+        print(f"| {extra:,} | {width:,} | {wall:.1f} s | {fair:.1f} s | {wall / fair:.2f} | {as_called:.1f} s | "
+              f"{wall / as_called:.2f} |")
+    if len(rows) >= 2:
+        (_, _, w0, f0, _), (_, _, w1, f1, _) = rows[0], rows[-1]
+        print(f"growth from {rows[0][0]} to {rows[-1][0]} extra columns: dataeff {w1 / w0:.2f}x, "
+              f"scikit-learn {f1 / f0:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
