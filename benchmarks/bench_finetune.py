@@ -34,7 +34,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     dataset = load_builtin("fine-foods")
-    task = Task.for_dataset("fine-foods", dataset.target, dataset.classes)
+    task = Task.for_dataset("fine-foods", dataset.label, dataset.classes)
     train_X, train_y = dataset.X[~dataset.test_mask].head(args.rows), dataset.y[~dataset.test_mask].head(args.rows)
     examples = [(task.query(row), f" {task.verbalizers[label]}")
                 for (_, row), label in zip(train_X.iterrows(), train_y)]

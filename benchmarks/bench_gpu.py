@@ -38,7 +38,7 @@ def main() -> int:
         from dataeff.data.builtin import load_builtin
 
         dataset = load_builtin("fine-foods")
-        frame = dataset.X.assign(**{dataset.target: dataset.y, "_test": dataset.test_mask})
+        frame = dataset.X.assign(**{dataset.label: dataset.y, "_test": dataset.test_mask})
         frame.to_csv(args.save_frame, index=False)
         print(f"wrote {len(frame)} rows to {args.save_frame}")
         return 0
@@ -193,7 +193,7 @@ def _fine_foods(frame_path, pd):
         from dataeff.data.builtin import load_builtin
 
         dataset = load_builtin("fine-foods")
-        return dataset.X, dataset.y.astype(str), dataset.test_mask, dataset.target
+        return dataset.X, dataset.y.astype(str), dataset.test_mask, dataset.label
     frame = pd.read_csv(frame_path)
     test_mask = frame.pop("_test").to_numpy(bool)
     target = frame.columns[-1]

@@ -86,7 +86,7 @@ def main() -> int:
     cache_folder = Path(tempfile.mkdtemp(prefix="dataeff-bench-cache-"))
     dataset = load_builtin("fine-foods")
     test = dataset.X[dataset.test_mask].head(args.rows)
-    task = Task.for_dataset("fine-foods", dataset.target, dataset.classes)
+    task = Task.for_dataset("fine-foods", dataset.label, dataset.classes)
     spec = {"model": str(default_gguf(cache_folder)), "prompts": [task.query(row) for _, row in test.iterrows()]}
     spec_file = cache_folder / "spec.json"
     spec_file.write_text(json.dumps(spec))

@@ -52,7 +52,7 @@ def main() -> int:
     dataset = load_builtin("fine-foods")
     test = dataset.X[dataset.test_mask].head(args.rows)
     train_X, train_y = dataset.X[~dataset.test_mask], dataset.y[~dataset.test_mask]
-    task = Task.for_dataset("fine-foods", dataset.target, dataset.classes)
+    task = Task.for_dataset("fine-foods", dataset.label, dataset.classes)
     prompts = [task.query(row) for _, row in test.iterrows()]
 
     raw = Llama(model_path=str(default_gguf(cache_folder)), n_ctx=4096, n_threads=1, n_threads_batch=1, n_batch=512,
@@ -121,7 +121,7 @@ def many_shot(shots: list[int], n_rows: int, datasets: list[str]) -> bool:
     print("|---|---|---|---|---|---|---|")
     for name in datasets:
         dataset = load_builtin(name)
-        task = Task.for_dataset(name, dataset.target, dataset.classes)
+        task = Task.for_dataset(name, dataset.label, dataset.classes)
         # The test rows are drawn apart from the training rows; the same rows for every k.
         test = dataset.X.sample(n_rows + 1, random_state=1)
         train_X, train_y = dataset.X.drop(test.index), dataset.y.drop(test.index)

@@ -1,8 +1,9 @@
 """A whole llm-probe curve against llm-zero's model time on the same test rows (issue 18).
 
-Target: the llm-probe curve over every size and seed costs at most 1.3x the model time of
-llm-zero on the same test rows, since a row's hidden state is computed once and reused across
-sizes and seeds. Both learners run cell by cell as a study runs them (the real plan: the same
+Target (issue 28): the llm-probe curve over every size and seed costs at most 2.2x the model
+time of llm-zero on the same test rows. A row's hidden state is computed once and reused across
+sizes and seeds, but the probe must read every training row once, which llm-zero never reads:
+at these settings that is 2.08x llm-zero's tokens, so issue 18's 1.3x cannot hold. Both learners run cell by cell as a study runs them (the real plan: the same
 test rows, nested training subsets, a cache shared by all cells), in this process on one
 thread; model time is this process's CPU time (the machine may be shared), the cache cold at
 the start of each learner. Also checked: the probe asked the model once per distinct row text.
@@ -17,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+TARGET = 2.2
 
 
 def main() -> int:
@@ -42,7 +45,7 @@ def main() -> int:
     dataset = load_builtin(args.data)
     sizes = [int(s) for s in args.sizes.split(",")]
     plan = make_plan(dataset, seeds=args.seeds, sizes=sizes, test_rows=args.test_rows)
-    task = Task.for_dataset(dataset.name, dataset.target, dataset.classes)
+    task = Task.for_dataset(dataset.name, dataset.label, dataset.classes)
     folder = Path(tempfile.mkdtemp(prefix="dataeff-bench-probe-"))
 
     def curve(make, cache_name: str, sized: bool):
@@ -77,8 +80,8 @@ def main() -> int:
     print(f"llm-zero:  {zero_seconds:7.1f} CPU s, {zero_calls} model calls, roc_auc {zero_scores[0]:.3f}")
     print(f"llm-probe: {probe_seconds:7.1f} CPU s, {probe_calls} model calls for {len(texts)} distinct rows, "
           f"roc_auc " + ", ".join(f"{k}: {v:.3f}" for k, v in probe_scores.items()))
-    print(f"whole probe curve / llm-zero: {ratio:.2f}x (target <= 1.3x)")
-    ok = ratio <= 1.3 and probe_calls == len(texts)
+    print(f"whole probe curve / llm-zero: {ratio:.2f}x (target <= {TARGET}x)")
+    ok = ratio <= TARGET and probe_calls == len(texts)
     if args.compare_c:  # the regularisation choice, from the states now cached (no model call)
         from sklearn.linear_model import LogisticRegressionCV
         from sklearn.pipeline import make_pipeline

@@ -31,7 +31,7 @@ def main() -> int:
 
     dataset = load_builtin("fine-foods")
     test = dataset.X[dataset.test_mask]
-    task = Task.for_dataset("fine-foods", dataset.target, dataset.classes)
+    task = Task.for_dataset("fine-foods", dataset.label, dataset.classes)
     answers = task.continuations()
     prompts = [task.query(row) for _, row in test.head(args.rows).iterrows()]
     zero = [(p, a) for p in prompts for a in answers]

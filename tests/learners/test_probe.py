@@ -41,6 +41,36 @@ def test_cached_states_equal_fresh_ones_exactly_and_poolings_differ(gemma, tmp_p
     assert len({state.tobytes() for state in stored}) == len(ROWS)  # each row a state of its own
 
 
+def _states_and_graph(monkeypatch, llm_cache, stop: bool):
+    """The states of ROWS from a fresh backend whose state reader's eval callback is wrapped to
+    record the tensors llama.cpp asks about; ``stop=False`` lets the whole graph run."""
+    from dataeff.learners.llm.backends import llamacpp
+
+    asked, stopping = [], llamacpp._stop_at_states
+
+    def spy(tensor, ask, user_data):
+        if ask:
+            asked.append(llamacpp._tensor_name()(tensor))
+        return stopping(tensor, ask, user_data) if stop else False
+
+    monkeypatch.setattr(llamacpp, "_stop_at_states", spy)
+    backend = LlamaCpp(cache_folder=llm_cache.folder)
+    try:
+        return {pooling: backend.hidden_states(ROWS, None, pooling) for pooling in ("mean", "last")}, asked
+    finally:
+        backend.close()
+
+
+def test_the_state_reader_stops_before_the_output_layer_with_the_same_states(monkeypatch, llm_cache):
+    stopped, asked = _states_and_graph(monkeypatch, llm_cache, stop=True)
+    full, asked_full = _states_and_graph(monkeypatch, llm_cache, stop=False)
+    # The whole graph ends in the 262,144-word output layer; the stopped one never reaches it.
+    assert asked_full[-1] == b"result_output" and b"result_output" not in asked
+    assert asked[-1] in (b"result_norm", b"result_embd_pooled") and asked.count(asked[-1]) == 2 * len(ROWS)
+    for pooling in ("mean", "last"):
+        assert np.abs(stopped[pooling] - full[pooling]).max() <= 1e-5, pooling
+
+
 def test_llama_cpp_gives_the_last_layer_only(gemma):
     assert np.array_equal(gemma.hidden_states(ROWS[:1], 18, "last"), gemma.hidden_states(ROWS[:1], None, "last"))
     with pytest.raises(ConfigError, match=r"only the last layer's state \(18\); for layer 6 use the transformers"):

@@ -13,7 +13,7 @@ build that needs instructions this CPU lacks (it would die of SIGILL).
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from dataeff.errors import ConfigError
@@ -84,15 +84,18 @@ def check_runs_here() -> None:
                           f"this one lacks; rebuild it here: {REBUILD}.")
 
 
-def load_llama(model_path: str, **kwargs):
+def load_llama(model_path: str, eval_callback=None, **kwargs):
     """``llama_cpp.Llama(model_path=..., **kwargs)``; on a build with AMX kernels, loaded without
     llama.cpp's extra weight buffer types (AMX, and the CPU repack beside it, which the same
-    switch turns off), so every matrix product runs in the plain CPU kernels."""
+    switch turns off), so every matrix product runs in the plain CPU kernels. ``eval_callback``
+    (a ``ggml_backend_sched_eval_callback``, kept alive by the caller) becomes the context's."""
     from llama_cpp import Llama
 
-    if not has_amx(system_info()):
-        return Llama(model_path=model_path, **kwargs)
-    with _default_params_without_extra_buffers():
+    with ExitStack() as patched:
+        if has_amx(system_info()):
+            patched.enter_context(_default_params_without_extra_buffers())
+        if eval_callback is not None:
+            patched.enter_context(_default_context_params_with(eval_callback))
         return Llama(model_path=model_path, **kwargs)
 
 
@@ -115,3 +118,23 @@ def _default_params_without_extra_buffers():
         yield
     finally:
         native.llama_model_default_params = default
+
+
+@contextmanager
+def _default_context_params_with(eval_callback):
+    """``Llama()`` takes no eval callback either: it starts its context from
+    ``llama_context_default_params()`` and leaves ``cb_eval`` as it finds it."""
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_context_default_params
+
+    def with_callback():
+        params = default()
+        params.cb_eval = eval_callback
+        return params
+
+    native.llama_context_default_params = with_callback
+    try:
+        yield
+    finally:
+        native.llama_context_default_params = default

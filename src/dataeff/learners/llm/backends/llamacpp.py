@@ -3,6 +3,7 @@ next-token logits with the KV cache reused across requests that share a context.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -123,11 +124,13 @@ class LlamaCpp(Backend):
 
     def _state_reader(self):
         """A second context on the same file in embedding mode (no pooling: the per-token
-        states, pooled here), built on first use; its weights are the same mapped file."""
+        states, pooled here), built on first use; its weights are the same mapped file. Its
+        graph stops once the states exist (``_stop_at_states``)."""
         if self._reader is None:
             import llama_cpp
 
-            self._reader = load_llama(self.llm.model_path, embedding=True,
+            self._stop_at_states = llama_cpp.ggml_backend_sched_eval_callback(_stop_at_states)  # kept: C holds it
+            self._reader = load_llama(self.llm.model_path, eval_callback=self._stop_at_states, embedding=True,
                                       pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE, n_ctx=PROBE_CONTEXT,
                                       n_batch=PROBE_CONTEXT, n_ubatch=512, n_threads=self.llm.n_threads,
                                       n_threads_batch=self.llm.n_threads_batch, verbose=False)
@@ -233,6 +236,35 @@ def _logprob(logits: np.ndarray, token: int) -> float:
 
 
 _LOG_CALLBACK = None
+
+
+# The final norm's output, the states llm-probe reads: llama.cpp names it result_norm, and
+# result_embd_pooled once its pooling step (none here) has passed it on.
+STATE_TENSORS = (b"result_norm", b"result_embd_pooled")
+
+
+def _stop_at_states(tensor, ask, user_data) -> bool:
+    """The state reader's eval callback: ask to see the states' tensor, then end the graph there.
+    In embedding mode llama.cpp makes every token an output and would run the output layer
+    (Gemma 3: 262,144 words) for each; the states do not need it, and it was 2.3x the rest of
+    the decode (fine-foods, 60 rows, one thread: 17-20 CPU s with the stop, 41-46 without,
+    the states equal to the bit)."""
+    if ask:
+        return _tensor_name()(tensor) in STATE_TENSORS
+    return False  # false ends the graph's computation after this tensor
+
+
+C_CALLBACKS.add(_stop_at_states.__code__)
+
+
+@functools.cache
+def _tensor_name():
+    """ggml's ``ggml_get_name(tensor) -> const char *``, from the library llama-cpp-python loaded."""
+    import ctypes
+
+    import llama_cpp._ggml
+
+    return ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.c_void_p)(("ggml_get_name", llama_cpp._ggml.libggml))
 
 
 def silence_llama_cpp() -> None:
