@@ -126,12 +126,26 @@ def _wide_table(rows: int = 300) -> pd.DataFrame:
     X["nullable"] = pd.array(np.where(rng.random(rows) < 0.2, None, rng.integers(0, 5, rows)), dtype="Int64")
     X["flag"] = rng.random(rows) < 0.3
     X["signup"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, rows), unit="D")
+    # Strings the category block must leave to skrub or encode as skrub does: plain levels (one
+    # unseen in the fitted rows), two levels (one-hot drops one), gaps, a null word, digits,
+    # a date as text, a number as text, stray spaces, one value only, and 45 levels.
+    X["plan"] = rng.choice(["basic", "plus", "pro", "team"], rows)
+    X.loc[250:, "plan"] = "enterprise"
+    X["yes_no"] = rng.choice(["yes", "no"], rows)
+    X["with_gaps"] = pd.Series(rng.choice(["a", "b", "c"], rows)).where(rng.random(rows) > 0.2)
+    X["null_word"] = rng.choice(["red", "blue", "N/A"], rows)
+    X["sku"] = rng.choice(["A1", "B2", "C3"], rows)
+    X["day"] = rng.choice(["2024-01-05", "2024-02-11", "2024-03-09"], rows)
+    X["fee"] = rng.choice(["12.50", "9.00", "30.25"], rows)
+    X["spaced"] = rng.choice([" left", "right ", "mid"], rows)
+    X["single"] = "same"
+    X["many"] = rng.choice([f"level_{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(45)], rows)
     return X
 
 
 @pytest.mark.parametrize("kind", ["tree", "dense"])
-@pytest.mark.parametrize("data", ["churn", "attrition", "messy", "wide"])
-def test_the_numeric_block_gives_the_table_vectorizers_features(kind, data):
+@pytest.mark.parametrize("data", ["churn", "telco-churn", "attrition", "synthetic-customers", "messy", "wide"])
+def test_the_numeric_and_category_blocks_give_the_table_vectorizers_features(kind, data):
     from dataeff.data.builtin import load_builtin
     from tests.conftest import make_messy_frame
 
@@ -145,4 +159,6 @@ def test_the_numeric_block_gives_the_table_vectorizers_features(kind, data):
     for mine, theirs in pairs:
         assert np.asarray(mine).shape == np.asarray(theirs).shape
         assert np.array_equal(np.asarray(mine, float), np.asarray(theirs, float), equal_nan=True)
+    if data == "wide":  # the block took the plain string columns only
+        assert ours.steps[0][1].categories_ == ["city", "plan", "yes_no", "many"]
 

@@ -29,8 +29,12 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
     and each transform, profiled on a 10,000-column table), while a number needs no encoding.
     The block does what the TableVectorizer does to such a column: float32, missing values kept
     as NaN, a column dropped when it is all missing or constant (one value, none missing) on
-    the fitted rows; and the output keeps the input's column order, so the features are the
-    same as the TableVectorizer's alone (tests/learners/test_featurize.py compares them).
+    the fitted rows. The category block, likewise: plain low-cardinality string columns
+    (``_plain_category``) through one encoder, the one skrub would give each of them (one-hot
+    codes, or ordinal codes for trees), instead of about 12 per-column steps each (skrub's
+    CleanNullStrings alone, a pandas replace per column, was a sixth of a wide table's run).
+    The output keeps the input's column order, so the features are the same as the
+    TableVectorizer's alone (tests/learners/test_featurize.py compares them).
     """
 
     def __init__(self, kind: str = "dense", random_state: int = 0):
@@ -62,35 +66,51 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
         informative = ~missing.all(axis=0) & ~((np.nanmax(block, axis=0, initial=-np.inf) ==
                                                 np.nanmin(block, axis=0, initial=np.inf)) & ~missing.any(axis=0))
         self.numbers_ = [c for c, keep in zip(numbers, informative) if keep]
-        self.rest_ = [c for c in X.columns if c not in set(numbers)]
+        taken = set(numbers)
+        self.categories_ = [c for c in X.columns if c not in taken and _plain_category(X[c]) and not _looks_like_text(X[c])]
+        taken |= set(self.categories_)
+        self.rest_ = [c for c in X.columns if c not in taken]
+        self.codes_ = _category_encoder(self.kind).fit(X[self.categories_]) if self.categories_ else None
+        codes = self._codes(X)
         self.vectorizer_ = self._vectorizer(X[self.rest_]) if self.rest_ else None
         encoded = self.vectorizer_.fit_transform(X[self.rest_], y) if self.rest_ else None
         # the output in the input's column order: each column's outputs where the column was
-        at = {c: i for i, c in enumerate(self.numbers_)}
+        position = {c: [i] for i, c in enumerate(self.numbers_)}
+        start = len(self.numbers_)
+        if codes is not None:
+            for c, outputs in zip(self.categories_, _outputs_per_column(self.codes_)):
+                position[c] = list(range(start, start + outputs))
+                start += outputs
         names = list(encoded.columns) if encoded is not None else []
-        at_encoded = {name: len(self.numbers_) + i for i, name in enumerate(names)}
+        at_encoded = {name: start + i for i, name in enumerate(names)}
         outputs = self.vectorizer_.input_to_outputs_ if encoded is not None else {}
         order = []
         for c in X.columns:
-            if c in at:
-                order.append(at[c])
+            if c in position:
+                order.extend(position[c])
             else:
                 order.extend(at_encoded[o] for o in outputs.get(c, ()) if o in at_encoded)
-        order += sorted(set(range(len(self.numbers_) + len(names))) - set(order))  # none expected
+        order += sorted(set(range(start + len(names))) - set(order))  # none expected
         self.order_ = None if order == sorted(order) else order
-        return self._assemble(block[:, informative], encoded)
+        return self._assemble(block[:, informative], codes, encoded)
 
     def transform(self, X):
         X = _with_string_names(X)
         encoded = self.vectorizer_.transform(X[self.rest_]) if self.vectorizer_ is not None else None
-        return self._assemble(_float32_block(X, self.numbers_), encoded)
+        return self._assemble(_float32_block(X, self.numbers_), self._codes(X), encoded)
 
-    def _assemble(self, block: np.ndarray, encoded: pd.DataFrame | None) -> pd.DataFrame:
-        numbers = pd.DataFrame(block, columns=self.numbers_)
-        if encoded is None:
-            return numbers
-        joined = pd.concat([numbers, encoded.reset_index(drop=True)], axis=1) if self.numbers_ else \
-            encoded.reset_index(drop=True)
+    def _codes(self, X: pd.DataFrame) -> pd.DataFrame | None:
+        if self.codes_ is None:
+            return None
+        return pd.DataFrame(self.codes_.transform(X[self.categories_]), columns=self.codes_.get_feature_names_out())
+
+    def _assemble(self, block: np.ndarray, codes: pd.DataFrame | None, encoded: pd.DataFrame | None) -> pd.DataFrame:
+        parts = [pd.DataFrame(block, columns=self.numbers_)] if self.numbers_ else []
+        parts += [codes] if codes is not None else []
+        parts += [encoded.reset_index(drop=True)] if encoded is not None else []
+        if not parts:  # every column dropped: no features, one row per input row
+            return pd.DataFrame(block, columns=self.numbers_)
+        joined = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         return joined if self.order_ is None else joined.iloc[:, self.order_]
 
 
@@ -110,6 +130,54 @@ def _float32_block(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if not columns:
         return np.empty((len(X), 0), dtype=np.float32)
     return X[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+# skrub's TableVectorizer one-hot (or ordinal-) encodes a string column of fewer distinct
+# values than this (its cardinality_threshold) and sends the others to the string encoder.
+CARDINALITY_THRESHOLD = 40
+
+
+def _plain_category(column: pd.Series) -> bool:
+    """A string column that skrub's cleaning steps leave as it is and then encode as a
+    low-cardinality column: 2 to 39 distinct values, none missing, and no value that skrub
+    reads as a null, a date or a number (none has a digit, a null word or stray spaces).
+    Anything less plain stays with skrub."""
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return False
+    if column.isna().any():
+        return False
+    values = column.unique()
+    if not 2 <= len(values) < CARDINALITY_THRESHOLD:
+        return False
+    return all(isinstance(v, str) and v == v.strip() and v and v.lower() not in _NULL_WORDS
+               and not any(ch.isdigit() for ch in v) for v in values)
+
+
+def _null_words() -> frozenset:
+    from skrub._clean_null_strings import STR_NA_VALUES
+
+    return frozenset(word.lower() for word in STR_NA_VALUES)
+
+
+_NULL_WORDS = _null_words()
+
+
+def _category_encoder(kind: str):
+    """The encoder skrub's TableVectorizer applies to each low-cardinality column, here fitted
+    on all of them at once (it encodes each column on its own either way)."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    if kind == "tree":
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    return OneHotEncoder(sparse_output=False, dtype=np.float32, handle_unknown="ignore", drop="if_binary")
+
+
+def _outputs_per_column(encoder) -> list[int]:
+    """How many output columns each input column of a fitted category encoder has."""
+    if isinstance(encoder, OrdinalEncoder):
+        return [1] * len(encoder.categories_)
+    drops = encoder.drop_idx_ if encoder.drop_idx_ is not None else [None] * len(encoder.categories_)
+    return [len(levels) - (drop is not None) for levels, drop in zip(encoder.categories_, drops)]
 
 
 def _looks_like_text(column: pd.Series) -> bool:
