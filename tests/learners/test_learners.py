@@ -146,3 +146,25 @@ def test_scaling_in_column_chunks_equals_scaling_all_columns_at_once():
     whole = skrub.SquashingScaler(max_absolute_value=5).fit_transform(X)
     chunked = InColumnChunks(skrub.SquashingScaler(max_absolute_value=5), chunk=64).fit(X).transform(X)
     assert np.array_equal(whole, chunked, equal_nan=True)
+
+
+@pytest.mark.parametrize("data", ["churn", "synthetic-customers"])
+@pytest.mark.parametrize("name", ["tree", "xgboost"])
+def test_tree_learners_score_the_same_from_one_float32_array_as_from_the_frame(monkeypatch, data, name):
+    """The tree features (float32 numbers, float64 codes) reach the estimator as one float32
+    array: the probabilities must be those of the frame the estimator got before."""
+    from dataeff.data.builtin import load_builtin
+    from dataeff.learners import classic
+
+    dataset = load_builtin(data)
+    X, y = dataset.X.iloc[:1500].reset_index(drop=True), dataset.y.iloc[:1500].reset_index(drop=True)
+    train, test = slice(0, 1000), slice(1000, 1500)
+    as_array = resolve_learners([name])[0].build(3).fit(X[train], y[train]).predict_proba(X[test])
+
+    def as_frame(Z):
+        assert isinstance(Z, pd.DataFrame)
+        return Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
+
+    monkeypatch.setattr(classic, "_plain_names", as_frame)
+    from_frame = resolve_learners([name])[0].build(3).fit(X[train], y[train]).predict_proba(X[test])
+    assert np.array_equal(as_array, from_frame)

@@ -93,10 +93,16 @@ def _plain_names(Z):
     A frame whose columns are all float32 goes on as a writable array: pandas hands out its
     values read-only, and scikit-learn's trees cannot check a read-only float32 buffer for
     missing values ("buffer source array is read-only"; seen on a table of one numeric
-    column with gaps). Other dtypes are converted by the estimator itself, into a new array."""
+    column with gaps). A frame of numbers of several dtypes (the tree features: float32 numbers,
+    float64 ordinal codes) goes on as one float32 array too: scikit-learn's trees and XGBoost
+    both split on float32 values whatever they are given, and XGBoost checks a frame's feature
+    names in every boosting round (measured: 7 of 37 s of its fitting on a 515-column table).
+    Other dtypes are converted by the estimator itself, into a new array."""
     if isinstance(Z, pd.DataFrame):
         if Z.shape[1] and (Z.dtypes == np.float32).all():
             return Z.to_numpy(copy=True)
+        if Z.shape[1] and all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in Z.dtypes):
+            return Z.to_numpy(dtype=np.float32, na_value=np.nan)
         Z = Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
     return Z
 

