@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -29,7 +30,9 @@ from pathlib import Path
 os.environ["PYTHONWARNINGS"] = "ignore"
 warnings.simplefilter("ignore")
 
-import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sklearn_timing import time_both_ways  # noqa: E402
 
 LEARNERS = ["logreg", "tree", "xgboost"]
 # LCDB anchors 16, 23, 32, ... 2896, 4096 (√2 apart); churn's training pool holds 4,000 rows
@@ -60,7 +63,7 @@ def time_sklearn(seeds: int, jobs: int, n_test: int) -> tuple[float, float]:
     """Wall seconds over the same grid of sklearn.model_selection.learning_curve, and of the
     same fits and test scores without its training-set scoring."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import ShuffleSplit, cross_validate, learning_curve
+    from sklearn.model_selection import ShuffleSplit
     from sklearn.pipeline import make_pipeline
     from sklearn.tree import DecisionTreeClassifier
     from xgboost import XGBClassifier
@@ -77,20 +80,7 @@ def time_sklearn(seeds: int, jobs: int, n_test: int) -> tuple[float, float]:
                                                                       tree_method="hist", n_jobs=1)),
     }
     cv = ShuffleSplit(n_splits=seeds, test_size=n_test, random_state=0)
-    start = time.perf_counter()
-    for estimator in estimators.values():
-        learning_curve(estimator, X, y, train_sizes=SIZES, cv=cv, scoring="roc_auc", n_jobs=jobs,
-                       error_score=np.nan)
-    with_train_scores = time.perf_counter() - start
-    # learning_curve's own splits: the first n rows of each shuffled training set, one test set
-    # per split; here every (split, size) is one fold of cross_validate, scored on test rows only.
-    splits = [(train[:n], test) for train, test in cv.split(X, y) for n in SIZES]
-    start = time.perf_counter()
-    for estimator in estimators.values():
-        cross_validate(estimator, X, y, cv=splits, scoring="roc_auc", n_jobs=jobs, error_score=np.nan,
-                       return_train_score=False)
-    without = time.perf_counter() - start
-    return with_train_scores, without
+    return time_both_ways(estimators, X, y, cv, SIZES, jobs)
 
 
 def main() -> int:

@@ -32,8 +32,10 @@ from pathlib import Path
 os.environ["PYTHONWARNINGS"] = "ignore"
 warnings.simplefilter("ignore")
 
-import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sklearn_timing import time_both_ways  # noqa: E402
 
 LEARNERS = ["logreg", "xgboost"]
 SIZES = [128, 512, 2048]
@@ -92,25 +94,14 @@ def baseline(X: pd.DataFrame) -> dict:
 
 
 def time_sklearn(path: Path, label: str) -> tuple[float, float]:
-    from sklearn.model_selection import ShuffleSplit, cross_validate, learning_curve
+    from sklearn.model_selection import ShuffleSplit
 
     frame = pd.read_parquet(path)
     X = frame.drop(columns=[label])
     X = X.astype({c: str for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])})  # dates, text: strings
     y = (frame[label].astype(str) == sorted(frame[label].astype(str).unique())[1]).astype(int).to_numpy()
     cv = ShuffleSplit(n_splits=SEEDS, test_size=TEST_ROWS, random_state=0)
-    estimators = baseline(X)
-    start = time.perf_counter()
-    for estimator in estimators.values():
-        learning_curve(estimator, X, y, train_sizes=SIZES, cv=cv, scoring="roc_auc", n_jobs=JOBS,
-                       error_score=np.nan)
-    as_called = time.perf_counter() - start
-    splits = [(train[:n], test) for train, test in cv.split(X, y) for n in SIZES]
-    start = time.perf_counter()
-    for estimator in estimators.values():
-        cross_validate(estimator, X, y, cv=splits, scoring="roc_auc", n_jobs=JOBS, error_score=np.nan,
-                       return_train_score=False)
-    return as_called, time.perf_counter() - start
+    return time_both_ways(baseline(X), X, y, cv, SIZES, JOBS)
 
 
 def main() -> int:

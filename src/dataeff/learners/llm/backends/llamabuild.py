@@ -93,48 +93,31 @@ def load_llama(model_path: str, eval_callback=None, **kwargs):
 
     with ExitStack() as patched:
         if has_amx(system_info()):
-            patched.enter_context(_default_params_without_extra_buffers())
+            patched.enter_context(_defaults_with("llama_model_default_params", use_extra_bufts=False))
         if eval_callback is not None:
-            patched.enter_context(_default_context_params_with(eval_callback))
+            patched.enter_context(_defaults_with("llama_context_default_params", cb_eval=eval_callback))
         return Llama(model_path=model_path, **kwargs)
 
 
 @contextmanager
-def _default_params_without_extra_buffers():
-    """``Llama()`` takes no ``use_extra_bufts`` argument: it starts from the library's
-    ``llama_model_default_params()``, so that one function is wrapped for this one load and put
-    back after it (a load happens in one thread of one cell's process)."""
+def _defaults_with(function: str, **fields):
+    """``Llama()`` takes no ``use_extra_bufts`` or ``cb_eval`` argument: it starts from the
+    library's default structs (``llama_model_default_params()``,
+    ``llama_context_default_params()``), so the named function is wrapped for this one load to
+    return its struct with ``fields`` set, and put back after it (a load happens in one thread
+    of one cell's process)."""
     import llama_cpp.llama_cpp as native
 
-    default = native.llama_model_default_params
+    default = getattr(native, function)
 
-    def without_extra_buffers():
+    def with_fields():
         params = default()
-        params.use_extra_bufts = False
+        for name, value in fields.items():
+            setattr(params, name, value)
         return params
 
-    native.llama_model_default_params = without_extra_buffers
+    setattr(native, function, with_fields)
     try:
         yield
     finally:
-        native.llama_model_default_params = default
-
-
-@contextmanager
-def _default_context_params_with(eval_callback):
-    """``Llama()`` takes no eval callback either: it starts its context from
-    ``llama_context_default_params()`` and leaves ``cb_eval`` as it finds it."""
-    import llama_cpp.llama_cpp as native
-
-    default = native.llama_context_default_params
-
-    def with_callback():
-        params = default()
-        params.cb_eval = eval_callback
-        return params
-
-    native.llama_context_default_params = with_callback
-    try:
-        yield
-    finally:
-        native.llama_context_default_params = default
+        setattr(native, function, default)
