@@ -161,7 +161,7 @@ def test_tree_learners_score_the_same_from_one_float32_array_as_from_the_frame(m
     train, test = slice(0, 1000), slice(1000, 1500)
     as_array = resolve_learners([name])[0].build(3).fit(X[train], y[train]).predict_proba(X[test])
 
-    def as_frame(Z):
+    def as_frame(Z, trees=False):
         assert isinstance(Z, pd.DataFrame)
         return Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
 

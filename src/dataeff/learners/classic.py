@@ -62,7 +62,7 @@ class SklearnLearner(Learner):
         else:
             self._featurizer = features_for(self.features, estimator, self.random_state)
             Z = self._featurizer.fit_transform(X, y)
-        Z, codes = _plain_names(Z), self._encoder.transform(y)
+        Z, codes = _plain_names(Z, self.features == "tree"), self._encoder.transform(y)
         if self.search is not None:
             from dataeff.learners.tuning import tune_estimator
 
@@ -76,7 +76,7 @@ class SklearnLearner(Learner):
 
     def _predict_proba(self, X):
         Z = _plain_names(transform_shared(self._featurizer, X) if self.features in SHARED_KINDS
-                         else self._featurizer.transform(X))
+                         else self._featurizer.transform(X), self.features == "tree")
         if hasattr(self._model, "predict_proba"):
             return self._model.predict_proba(Z)
         scores = np.asarray(self._model.decision_function(Z), float)
@@ -86,14 +86,14 @@ class SklearnLearner(Learner):
         return softmax(scores, axis=1)
 
 
-def _plain_names(Z):
+def _plain_names(Z, trees: bool = False):
     """Feature columns renamed f0, f1, ...: user column names reach the encoded names, and
     XGBoost refuses names holding '[', ']' or '<' (seen with a column named '<script>').
 
     A frame whose columns are all float32 goes on as a writable array: pandas hands out its
     values read-only, and scikit-learn's trees cannot check a read-only float32 buffer for
     missing values ("buffer source array is read-only"; seen on a table of one numeric
-    column with gaps). A frame of numbers of several dtypes (the tree features: float32 numbers,
+    column with gaps). For ``trees``, a frame of numbers of several dtypes (float32 numbers,
     float64 ordinal codes) goes on as one float32 array too: scikit-learn's trees and XGBoost
     both split on float32 values whatever they are given, and XGBoost checks a frame's feature
     names in every boosting round (measured: 7 of 37 s of its fitting on a 515-column table).
@@ -101,7 +101,8 @@ def _plain_names(Z):
     if isinstance(Z, pd.DataFrame):
         if Z.shape[1] and (Z.dtypes == np.float32).all():
             return Z.to_numpy(copy=True)
-        if Z.shape[1] and all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in Z.dtypes):
+        if trees and Z.shape[1] and all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t)
+                                        for t in Z.dtypes):
             return Z.to_numpy(dtype=np.float32, na_value=np.nan)
         Z = Z.set_axis([f"f{i}" for i in range(Z.shape[1])], axis=1)
     return Z
