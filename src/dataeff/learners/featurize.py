@@ -7,6 +7,8 @@ High-cardinality strings (zip codes, free text) go through skrub's StringEncoder
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -70,10 +72,10 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
         self.categories_ = [c for c in X.columns if c not in taken and _plain_category(X[c]) and not _looks_like_text(X[c])]
         taken |= set(self.categories_)
         self.rest_ = [c for c in X.columns if c not in taken]
-        # as an object array: the encoder checks a frame column by column (measured: 11 of 27 s
-        # of a 515-column table's featurization), an array at once
-        self.codes_ = _category_encoder(self.kind).fit(_objects(X, self.categories_)) if self.categories_ else None
-        codes = self._codes(X)
+        self.codes_, codes = None, None
+        if self.categories_:
+            self.codes_ = _category_encoder(self.kind)
+            codes = self._codes_frame(self.codes_.fit_transform(_objects(X, self.categories_)))
         self.vectorizer_ = self._vectorizer(X[self.rest_]) if self.rest_ else None
         encoded = self.vectorizer_.fit_transform(X[self.rest_], y) if self.rest_ else None
         # the output in the input's column order: each column's outputs where the column was
@@ -104,8 +106,10 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
     def _codes(self, X: pd.DataFrame) -> pd.DataFrame | None:
         if self.codes_ is None:
             return None
-        return pd.DataFrame(self.codes_.transform(_objects(X, self.categories_)),
-                            columns=self.codes_.get_feature_names_out(self.categories_))
+        return self._codes_frame(self.codes_.transform(_objects(X, self.categories_)))
+
+    def _codes_frame(self, codes: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(codes, columns=self.codes_.get_feature_names_out(self.categories_))
 
     def _assemble(self, block: np.ndarray, codes: pd.DataFrame | None, encoded: pd.DataFrame | None) -> pd.DataFrame:
         parts = [pd.DataFrame(block, columns=self.numbers_)] if self.numbers_ else []
@@ -152,21 +156,24 @@ def _plain_category(column: pd.Series) -> bool:
     values = column.unique()
     if not 2 <= len(values) < CARDINALITY_THRESHOLD:
         return False
-    return all(isinstance(v, str) and v == v.strip() and v and v.lower() not in _NULL_WORDS
+    null_words = _null_words()
+    return all(isinstance(v, str) and v == v.strip() and v and v.lower() not in null_words
                and not any(ch.isdigit() for ch in v) for v in values)
 
 
 def _objects(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as one object array: an encoder checks a frame column by column (measured:
+    11 of 27 s of a 515-column table's featurization), an array at once."""
     return X[columns].to_numpy(dtype=object)
 
 
+@functools.cache
 def _null_words() -> frozenset:
+    """The strings skrub's CleanNullStrings reads as missing, lower-cased; on first use, so
+    that importing this module (every CLI start) does not import skrub."""
     from skrub._clean_null_strings import STR_NA_VALUES
 
     return frozenset(word.lower() for word in STR_NA_VALUES)
-
-
-_NULL_WORDS = _null_words()
 
 
 def _category_encoder(kind: str):
