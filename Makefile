@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 ifeq ($(shell uname -m),x86_64)
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo)
 on = -DGGML_$(1)=$(if $(filter $(2),$(CPU_FLAGS)),ON,OFF)
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(call on,AVX,avx) $(call on,AVX2,avx2) $(call on,FMA,fma) \
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(call on,AVX,avx) $(call on,AVX_VNNI,avx_vnni) $(call on,AVX2,avx2) $(call on,FMA,fma) \
   $(call on,F16C,f16c) $(call on,BMI2,bmi2) $(call on,AVX512,avx512f) $(call on,AVX512_VBMI,avx512vbmi) \
   $(call on,AVX512_VNNI,avx512_vnni) $(call on,AVX512_BF16,avx512_bf16) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
@@ -25,7 +25,9 @@ endif
 # printed, exit status 0; nothing, exit status 1, when it is.
 LLAMA_MISMATCH := import sys; from dataeff.learners.llm.backends.llamabuild import cpu_flags, mismatch, system_info; why = mismatch(system_info(), cpu_flags()); print(why or "", end=""); sys.exit(0 if why else 1)
 
-$(STAMP): pyproject.toml
+# The Makefile too: a change to the llama.cpp build flags reaches an existing .venv (the check
+# below rebuilds the wheel only when the installed one does not fit).
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[test]"
