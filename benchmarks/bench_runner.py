@@ -32,7 +32,7 @@ warnings.simplefilter("ignore")
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sklearn_timing import time_both_ways  # noqa: E402
+from sklearn_timing import Timings, time_baselines  # noqa: E402
 
 LEARNERS = ["logreg", "tree", "xgboost"]
 # LCDB anchors 16, 23, 32, ... 2896, 4096 (√2 apart); churn's training pool holds 4,000 rows
@@ -59,7 +59,7 @@ def time_dataeff(seeds: int, jobs: int) -> tuple[float, float, int, int]:
     return wall, busy, len(cells), plan.n_test
 
 
-def time_sklearn(seeds: int, jobs: int, n_test: int):
+def time_sklearn(seeds: int, jobs: int, n_test: int) -> Timings:
     """Wall seconds over the same grid of sklearn.model_selection.learning_curve, and of the
     same fits and test scores without its training-set scoring, on warm and on new workers."""
     from sklearn.linear_model import LogisticRegression
@@ -80,7 +80,7 @@ def time_sklearn(seeds: int, jobs: int, n_test: int):
                                                                       tree_method="hist", n_jobs=1)),
     }
     cv = ShuffleSplit(n_splits=seeds, test_size=n_test, random_state=0)
-    return time_both_ways(estimators, X, y, cv, SIZES, jobs)
+    return time_baselines(estimators, X, y, cv, SIZES, jobs)
 
 
 def main() -> int:

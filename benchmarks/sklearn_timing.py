@@ -20,8 +20,8 @@ class Timings(NamedTuple):
     fair_cold: float  # fits + test scores, joblib's workers started inside the timed call
 
 
-def time_both_ways(estimators: dict, X, y, cv, sizes: list[int], jobs: int) -> Timings:
-    """scikit-learn's wall seconds each way (see the module's docstring)."""
+def time_baselines(estimators: dict, X, y, cv, sizes: list[int], jobs: int) -> Timings:
+    """scikit-learn's wall seconds each of the three ways (see the module's docstring)."""
     from joblib.externals.loky import get_reusable_executor
     from sklearn.model_selection import cross_validate, learning_curve
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from dataeff.errors import ConfigError
 
 # llama.cpp's feature name -> the /proc/cpuinfo flag it needs (x86-64; AMX is never built).
-FEATURES = {"AVX": "avx", "AVX_VNNI": "avx_vnni", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX512": "avx512f",
-            "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16",
-            "AMX_INT8": "amx_int8"}
+FEATURES = {"AVX": "avx", "AVX_VNNI": "avx_vnni", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2",
+            "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni",
+            "AVX512_BF16": "avx512_bf16", "AMX_INT8": "amx_int8"}
 REBUILD = "make clean && make install (or: pip uninstall llama-cpp-python, then pip install --no-cache-dir it)"
 
 
