@@ -152,3 +152,22 @@ def test_a_users_own_unlabelled_rows_are_the_pool(tmp_path):
     [route] = result.analysis.label_routes
     assert route.pool_rows == 100 and route.agreement is None  # no hidden labels to agree with
     assert "100 rows of your own" in result.facts.learner_info["own"].settings
+
+
+def test_routes_sharing_a_labeller_run_in_one_task_so_the_second_reads_the_cache():
+    # Two routes asking one labeller about one pool send it the same prompts: in one task they
+    # run one after the other and the second reads the answers the first paid for. Apart (two
+    # workers at once), both pay them. A route with another labeller or pool is another task.
+    from dataeff.experiment.runner import _groups
+
+    study = dataeff.Study(data=table(600), label="label", seeds=2, sizes=[16, 64], test_rows=100, learners=[
+        Oracle(), FlipsAFifth(), f"a=llm-labels(labeller=oracle, pool={POOL})",
+        f"b=llm-labels(labeller=oracle, student=xgboost, pool={POOL})",
+        f"c=llm-labels(labeller=flipsafifth, pool={POOL})", "d=llm-labels(labeller=oracle, pool=32)"])
+    _, plan, specs = study.prepare()
+    cells = plan.cells([(s.name, s.needs_examples) for s in specs])
+    groups = [{c.learner for c in g} for g in _groups(cells, {s.name: s for s in specs})
+              if {c.learner for c in g} & {"a", "b", "c", "d"}]
+    # n = 0 and each (seed, size): {a, b} together, c and d alone
+    assert groups.count({"a", "b"}) == 2 * 3 and groups.count({"c"}) == 2 * 3 and groups.count({"d"}) == 2 * 3
+    assert len(groups) == 3 * 2 * 3

@@ -105,15 +105,23 @@ def run_group(specs: list[LearnerSpec], cells: list[Cell], X_train, y_train, X_t
 
 
 def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]:
-    """Cells grouped by (seed, size, featurization kind) where learners share one, largest first."""
+    """Cells in tasks: one (seed, size) and a shared featurization or labeller; largest first."""
     kinds = {name: getattr(spec.build(random_state=0), "features", None) if spec.acquire is None else None
              for name, spec in specs.items()}  # an acquiring learner trains on rows of its own
     groups: dict[tuple, list[Cell]] = {}
     for cell in todo:
-        kind = kinds.get(cell.learner)
-        key = (cell.seed, cell.n_train, kind) if kind in SHARED_KINDS else (cell.seed, cell.n_train, cell.learner)
-        groups.setdefault(key, []).append(cell)
+        groups.setdefault(_group_key(cell, specs[cell.learner], kinds.get(cell.learner)), []).append(cell)
     return sorted(groups.values(), key=lambda g: (-g[0].n_train, g[0].learner, g[0].seed))
+
+
+def _group_key(cell: Cell, spec: LearnerSpec, kind: str | None) -> tuple:
+    if kind in SHARED_KINDS:
+        return cell.seed, cell.n_train, kind
+    if spec.kind == "llm-labels":
+        # Routes with one labeller and pool ask it the same prompts: in one task, the second
+        # reads the first one's answers from the cache instead of paying them in another worker.
+        return cell.seed, cell.n_train, "llm-labels", spec.params["labeller"].name, spec.params["pool"]
+    return cell.seed, cell.n_train, cell.learner
 
 
 def _task(group: list[Cell], dataset: Dataset, plan: Plan, specs: dict[str, LearnerSpec]) -> tuple[Callable, tuple]:
