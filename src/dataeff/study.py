@@ -22,6 +22,7 @@ from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
 from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
 from dataeff.experiment.store import STORE_NAME, Store
+from dataeff.experiment.workers import start_fork_server
 from dataeff.learners.registry import LearnerSpec, resolve_learners
 from dataeff.learners.wiring import preflight_llms, wire_learners
 from dataeff.learners.llm.workload import llm_workload
@@ -117,6 +118,8 @@ class Study:
         settings = self.settings
         started = time.perf_counter()
         dataset, plan, specs = self.prepare()
+        if settings.run.engine == "local":
+            start_fork_server()  # its imports go on while the LLMs are checked and the folder is read
         if settings.run.engine == "dask":
             from dataeff.experiment.runner import check_dask
 

@@ -1,5 +1,6 @@
 """A run killed outright (SIGKILL to its own process only, as the OOM killer does) leaves no
-process behind: each pool worker ends with its parent, and the resource trackers with them."""
+process behind: the fork server and the resource tracker end with the run, each pool worker
+with the fork server it was forked from."""
 
 from __future__ import annotations
 
@@ -23,10 +24,9 @@ def test_workers_of_a_run_killed_outright_end_within_seconds(tmp_path):
     workers: list[psutil.Process] = []
     while time.monotonic() < deadline and len(workers) < 2:
         time.sleep(0.5)
-        workers = [p for p in psutil.Process(run.pid).children(recursive=True)
-                   if "spawn_main" in " ".join(p.cmdline())]
+        workers = _pool_workers(run.pid)
     assert len(workers) == 2, "the run's pool never started"
-    workers = psutil.Process(run.pid).children(recursive=True)  # the resource trackers too
+    workers = psutil.Process(run.pid).children(recursive=True)  # the fork server and resource tracker too
     run.send_signal(signal.SIGKILL)  # the run's process alone: it cannot stop its pool
     run.wait(timeout=10)
     alive = workers
@@ -38,6 +38,17 @@ def test_workers_of_a_run_killed_outright_end_within_seconds(tmp_path):
     for process in alive:
         process.kill()
     assert alive == [], f"{len(alive)} workers outlived the killed run"
+
+
+def _pool_workers(run: int) -> list[psutil.Process]:
+    """The run's pool workers: forked by its fork server (a child of the run), or spawned."""
+    processes = psutil.Process(run).children(recursive=True)
+    try:
+        servers = {p.pid for p in processes
+                   if p.ppid() == run and "multiprocessing.forkserver" in " ".join(p.cmdline())}
+        return [p for p in processes if p.ppid() in servers or "spawn_main" in " ".join(p.cmdline())]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _running(process: psutil.Process) -> bool:

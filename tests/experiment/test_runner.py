@@ -60,6 +60,35 @@ def test_parallel_and_serial_runs_give_identical_numbers(tmp_path):
     pd.testing.assert_frame_equal(serial.cells()[metrics], parallel.cells()[metrics])
 
 
+class ReadsTheEnvironment(Learner):
+    """Fails unless its worker has the run's environment as it is when the run starts."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        import os
+
+        if os.environ.get("DATAEFF_TEST_SET_LATE") != "after the fork server started":
+            raise RuntimeError("the worker has the fork server's environment, not the run's")
+        self._p = np.full(len(self.classes_), 1 / len(self.classes_))
+
+    def _predict_proba(self, X):
+        return np.tile(self._p, (len(X), 1))
+
+
+def test_workers_forked_from_an_older_fork_server_get_the_runs_environment(tmp_path, monkeypatch):
+    # The fork server lives as long as the process and its workers are copies of it: a
+    # setting made since it started (DATAEFF_CACHE_DIR, say) must still reach the cells.
+    from dataeff.experiment.workers import start_fork_server
+
+    start_fork_server()
+    monkeypatch.setenv("DATAEFF_TEST_SET_LATE", "after the fork server started")
+    ds, plan, specs, cells, store = _setup(tmp_path, [ReadsTheEnvironment()])
+    counts = run_cells(cells, ds, plan, specs, store, jobs=2, progress=False)
+    assert counts == {"ok": len(cells), "failed": 0, "skipped": 0}, store.cells(with_traceback=True)["error"].tolist()
+
+
 class RecordsRows(Learner):
     """Notes which rows it trains and predicts on (class-level: each cell gets a copy)."""
 
@@ -116,12 +145,17 @@ class StopsAtFirstWrite(Store):
 
 
 def _workers_started(before: set[int]) -> list:
-    """Pool workers this process started since ``before`` (multiprocessing's resource tracker,
-    shared by every pool of the process, lives as long as the process and is not counted)."""
+    """Pool workers this process started since ``before`` (multiprocessing's resource tracker
+    and the fork server the workers fork from, shared by every pool of the process, live as
+    long as the process and are not counted)."""
     import psutil
 
     return [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+            if p.pid not in before and not _shared(" ".join(p.cmdline()))]
+
+
+def _shared(command: str) -> bool:
+    return "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command
 
 
 def test_an_interrupted_run_kills_its_busy_workers_at_once(tmp_path):

@@ -162,3 +162,40 @@ def test_the_numeric_and_category_blocks_give_the_table_vectorizers_features(kin
     if data == "wide":  # the block took the plain string columns only
         assert ours.steps[0][1].categories_ == ["city", "plan", "yes_no", "many"]
 
+
+
+def _columns_of_every_kind(rows: int, dtype, seed: int) -> np.ndarray:
+    """Columns skrub's scaler treats each its own way: spread out (robust scaling), mostly one
+    value so the quartiles meet (range scaling), constant (zeros), few values with ties."""
+    rng = np.random.default_rng(seed)
+    spread = rng.standard_t(3, size=(rows, 40)) * rng.uniform(0.01, 1000, size=40)
+    mostly_one = np.where(rng.random((rows, 10)) < 0.9, 7.0, rng.normal(size=(rows, 10)))
+    constant = np.full((rows, 5), 3.25)
+    ties = rng.integers(0, 4, size=(rows, 10)).astype(float)
+    return np.hstack([spread, mostly_one, constant, ties]).astype(dtype)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 128, 2048])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_squashing_scaler_fitted_at_once_is_skrubs_bit_for_bit(rows, dtype):
+    import skrub
+
+    from dataeff.learners.featurize import WholeSquashingScaler
+
+    X, unseen = _columns_of_every_kind(rows, dtype, 0), _columns_of_every_kind(50, dtype, 1)
+    unseen[::7, ::3] = np.nan
+    unseen[1, 0], unseen[2, 1] = np.inf, -np.inf  # new rows: missing and infinite values come through
+    ours, skrubs = WholeSquashingScaler(max_absolute_value=5), skrub.SquashingScaler(max_absolute_value=5)
+    np.testing.assert_array_equal(ours.fit_transform(X), skrubs.fit_transform(X))
+    np.testing.assert_array_equal(ours.transform(unseen), skrubs.transform(unseen))
+    assert ours.fit_transform(X).dtype == skrubs.fit_transform(X).dtype
+
+
+def test_the_squashing_scaler_leaves_missing_and_infinite_columns_to_skrub():
+    import skrub
+
+    from dataeff.learners.featurize import WholeSquashingScaler
+
+    X = _columns_of_every_kind(300, np.float32, 2)
+    X[::5, 3], X[0, 4] = np.nan, np.inf
+    np.testing.assert_array_equal(WholeSquashingScaler().fit_transform(X), skrub.SquashingScaler().fit_transform(X))

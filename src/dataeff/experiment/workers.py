@@ -6,13 +6,22 @@ pebble's pool is used rather than loky's (joblib) because it tells which task a 
 running and replaces that worker alone; loky marks the whole pool broken and fails every task
 in flight with one message for all. Tasks travel cloudpickled, as loky sent them, so a
 classifier class defined in a notebook or script still reaches the workers.
+
+Workers fork from a fork server (``start_fork_server``: a fresh interpreter, started once per
+process, that imports the runner, scikit-learn, pandas and skrub once), not a fork of the run
+itself, which may hold threads (llama.cpp, OpenMP) that a fork would copy half-way. Each spawned
+worker paid those imports before its first cell (1.75 s, measured; with two workers on two
+cores, that much wall time); a forked one has them already. Where there is no fork server
+(Windows), workers are spawned.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -85,12 +94,75 @@ def run_pooled(groups: list[list], task: Callable[[list], tuple[Callable, tuple]
         _stop(pool)
 
 
+# What a worker needs before its first cell, imported once in the fork server: the runner and
+# the featurization. Not the LLM backends or torch: a run without LLM or MLP learners never
+# loads them.
+PRELOAD = ["dataeff.experiment.runner", "dataeff.learners.classic", "dataeff.learners.featurize", "skrub", "xgboost"]
+FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def start_fork_server() -> None:
+    """Start this process's fork server now, if it is not running: it imports ``PRELOAD`` while
+    the run loads its data and checks its LLMs, and later pools (the next run in a notebook)
+    fork from it too. It ends with this process."""
+    if FORK_SERVER:
+        from multiprocessing import forkserver
+
+        forkserver.set_forkserver_preload(PRELOAD)
+        forkserver.ensure_running()
+
+
 def _start(workers: int):
     from pebble import ProcessPool
 
-    # spawn, as loky starts its workers: a fresh interpreter, not a fork of a run with threads.
-    return ProcessPool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),),
-                       context=multiprocessing.get_context("spawn"))
+    start_fork_server()
+    context = _WorkerContext() if FORK_SERVER else multiprocessing.get_context("spawn")
+    # The environment as it is now: a forked worker would otherwise have the fork server's,
+    # copied when it started (a DATAEFF_CACHE_DIR set since then would not reach the cells).
+    return ProcessPool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(), dict(os.environ)),
+                       context=context)
+
+
+if FORK_SERVER:
+    from multiprocessing import context as _contexts
+    from multiprocessing import forkserver as _forkserver
+    from multiprocessing import popen_forkserver, reduction, spawn, util
+
+    class _Popen(popen_forkserver.Popen):
+        """The fork server's Popen, less the main module: a worker does not run the user's
+        script or ``python -m`` module again, as joblib's workers do not (loky's
+        ``init_main_module=False``). Nothing a task names lives there (tasks travel
+        cloudpickled, a class of the script by value), and a script that calls
+        ``dataeff.run()`` at its top level, with no ``if __name__ == "__main__":``, would
+        start the whole run again in every worker and kill it (measured: every worker died
+        before its first cell, the run gave up). ``_launch`` is CPython's, but for the two
+        keys it leaves out of the data the child prepares itself from."""
+
+        def _launch(self, process_obj):
+            prep_data = spawn.get_preparation_data(process_obj._name)
+            prep_data.pop("init_main_from_path", None)
+            prep_data.pop("init_main_from_name", None)
+            buf = io.BytesIO()
+            _contexts.set_spawning_popen(self)
+            try:
+                reduction.dump(prep_data, buf)
+                reduction.dump(process_obj, buf)
+            finally:
+                _contexts.set_spawning_popen(None)
+            self.sentinel, w = _forkserver.connect_to_new_process(self._fds)
+            _parent_w = os.dup(w)  # the data pipe's write end, the child's sentinel of its parent
+            self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+            with open(w, "wb", closefd=True) as f:
+                f.write(buf.getbuffer())
+            self.pid = _forkserver.read_signed(self.sentinel)
+
+    class _WorkerProcess(_contexts.ForkServerProcess):
+        @staticmethod
+        def _Popen(process_obj):
+            return _Popen(process_obj)
+
+    class _WorkerContext(_contexts.ForkServerContext):
+        Process = _WorkerProcess
 
 
 def _stop(pool) -> None:
@@ -113,29 +185,33 @@ def _run_cloudpickled(payload: bytes):
     return function(*args)
 
 
-def _worker_started(run_pid: int) -> None:
+def _worker_started(run_pid: int, environ: dict[str, str]) -> None:
     """A pool worker's setup. Ctrl-C reaches every process of the terminal's group: the run's
     own process handles it by killing its workers, so they ignore it (pebble's default, no
     half-finished cell reported as a KeyboardInterrupt). SIGTERM ends the worker at once,
-    inside C code too (pebble's handler would wait for the interpreter)."""
+    inside C code too (pebble's handler would wait for the interpreter). The run's environment
+    replaces the one the worker was forked with."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(environ)
     _exit_with_parent(run_pid)
 
 
-def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+def _exit_with_parent(run_pid: int, every: float = 1.0) -> None:
     """End this worker when the run's process is gone. A run killed outright (SIGKILL, the OOM
     killer) cannot stop its pool, and idle workers then lived on, reparented (seen with loky:
     two workers and their resource trackers 22 minutes after the kill). On Linux the kernel
-    kills the worker with the thread that started it (PR_SET_PDEATHSIG: the run's main thread,
-    or pebble's manager thread for a replaced worker, which lives as long as the pool);
-    elsewhere, or should that fail, a thread watches the parent (it needs the GIL, so a cell
-    busy in C code may delay it). ``parent`` is the run's pid, passed in: the run may have
-    died while this worker was still starting."""
-    import sys
+    kills the worker when its parent's forking thread exits (PR_SET_PDEATHSIG): the parent is
+    the fork server, which exits when the run's process is gone, or the run's process itself
+    (spawned workers: its main thread, or pebble's manager thread for a replaced worker). A
+    thread also watches, in case that fails or the parent died before the setting took: it
+    needs the GIL, so a cell busy in C code may delay it. ``run_pid`` is passed in: the run
+    may have died while this worker was still starting."""
     import threading
     import time
 
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -143,11 +219,23 @@ def _exit_with_parent(parent: int, every: float = 1.0) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent:
+
+    def gone() -> bool:
+        if os.getppid() != parent:
+            return True
+        try:
+            os.kill(run_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's (a reused pid): the parent check stands
+            pass
+        return False
+
+    if gone():
         os._exit(1)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while not gone():
             time.sleep(every)
         os._exit(1)
 
