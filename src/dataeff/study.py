@@ -118,7 +118,8 @@ class Study:
         settings = self.settings
         started = time.perf_counter()
         dataset, plan, specs = self.prepare()
-        if settings.run.engine == "local":
+        jobs = jobs or settings.run.jobs or default_jobs()
+        if settings.run.engine == "local" and jobs > 1:
             start_fork_server()  # its imports go on while the LLMs are checked and the folder is read
         if settings.run.engine == "dask":
             from dataeff.experiment.runner import check_dask
@@ -136,7 +137,6 @@ class Study:
         for note in [*dataset.notes, *plan.notes]:
             log(f"note: {note}")
         cells = plan.cells([(s.name, s.needs_examples, s.max_size) for s in specs])
-        jobs = jobs or settings.run.jobs or default_jobs()
         llm_note = llm_workload(dataset, plan, specs)
         if llm_note:
             log(llm_note)
