@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import numpy as np
     import dataeff
@@ -35,6 +37,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="spawned workers (macOS, Windows) run the script")
 def test_a_script_with_no_main_guard_runs_on_two_workers(tmp_path):
     (tmp_path / "study.py").write_text(SCRIPT)
     run = subprocess.run([sys.executable, "study.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,

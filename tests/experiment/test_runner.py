@@ -145,17 +145,15 @@ class StopsAtFirstWrite(Store):
 
 
 def _workers_started(before: set[int]) -> list:
-    """Pool workers this process started since ``before`` (multiprocessing's resource tracker
+    """Pool workers this process started since ``before``: multiprocessing's resource tracker
     and the fork server the workers fork from, shared by every pool of the process, live as
-    long as the process and are not counted)."""
+    long as the process and are not counted (by pid: a forked worker has the server's command
+    line)."""
     import psutil
+    from multiprocessing import forkserver, resource_tracker
 
-    return [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and not _shared(" ".join(p.cmdline()))]
-
-
-def _shared(command: str) -> bool:
-    return "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command
+    shared = {forkserver._forkserver._forkserver_pid, resource_tracker._resource_tracker._pid}
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in before | shared]
 
 
 def test_an_interrupted_run_kills_its_busy_workers_at_once(tmp_path):

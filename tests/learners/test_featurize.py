@@ -172,7 +172,8 @@ def _columns_of_every_kind(rows: int, dtype, seed: int) -> np.ndarray:
     mostly_one = np.where(rng.random((rows, 10)) < 0.9, 7.0, rng.normal(size=(rows, 10)))
     constant = np.full((rows, 5), 3.25)
     ties = rng.integers(0, 4, size=(rows, 10)).astype(float)
-    return np.hstack([spread, mostly_one, constant, ties]).astype(dtype)
+    tiny = rng.normal(size=(rows, 3)) * np.array([1e-17, 1e-8, 1e-4])  # 1e-17: RobustScaler scales by 1
+    return np.hstack([spread, mostly_one, constant, ties, tiny]).astype(dtype)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 128, 2048])
@@ -189,6 +190,7 @@ def test_the_squashing_scaler_fitted_at_once_is_skrubs_bit_for_bit(rows, dtype):
     np.testing.assert_array_equal(ours.fit_transform(X), skrubs.fit_transform(X))
     np.testing.assert_array_equal(ours.transform(unseen), skrubs.transform(unseen))
     assert ours.fit_transform(X).dtype == skrubs.fit_transform(X).dtype
+    np.testing.assert_array_equal(ours.fit(X).transform(X), skrubs.fit(X).transform(X))
 
 
 def test_the_squashing_scaler_leaves_missing_and_infinite_columns_to_skrub():
@@ -199,3 +201,5 @@ def test_the_squashing_scaler_leaves_missing_and_infinite_columns_to_skrub():
     X = _columns_of_every_kind(300, np.float32, 2)
     X[::5, 3], X[0, 4] = np.nan, np.inf
     np.testing.assert_array_equal(WholeSquashingScaler().fit_transform(X), skrub.SquashingScaler().fit_transform(X))
+    with pytest.raises(ValueError, match="max_absolute_value"):  # skrub's own check of the setting
+        WholeSquashingScaler(max_absolute_value=0).fit(X[:, :3])

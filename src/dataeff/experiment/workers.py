@@ -11,8 +11,7 @@ Workers fork from a fork server (``start_fork_server``: a fresh interpreter, sta
 process, that imports the runner, scikit-learn, pandas and skrub once), not a fork of the run
 itself, which may hold threads (llama.cpp, OpenMP) that a fork would copy half-way. Each spawned
 worker paid those imports before its first cell (1.75 s, measured; with two workers on two
-cores, that much wall time); a forked one has them already. Where there is no fork server
-(Windows), workers are spawned.
+cores, that much wall time); a forked one has them already. Off Linux, workers are spawned.
 """
 
 from __future__ import annotations
@@ -94,11 +93,12 @@ def run_pooled(groups: list[list], task: Callable[[list], tuple[Callable, tuple]
         _stop(pool)
 
 
-# What a worker needs before its first cell, imported once in the fork server: the runner and
-# the featurization. Not the LLM backends or torch: a run without LLM or MLP learners never
-# loads them.
-PRELOAD = ["dataeff.experiment.runner", "dataeff.learners.classic", "dataeff.learners.featurize", "skrub", "xgboost"]
-FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
+# What a worker needs before its first cell, imported once in the fork server (the module says
+# what and why).
+PRELOAD = ["dataeff.experiment.preload"]
+# Linux only: macOS offers a fork server too but, like Python itself, keeps to spawn there
+# (a fork after Apple's system libraries have started threads is unsafe).
+FORK_SERVER = sys.platform.startswith("linux")
 
 
 def start_fork_server() -> None:
@@ -119,7 +119,7 @@ def _start(workers: int):
     context = _WorkerContext() if FORK_SERVER else multiprocessing.get_context("spawn")
     # The environment as it is now: a forked worker would otherwise have the fork server's,
     # copied when it started (a DATAEFF_CACHE_DIR set since then would not reach the cells).
-    return ProcessPool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(), dict(os.environ)),
+    return ProcessPool(max_workers=workers, initializer=_worker_started, initargs=(dict(os.environ),),
                        context=context)
 
 
@@ -185,7 +185,7 @@ def _run_cloudpickled(payload: bytes):
     return function(*args)
 
 
-def _worker_started(run_pid: int, environ: dict[str, str]) -> None:
+def _worker_started(environ: dict[str, str]) -> None:
     """A pool worker's setup. Ctrl-C reaches every process of the terminal's group: the run's
     own process handles it by killing its workers, so they ignore it (pebble's default, no
     half-finished cell reported as a KeyboardInterrupt). SIGTERM ends the worker at once,
@@ -195,23 +195,39 @@ def _worker_started(run_pid: int, environ: dict[str, str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update(environ)
-    _exit_with_parent(run_pid)
+    _let_the_fork_server_end_with_the_run()
+    _exit_with_parent()
 
 
-def _exit_with_parent(run_pid: int, every: float = 1.0) -> None:
+def _let_the_fork_server_end_with_the_run() -> None:
+    """Close this worker's copy of the pipe whose end tells the fork server its process is gone.
+    CPython hands each forked child one (so that a child could fork through the same server),
+    and the server lives until every copy is closed: with the workers holding theirs, a run
+    killed outright left the server, and so the workers' parent, alive. Private state of
+    multiprocessing.forkserver, the same from 3.11 to 3.14."""
+    if not FORK_SERVER:
+        return
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_alive_fd", None) is not None:
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
+
+
+def _exit_with_parent() -> None:
     """End this worker when the run's process is gone. A run killed outright (SIGKILL, the OOM
     killer) cannot stop its pool, and idle workers then lived on, reparented (seen with loky:
     two workers and their resource trackers 22 minutes after the kill). On Linux the kernel
-    kills the worker when its parent's forking thread exits (PR_SET_PDEATHSIG): the parent is
-    the fork server, which exits when the run's process is gone, or the run's process itself
-    (spawned workers: its main thread, or pebble's manager thread for a replaced worker). A
-    thread also watches, in case that fails or the parent died before the setting took: it
-    needs the GIL, so a cell busy in C code may delay it. ``run_pid`` is passed in: the run
-    may have died while this worker was still starting."""
+    kills the worker when its parent exits (PR_SET_PDEATHSIG): the fork server, which ends with
+    the run's process (see above), or for spawned workers the run's process itself. A thread
+    also waits on the run's sentinel, a pipe the run holds open while it lives, in case the
+    parent died before the setting took or there is no such setting (not Linux); it needs the
+    GIL, so a cell busy in C code may delay it. A run that died while this worker was still
+    starting ends it here."""
     import threading
-    import time
+    from multiprocessing.connection import wait
 
-    parent = os.getppid()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -219,24 +235,14 @@ def _exit_with_parent(run_pid: int, every: float = 1.0) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-
-    def gone() -> bool:
-        if os.getppid() != parent:
-            return True
-        try:
-            os.kill(run_pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, another user's (a reused pid): the parent check stands
-            pass
-        return False
-
-    if gone():
+    run = multiprocessing.parent_process()
+    if run is None:
+        return
+    if wait([run.sentinel], timeout=0):
         os._exit(1)
 
     def watch() -> None:
-        while not gone():
-            time.sleep(every)
+        wait([run.sentinel])
         os._exit(1)
 
     threading.Thread(target=watch, name="dataeff-exit-with-parent", daemon=True).start()

@@ -239,23 +239,35 @@ class WholeSquashingScaler(TransformerMixin, BaseEstimator):
         self.quantile_range = quantile_range
 
     def fit(self, X, y=None):
-        self.fit_transform(X)
+        X = np.asarray(X)
+        if not self._fits_at_once(X):
+            self.scaler_.fit(X)
         return self
 
     def fit_transform(self, X, y=None):
+        X = np.asarray(X)
+        if not self._fits_at_once(X):
+            return self.scaler_.fit_transform(X)
+        return self.scaler_.transform(X)
+
+    def _fits_at_once(self, X: np.ndarray) -> bool:
+        """A new skrub scaler in ``scaler_``, fitted here where the columns are finite floats
+        and the settings valid (True); else left for skrub's own fit (its checks included)."""
         import skrub
 
         self.scaler_ = skrub.SquashingScaler(self.max_absolute_value, self.quantile_range)
-        X = np.asarray(X)
-        if X.ndim != 2 or X.dtype.kind != "f" or not X.size or not np.isfinite(X).all():
-            return self.scaler_.fit_transform(X)
+        limit = self.max_absolute_value
+        if (X.ndim != 2 or X.dtype.kind != "f" or not X.size or isinstance(limit, bool)
+                or not isinstance(limit, (int, float)) or not 0 < limit < np.inf or not np.isfinite(X).all()):
+            return False
         self._fit_at_once(X)
-        return self.scaler_.transform(X)
+        return True
 
     def _fit_at_once(self, X: np.ndarray) -> None:
         """The fitted state skrub's fit leaves (its three kinds of column: constant, scaled by
         the range where the quartiles meet, robustly scaled), computed over all columns."""
         from sklearn.preprocessing import RobustScaler
+        from sklearn.preprocessing._data import _handle_zeros_in_scale
         from skrub._squashing_scaler import _MinMaxScaler
 
         scaler = self.scaler_
@@ -269,7 +281,8 @@ class WholeSquashingScaler(TransformerMixin, BaseEstimator):
             robust = RobustScaler(quantile_range=self.quantile_range)
             robust.n_features_in_ = int(robust_cols.sum())
             robust.center_ = np.median(X[:, robust_cols], axis=0)
-            robust.scale_ = high[robust_cols] - low[robust_cols]  # never 0: equal quartiles are minmax_cols
+            # as RobustScaler.fit: a spread under 10 machine epsilons scales by 1
+            robust.scale_ = _handle_zeros_in_scale(high[robust_cols] - low[robust_cols], copy=False)
             scaler.robust_scaler_ = robust
         if minmax_cols.any():
             block = X[:, minmax_cols]
