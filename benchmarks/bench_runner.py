@@ -98,5 +98,6 @@ def main() -> int:
           f"({de.cold:.1f} s vs {de.busy_cold / args.jobs:.1f} s) |")
     return 0 if fair <= 0.8 and overhead <= 0.10 else 1
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -5,10 +5,10 @@ keyword to a Python user (``test_rows=400``), a key to whoever wrote it in a stu
 
 ``config`` declares the flat names spelled otherwise here (``declare``: ``source`` is ``data``
 on the command line and in Python), so that any stage can name a setting without importing
-the settings. The entry point says who the caller is: the command line enters ``caller("cli")`` (and sets
-``DATAEFF_CALLER`` so the run's workers, which get its environment, name settings the same way);
-Python is the default. A study's settings read from a TOML add their tables and keys with ``from_file``: those settings
-are named as keys, whoever called. Nothing here imports another module of the project.
+the settings. The entry point says who the caller is: the command line enters ``caller("cli")``
+(and sets ``DATAEFF_CALLER`` so the run's workers, which get its environment, name settings the
+same way); Python is the default. A study's settings read from a TOML add their tables and keys
+with ``from_file``: those settings are named as keys, whoever called. Nothing here imports another module of the project.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def _scoped(**changes: Any) -> Iterator[None]:
 
 @contextlib.contextmanager
 def caller(name: str) -> Iterator[None]:
-    """Name settings as ``name`` ('cli' or 'python') within the block (and in the workers of runs started in it)."""
+    """Name settings as ``name`` ('cli' or 'python') within the block, and in the workers of
+    runs started in it."""
     before = os.environ.get(CALLER_ENV)
     os.environ[CALLER_ENV] = name
     try:

@@ -106,10 +106,8 @@ def start_fork_server() -> None:
     the run loads its data and checks its LLMs, and later pools (the next run in a notebook)
     fork from it too. It ends with this process."""
     if FORK_SERVER:
-        from multiprocessing import forkserver
-
-        forkserver.set_forkserver_preload(PRELOAD)
-        forkserver.ensure_running()
+        _forkserver.set_forkserver_preload(PRELOAD)
+        _forkserver.ensure_running()
 
 
 def _start(workers: int):
@@ -207,9 +205,7 @@ def _let_the_fork_server_end_with_the_run() -> None:
     multiprocessing.forkserver, the same from 3.11 to 3.14."""
     if not FORK_SERVER:
         return
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver
+    server = _forkserver._forkserver
     if getattr(server, "_forkserver_alive_fd", None) is not None:
         os.close(server._forkserver_alive_fd)
         server._forkserver_alive_fd = None

@@ -8,6 +8,7 @@ High-cardinality strings (zip codes, free text) go through skrub's StringEncoder
 from __future__ import annotations
 
 import functools
+from numbers import Number
 
 import numpy as np
 import pandas as pd
@@ -256,9 +257,9 @@ class WholeSquashingScaler(TransformerMixin, BaseEstimator):
         import skrub
 
         self.scaler_ = skrub.SquashingScaler(self.max_absolute_value, self.quantile_range)
-        limit = self.max_absolute_value
-        if (X.ndim != 2 or X.dtype.kind != "f" or not X.size or isinstance(limit, bool)
-                or not isinstance(limit, (int, float)) or not 0 < limit < np.inf or not np.isfinite(X).all()):
+        limit = self.max_absolute_value  # valid as skrub's fit checks it
+        valid = isinstance(limit, Number) and np.isfinite(limit) and limit > 0
+        if not valid or X.ndim != 2 or X.dtype.kind != "f" or not X.size or not np.isfinite(X).all():
             return False
         self._fit_at_once(X)
         return True
