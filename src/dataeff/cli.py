@@ -373,7 +373,7 @@ def _print_summary(result) -> None:
     console.print(f"{cells.get('ok', 0)} cells run, {cells.get('skipped', 0)} resumed from the store, "
                   f"{len(failed)} failed; {result.facts.run_seconds} s. Outputs in {result.out}/")
     if len(failed):
-        _err(failed_cells_line(failed, result.out))
+        _err(result.facts.data_problem or failed_cells_line(failed, result.out))
 
 
 def failed_cells_line(failed, out: Path) -> str:

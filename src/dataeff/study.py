@@ -16,6 +16,7 @@ from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.errors import DataError, RunFolderError
 from dataeff.experiment.acquire import MIN_SEEDS, random_twin, with_random_twins
+from dataeff.experiment.diagnose import data_problem
 from dataeff.learners.llm.labels import labeller_of, student_of, with_route_partners
 from dataeff.experiment.facts import LearnerInfo, RunFacts
 from dataeff.experiment.folder import check_folder, clear_owned, stored_meta
@@ -166,6 +167,8 @@ class Study:
             counts = run_cells(cells, dataset, plan, specs, store, jobs=jobs, progress=progress,
                                engine=settings.run.engine, scheduler=settings.run.scheduler)
             results = results_frame(store)
+            if counts.get("failed"):
+                facts.data_problem = data_problem(results, dataset.X, dataset.y, specs)
             usage = store.llm_usage()
             if usage["llm_cells"]:
                 facts.llm_usage = self._usage(usage, specs)

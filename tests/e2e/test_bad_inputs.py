@@ -73,6 +73,10 @@ def _cases(tmp):
         ("labels differing by case or spaces", ["--data", _write(tmp / "case.csv", "x,y\n" + big_labels), "--label", "y"],
          "differ only in case or spaces"),
         ("no feature columns", ["--data", _write(tmp / "only.csv", "y\na\nb\n"), "--label", "y"], "no feature columns"),
+        ("every feature column empty", ["--data", _write(tmp / "blank.csv", "x,z,y\n,,a\n,,b\n,,a\n"), "--label", "y"],
+         "has no feature column with a value ('x', 'z' are empty); give columns that hold data"),
+        ("every feature column one value", ["--data", _write(tmp / "same.csv", "x,z,y\n1,k,a\n1,k,b\n1,k,a\n"),
+                                            "--label", "y"], "Every feature column of same.csv holds one value"),
         # --- databases
         ("table typo", ["--data", db, "--table", "customer", "--label", "y"], "Did you mean 'customers'"),
         ("missing table", ["--data", db, "--query", "SELECT * FROM nowhere", "--label", "y"], "The query failed"),

@@ -181,7 +181,7 @@ def _columns_of_every_kind(rows: int, dtype, seed: int) -> np.ndarray:
 def test_the_squashing_scaler_fitted_at_once_is_skrubs_bit_for_bit(rows, dtype):
     import skrub
 
-    from dataeff.learners.featurize import WholeSquashingScaler
+    from dataeff.learners.scaling import WholeSquashingScaler
 
     X, unseen = _columns_of_every_kind(rows, dtype, 0), _columns_of_every_kind(50, dtype, 1)
     unseen[::7, ::3] = np.nan
@@ -196,7 +196,7 @@ def test_the_squashing_scaler_fitted_at_once_is_skrubs_bit_for_bit(rows, dtype):
 def test_the_squashing_scaler_leaves_missing_and_infinite_columns_to_skrub():
     import skrub
 
-    from dataeff.learners.featurize import WholeSquashingScaler
+    from dataeff.learners.scaling import WholeSquashingScaler
 
     X = _columns_of_every_kind(300, np.float32, 2)
     X[::5, 3], X[0, 4] = np.nan, np.inf

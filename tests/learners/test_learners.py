@@ -137,7 +137,7 @@ def test_wide_table_with_hundreds_of_columns():
 def test_scaling_in_column_chunks_equals_scaling_all_columns_at_once():
     import skrub
 
-    from dataeff.learners.featurize import InColumnChunks
+    from dataeff.learners.scaling import InColumnChunks
 
     X = np.random.default_rng(0).normal(size=(300, 200)).astype(np.float32)
     X[::7, 3] = np.inf

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dataeff.data.cleaning import clean_features, clean_like
 from dataeff.errors import DataError, did_you_mean, one_line
 from dataeff.terms import Placeholder, setting_name
 
@@ -68,7 +69,8 @@ class Dataset:
 def conform_columns(rows: pd.DataFrame, measured: pd.DataFrame, file_name: str) -> pd.DataFrame:
     """Unlabelled rows with the column types of the rows a model was measured on: a column of
     numbers (or dates) there read as numbers (dates) here, and a value that is neither one line
-    naming it (a model would otherwise encode it silently as something else)."""
+    naming it (a model would otherwise encode it silently as something else); their values
+    cleaned as the table's were (``clean_like``)."""
     rows = rows.copy()
     for column in rows.columns:
         if column not in measured.columns:
@@ -88,7 +90,7 @@ def conform_columns(rows: pd.DataFrame, measured: pd.DataFrame, file_name: str) 
                             f"in row {at + 1} ({int(bad.sum()):,} such value{'s' if bad.sum() > 1 else ''}); give {kind} there, or leave the "
                             "cell empty.")
         rows[column] = read.astype(measured[column].dtype) if kind == "dates" else read
-    return rows
+    return clean_like(rows)
 
 
 def _labels_as_strings(y: pd.Series) -> pd.Series:
@@ -114,7 +116,9 @@ def prepare_dataset(
 ) -> Dataset:
     """Split a DataFrame into features and string labels, with the checks a user needs.
 
-    Rows with a missing label are dropped and counted in ``notes``; a label with fewer
+    Rows with a missing label are dropped and counted in ``notes``, and the features cleaned
+    of what no encoder takes (``data/cleaning.py``: infinities, empty columns, nested values);
+    a table with no feature column that varies is refused. A label with fewer
     than two classes is refused, and so is a numeric label that looks continuous (a price),
     unless ``bins`` cuts it into that many quantile classes (said in ``notes``).
     """
@@ -159,6 +163,8 @@ def prepare_dataset(
     X = frame.drop(columns=[label, *[c for c in drop if c in frame.columns]])
     if X.shape[1] == 0:
         raise DataError(f"{name} has no feature columns besides the label '{label}'; add feature columns.")
+    X, cleaned = clean_features(X, name)
+    notes.extend(cleaned)
     return Dataset(name=name, X=X, y=y, label=label, test_mask=test_mask, notes=notes, description=description)
 
 

@@ -67,6 +67,7 @@ class RunFacts(BaseModel):
     finished_at: str = ""
     cells: dict[str, int] = Field(default_factory=dict)  # ok, skipped, failed
     llm_usage: dict[str, Any] | None = None
+    data_problem: str | None = None  # every cell failed with one error: the data's, with the columns to blame
 
     @model_validator(mode="before")
     @classmethod
