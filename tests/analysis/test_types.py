@@ -13,7 +13,7 @@ from dataeff.errors import RunFolderError
 from tests.analysis.test_curves import cells, pow3
 
 LEARNER_KEYS = {"family", "kind", "sizes", "fit", "asymptote", "asymptote_ci", "identified", "rising",
-                "rule_of_thumb", "labels_to_target", "cost"}
+                "rule_of_thumb", "labels_to_target", "cost", "forecast"}
 
 
 def _analysis() -> Analysis:

@@ -1,5 +1,5 @@
 """One chart model: curves.png (matplotlib) and the report's SVG draw the same series, the same
-extrapolation ranges and the same y range."""
+forecasts (dashed, in their band) and the same y range."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from dataeff.analysis.curves import curve_table
 from dataeff.analysis.summary import summarize
-from dataeff.report.chart import FIT_SPAN_MAX, Chart, extrapolation_end
+from dataeff.report.chart import Chart, extrapolation_end
 from dataeff.report.plots import draw_chart, save_png
 from dataeff.report.svg import chart_svg
 from tests.analysis.test_curves import cells, pow3
@@ -52,14 +52,18 @@ def test_png_and_svg_draw_the_same_series_extrapolations_and_y_range(chart):
     assert set(png_fits) == set(svg_fits) and png_fits
     for name, (start, end) in png_fits.items():
         assert (start, end) == pytest.approx(svg_fits[name])
-    # one rule for the end: 2x, or past an extrapolated target (at most 20x)
-    assert png_fits["fast"][1] == pytest.approx(2 * 512)
-    assert 2 * 512 < png_fits["slow"][1] <= FIT_SPAN_MAX * 512
-    # same y range, and it holds every fitted value
+    # one rule for the end: the forecast's reach, 16x the largest size, its band drawn on both
+    assert all(end == pytest.approx(16 * 512) for _, end in png_fits.values())
+    png_fans = {c.get_gid()[4:] for c in ax.collections if (c.get_gid() or "").startswith("fan:")}
+    svg_fans = {g.get("data-learner") for g in root.iter(f"{SVG}g") if g.get("class") == "series"
+                for p in g.iter(f"{SVG}polygon") if p.get("class") == "fan"}
+    assert png_fans == svg_fans == {"fast", "slow", "flat"}
+    # same y range, and it holds every forecast value and band
     assert ax.get_ylim() == pytest.approx((float(root.get("data-y-min")), float(root.get("data-y-max"))))
     low, high = chart.y_range
     for series in chart.series:
         assert low < min(series.fit_y, default=high) and max(series.fit_y, default=low) < high
+        assert low < min(series.fan_low) and max(series.fan_high) < high
     assert float(root.get("data-x-max")) == pytest.approx(max(end for _, end in png_fits.values()))
     assert root.get("data-x-scale") == "log" and ax.get_xscale() == "log"
 

@@ -8,6 +8,7 @@ import numpy as np
 from dataeff.analysis.curves import Curve, gain, percentile_ci
 from dataeff.analysis.efficiency import Needed, crossings, data_advantage, labels_to_target
 from dataeff.analysis.fits import LearnerFit
+from dataeff.analysis.forecast import CurveForecast
 from dataeff.analysis.types import (Advantage, Crossover, LabelsNeeded, LabelsSaved, LabelsToMatch, SizeWorth, num,
                                     pair)
 
@@ -31,9 +32,19 @@ def labels_for(curve: Curve, lf: LearnerFit, goal: float, metric: str,
     return point, percentile_ci(np.array(boot), curve.values.shape[1])
 
 
-def labels_needed(curve: Curve, lf: LearnerFit, value: float, metric: str, resamples: np.ndarray) -> LabelsNeeded:
-    """Labels to the target ``value`` (the metric's own scale), typed for the answers."""
-    point, ci = labels_for(curve, lf, float(gain(np.array([value]), metric)[0]), metric, resamples)
+def labels_needed(curve: Curve, lf: LearnerFit, value: float, metric: str, resamples: np.ndarray,
+                  forecast: CurveForecast | None = None) -> LabelsNeeded:
+    """Labels to the target ``value`` (the metric's own scale), typed for the answers: read off
+    the measured curve where it gets there, else from its ``forecast`` (with its predictive
+    interval) where there is one."""
+    goal = float(gain(np.array([value]), metric)[0])
+    point, ci = labels_for(curve, lf, goal, metric, resamples)
+    if forecast is not None and point.how in ("extrapolated", "unreachable"):
+        n, low, high, how = forecast.labels_to(goal)
+        if how == "forecast":
+            return LabelsNeeded(num(n), "extrapolated", "forecast", pair((low, high)), int(curve.sizes.max()))
+        if how == "not_reached":
+            return LabelsNeeded(None, "unreachable", "forecast", (None, None), int(curve.sizes.max()))
     return LabelsNeeded(None if point.how == "unreachable" else num(point.n), point.how,
                         "fit" if lf.faithful and point.how != "unreachable" else "interpolation", pair(ci),
                         int(curve.sizes.max()))

@@ -14,6 +14,7 @@ from dataeff.analysis.costs import cheapest, route_costs
 from dataeff.analysis.curves import N_FIT_BOOTSTRAP, Curve, curves_from_results, gain, seed_resamples
 from dataeff.analysis.efficiency import RULE_OF_THUMB, Prices
 from dataeff.analysis.fits import fit_learners
+from dataeff.analysis.forecast import forecast_curve, forecast_entries
 from dataeff.analysis.signal import CHANCE, baseline_values, signal_test
 from dataeff.analysis.types import Analysis, Ceiling, LearnerAnswer, Signal, Target, num, pair
 from dataeff.config import DEFAULT_SCORE_TARGET, parse_target
@@ -66,8 +67,10 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
     goal = _target(target, ceil, curves, baselines, metric, signal)
     value = goal.value
 
-    needed = {name: labels_needed(curve, fits[name], value, metric, resamples) if value is not None else None
-              for name, curve in curves.items()}
+    forecasts = {name: forecast_curve(curve, metric) if fits[name].fit is not None and name not in baselines else None
+                 for name, curve in curves.items()}
+    needed = {name: labels_needed(curve, fits[name], value, metric, resamples, forecasts[name])
+              if value is not None else None for name, curve in curves.items()}
     costs = route_costs(results, needed, prices, kinds) if value is not None else {}
     learners = {}
     for name, curve in curves.items():
@@ -77,7 +80,8 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
             asymptote_ci=pair(lf.asymptote_ci),
             rule_of_thumb=RULE_OF_THUMB.get(kinds.get(name, name)), labels_to_target=needed[name],
             cost=costs.get(name), family=family[name], kind=kinds.get(name),
-            identified=bool(lf.fit is not None and lf.identified), rising=bool(lf.fit is not None and lf.rising))
+            identified=bool(lf.fit is not None and lf.identified), rising=bool(lf.fit is not None and lf.rising),
+            forecast=forecast_entries(forecasts[name], metric))
     ref = reference({n: c for n, c in curves.items() if family[n] == "classic"})
     advantage = []
     if ref and not signal.absent:  # what a learner is worth is moot where nothing beats the baseline

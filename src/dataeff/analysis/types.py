@@ -172,7 +172,9 @@ class Ceiling(_Json):
 class LabelsNeeded(_Json):
     """Labels one learner needs to reach the target. ``how``: 'measured', 'at_most',
     'extrapolated' or 'unreachable'; ``n`` is None when unreachable or past the extrapolation
-    limit (how = 'extrapolated'); ``method``: 'fit' or 'interpolation'."""
+    limit (how = 'extrapolated'); ``method``: 'fit' or 'interpolation' inside the sizes
+    measured, 'forecast' beyond them (analysis/forecast.py: its predictive interval, and
+    'unreachable' only when even its upper band stays below the target)."""
 
     n: Num
     how: str
@@ -196,6 +198,16 @@ class Cost(_Json):
     how: str  # how the label count was found (LabelsNeeded.how)
 
 @dataclass
+class ForecastEntry(_Json):
+    """The score forecast at ``n`` labels (a multiple of the largest size measured) and its 95%
+    predictive interval, on the metric's own scale (analysis/forecast.py)."""
+
+    n: int
+    score: Num
+    ci: Interval
+
+
+@dataclass
 class LearnerAnswer(_Json):
     """One learner's answers for the headline metric. ``labels_to_target`` and ``cost`` are None
     when the target has no value (no ceiling to take a share of) or the route never gets there."""
@@ -211,6 +223,7 @@ class LearnerAnswer(_Json):
     kind: str | None = None  # the registry kind of a variant (xgb3 -> xgboost)
     identified: bool = False  # the data pin the asymptote down; otherwise it is "not identified"
     rising: bool = False  # the fit still climbs at the largest size by more than its noise
+    forecast: tuple[ForecastEntry, ...] = ()  # the score at 2x to 16x the largest size measured
 
 @dataclass
 class Crossover(_Json):

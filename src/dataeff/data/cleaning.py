@@ -7,8 +7,9 @@ What is done, and why it is defensible:
 - an infinite number (``inf`` in a numeric column, a division by zero in an export) is read
   as a missing value: no encoder or learner takes it, and it carries no magnitude a model
   could use beyond "very large", which a tree would learn from the missing-value indicator
-  as well; a finite number beyond float32's range (1e300) is clipped to it, keeping its
-  order among the others, since every learner computes in float32;
+  as well; a finite number beyond ±1e30 (1e300, 3.4e38) is clipped to it, keeping its
+  order among the others: every learner computes in float32, whose arithmetic on such numbers
+  (the mean of two, a difference, a scaling) runs past its limit of 3.4e38 to an infinity;
 - a column with no value at all is dropped: it can tell no row from another;
 - a column holding lists, dicts, arrays, sets or bytes, or values of mixed kinds (numbers
   beside words), is read as text, one string per value (JSON for containers, UTF-8 for
@@ -28,7 +29,8 @@ import pandas as pd
 
 from dataeff.errors import DataError, one_line
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The largest magnitude a number keeps; 1e30 leaves float32's arithmetic room (see above).
+LARGEST_NUMBER = 1e30
 
 # pandas' infer_dtype kinds of an object column that an encoder takes as they are
 _PLAIN_KINDS = {"string", "empty", "boolean", "datetime", "datetime64", "date", "integer", "floating",
@@ -44,8 +46,8 @@ def clean_features(X: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]
     if infinite:
         notes.append("infinite values read as missing: " + _counted(infinite))
     if huge:
-        notes.append(f"numbers beyond ±{FLOAT32_MAX:.3g} (the largest float32, which every learner computes in) "
-                     "clipped to it: " + _counted(huge))
+        notes.append(f"numbers beyond ±{LARGEST_NUMBER:.0e} clipped to it (the learners compute in float32, which "
+                     "runs out of range near such numbers): " + _counted(huge))
     if as_text:
         notes.append("values that are not plain numbers or words read as their text (JSON for lists and dicts): "
                       + ", ".join(f"'{one_line(c, 40)}' ({kind})" for c, kind in list(as_text.items())[:8])
@@ -65,7 +67,7 @@ def clean_like(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _values_cleaned(X: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict, dict]:
-    """``X`` with infinities missing, numbers beyond float32 clipped and odd values as text
+    """``X`` with infinities missing, numbers beyond ±1e30 clipped and odd values as text
     (the same frame when there are none); the infinities counted per column, each column read
     as text with its kind, and the clipped numbers counted per column."""
     changed: dict = {}
@@ -79,10 +81,10 @@ def _values_cleaned(X: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict, dict]:
             if count:
                 infinite[column] = count
                 values = changed[column] = values.mask(_infinite(values))
-            count = _count_beyond_float32(values)
+            count = _count_huge(values)
             if count:
                 huge[column] = count
-                changed[column] = values.clip(-FLOAT32_MAX, FLOAT32_MAX)
+                changed[column] = values.clip(-LARGEST_NUMBER, LARGEST_NUMBER)
         elif pd.api.types.is_object_dtype(values):
             kind = _odd_kind(values)
             if kind:
@@ -107,11 +109,11 @@ def _infinite(values: pd.Series) -> pd.Series:
     return pd.Series(np.isinf(numbers), index=values.index)
 
 
-def _count_beyond_float32(values: pd.Series) -> int:
-    if pd.api.types.is_integer_dtype(values) or values.dtype.itemsize <= 4:
-        return 0  # no integer and nothing of four bytes goes beyond float32
+def _count_huge(values: pd.Series) -> int:
+    if pd.api.types.is_integer_dtype(values):
+        return 0  # no integer goes beyond 1e30
     numbers = np.abs(values.to_numpy(dtype=np.float64, na_value=np.nan))
-    return int((numbers > FLOAT32_MAX).sum())
+    return int((numbers > LARGEST_NUMBER).sum())
 
 
 def _count_infinite(values: pd.Series) -> int:

@@ -1,7 +1,7 @@
 """The analysis in plain sentences and small tables (shared by summary.md and the HTML report).
 
 Why this module is long: every answer is worded here and only here (the signal, the ceiling,
-targets, crossovers, worth, choosing rows, LLM labels, costs) with the number formats they
+targets, forecasts, crossovers, worth, choosing rows, LLM labels, costs) with the number formats they
 share, so the report, summary.md and the notebook view say the same thing the same way."""
 
 from __future__ import annotations
@@ -9,10 +9,15 @@ from __future__ import annotations
 import math
 
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
+from dataeff.analysis.forecast import MULTIPLES
 from dataeff.analysis.types import Analysis, LabelsNeeded
 from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.plan import MIN_TEST_ROWS_PER_CLASS
 from dataeff.terms import setting_name
+
+
+#: How far past the largest size a forecast answers.
+FORECAST_REACH = MULTIPLES[-1]
 
 
 def labels(n) -> str:
@@ -54,6 +59,8 @@ def money(value: float | None) -> str:
 
 def needed_text(need: LabelsNeeded | None) -> str:
     """'about 450 [380, 500]' or 'at most 8' or 'about 6,200 (extrapolated)' or 'not reached'."""
+    if need is not None and need.method == "forecast":
+        return _forecast_needed(need)
     if need is not None and need.how == "extrapolated" and need.n is None:  # past the extrapolation limit
         return f"more than {EXTRAPOLATION_LIMIT}× the largest size measured (its fitted curve rises too slowly)"
     if need is None or not need.reached or need.n is None:
@@ -66,8 +73,43 @@ def needed_text(need: LabelsNeeded | None) -> str:
     return f"about {labels(need.n)} {interval(need.ci)}{suffix}".replace("  ", " ").strip()
 
 
+def _forecast_needed(need: LabelsNeeded) -> str:
+    """Labels to the target beyond the sizes measured, from the forecast: 'about 1,100 [500,
+    4,000] (forecast past the 256 measured)'; past its reach, what its band still allows."""
+    reach = size(FORECAST_REACH * need.max_measured)
+    if not need.reached:
+        return f"not within {reach} by its forecast, even at the upper end of its band"
+    low, high = need.ci
+    upper = f"more than {reach}" if high is None else labels(high)
+    band = f"[{labels(low)}, {upper}]" if low is not None else ""
+    if need.n is None:
+        return f"more than {reach} by its forecast (from {labels(low)} at the upper end of its band)"
+    return f"about {labels(need.n)} {band} (forecast past the {size(need.max_measured)} measured)"
+
+
+def forecast_sentences(analysis: Analysis) -> list[str]:
+    """What more labels buy, per learner: the forecast score at 2x and 16x the largest size."""
+    out = []
+    for name, answer in analysis.learners.items():
+        entries = [e for e in answer.forecast if e.score is not None]
+        if answer.family == "baseline" or len(entries) < 2:
+            continue
+        first, last = entries[0], entries[-1]
+        out.append(f"With {size(answer.sizes[-1])} labels measured, {name} would score about {score(first.score)} "
+                   f"{interval(first.ci, score)} with {size(first.n)} and about {score(last.score)} "
+                   f"{interval(last.ci, score)} with {size(last.n)} (forecast, 95% predictive band).")
+    return out
+
+
 def _needed_cell(need: LabelsNeeded | None) -> str:
     """Labels to target in the table: '190 [107, 733]', '> 100× largest size', 'not reached'."""
+    if need is not None and need.method == "forecast":
+        if not need.reached:
+            return f"not within {FORECAST_REACH:g}× largest size"
+        if need.n is None:
+            return f"> {FORECAST_REACH:g}× largest size (from {labels(need.ci[0])})"
+        upper = f"> {size(FORECAST_REACH * need.max_measured)}" if need.ci[1] is None else labels(need.ci[1])
+        return f"{labels(need.n)} [{labels(need.ci[0])}, {upper}]"
     if need is not None and need.n is not None:
         return f"{labels(need.n)} {interval(need.ci)}".strip()
     if need is not None and need.how == "extrapolated":
@@ -173,6 +215,7 @@ def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bo
     if caveat:
         out.append(caveat)
     out += _target_sentences(analysis)
+    out += forecast_sentences(analysis)
     out += _crossover_sentences(analysis)
     out += worth_sentences(analysis)
     out += acquisition_sentences(analysis)
@@ -307,7 +350,7 @@ def _target_sentences(analysis: Analysis) -> list[str]:
         which = ""
     reach = [f"{name} needs {needed_text(answer.labels_to_target)}" for name, answer in learners.items()
              if answer.labels_to_target is not None and answer.labels_to_target.reached]
-    miss = [f"{name} ({score(answer.asymptote) if answer.identified else 'asymptote not identified'})"
+    miss = [f"{name} ({needed_text(answer.labels_to_target) if answer.labels_to_target.method == 'forecast' else score(answer.asymptote) if answer.identified else 'asymptote not identified'})"
             for name, answer in learners.items()
             if answer.labels_to_target is not None and not answer.labels_to_target.reached
             and answer.family != "baseline"]

@@ -49,7 +49,8 @@ def extrapolation_end(n_max: float, need: LabelsNeeded | None) -> float:
 
 @dataclass(frozen=True)
 class Series:
-    """One learner: mean and 95% band per measured size; its fitted curve past the largest size."""
+    """One learner: mean and 95% band per measured size; its forecast (or fitted curve) past the
+    largest size."""
 
     learner: str
     color: str
@@ -61,6 +62,10 @@ class Series:
     fit_x: tuple[float, ...] = ()  # empty: no fit drawn
     fit_y: tuple[float, ...] = ()
     twin: str | None = None  # an acquiring learner: its random twin, whose colour it wears, dash-dotted
+    # the forecast's 95% predictive band along fit_x (a fan from the largest size measured);
+    # empty where the dashed line is a fit without one
+    fan_low: tuple[float, ...] = ()
+    fan_high: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,12 +125,13 @@ class Chart:
         series = []
         for learner in learners:
             group = curves[curves["learner"] == learner].sort_values("n_train")
-            fit_x, fit_y = _extrapolation(analysis, learner, float(group["n_train"].max()))
+            fit_x, fit_y, fan = _extrapolation(analysis, learner, float(group["n_train"].max()),
+                                               float(group["mean"].iloc[-1]) if len(group) else float("nan"))
             series.append(Series(
                 learner, colors[learner], tuple(int(n) for n in group["n_train"]),
                 tuple(map(float, group["mean"])), tuple(map(float, group["ci_low"])),
                 tuple(map(float, group["ci_high"])), tuple(int(n) for n in group["n_seeds"]), fit_x, fit_y,
-                twins.get(learner) if twins.get(learner) in colors else None))
+                twins.get(learner) if twins.get(learner) in colors else None, *fan))
         ceiling = None
         if analysis is not None and analysis.ceiling is not None and analysis.ceiling.value is not None:
             ceiling = CeilingMark(analysis.ceiling.value, *analysis.ceiling.ci)
@@ -139,18 +145,24 @@ class Chart:
         )
 
 
-def _extrapolation(analysis: Analysis | None, learner: str, n_max: float) -> tuple[tuple, tuple]:
+def _extrapolation(analysis: Analysis | None, learner: str, n_max: float, last: float) -> tuple[tuple, tuple, tuple]:
+    """(x, y, (low, high)) of what is drawn past the largest size: the forecast and its band,
+    starting from the last mean measured, where the learner has one; else its fitted curve."""
     answer = analysis.learners.get(learner) if analysis is not None else None
     if answer is None or answer.fit is None or n_max <= 0:
-        return (), ()
+        return (), (), ((), ())
+    entries = [e for e in answer.forecast if e.score is not None and None not in e.ci]
+    if entries and np.isfinite(last) and entries[0].n > n_max:
+        return ((n_max, *(float(e.n) for e in entries)), (last, *(e.score for e in entries)),
+                ((last, *(e.ci[0] for e in entries)), (last, *(e.ci[1] for e in entries))))
     grid = np.geomspace(n_max, extrapolation_end(n_max, answer.labels_to_target), FIT_POINTS)
     sign = 1.0 if analysis.higher_is_better else -1.0  # fits live on the gain scale (log_loss negated)
-    return tuple(map(float, grid)), tuple(map(float, sign * answer.fit.predict(grid)))
+    return tuple(map(float, grid)), tuple(map(float, sign * answer.fit.predict(grid))), ((), ())
 
 
 def _y_range(series: list[Series], ceiling: CeilingMark | None) -> tuple[float, float]:
     """Everything drawn fits: means, bands, fitted curves, the ceiling (and its band when shown)."""
-    values = [v for s in series for v in (*s.mean, *s.low, *s.high, *s.fit_y)]
+    values = [v for s in series for v in (*s.mean, *s.low, *s.high, *s.fit_y, *s.fan_low, *s.fan_high)]
     if ceiling is not None:
         values += [ceiling.value, *((ceiling.low, ceiling.high) if ceiling.band else ())]
     values = [v for v in values if np.isfinite(v)]

@@ -18,7 +18,8 @@ FIGSIZE, DPI = (9, 5.5), 120
 
 def draw_chart(ax, chart: Chart):
     """Draw ``chart`` on a matplotlib Axes: per learner a line with markers, its 95% band and
-    its fitted curve dashed beyond the largest size; the ceiling as a dotted line and band.
+    its forecast dashed beyond the largest size in a faint fan (its predictive band; a fitted
+    curve where there is no forecast); the ceiling as a dotted line and band.
     Lines carry a gid ('series:<learner>', 'fit:<learner>', 'ceiling') for whoever inspects them."""
     for series in chart.series:
         x = np.asarray(series.x, float)
@@ -27,6 +28,9 @@ def draw_chart(ax, chart: Chart):
         low, high = np.asarray(series.low), np.asarray(series.high)
         band = np.isfinite(low) & np.isfinite(high)
         ax.fill_between(x[band], low[band], high[band], color=series.color, alpha=0.18, linewidth=0)
+        if series.fan_low:
+            ax.fill_between(series.fit_x, series.fan_low, series.fan_high, color=series.color, alpha=0.07, linewidth=0,
+                            gid=f"fan:{series.learner}")
         if series.fit_x:
             ax.plot(series.fit_x, series.fit_y, linestyle="--", linewidth=1.4, color=series.color, alpha=0.9,
                     gid=f"fit:{series.learner}")

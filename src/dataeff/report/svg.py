@@ -105,10 +105,17 @@ def _series(series: Series, index: int, scale: _Scale, metric: str) -> list[str]
         parts.append(f'<polygon class="band" points="{_points(*zip(*(upper + lower)))}"/>')
     line = "line acquired" if series.twin else "line"  # dash-dotted beside its random twin
     parts.append(f'<polyline class="{line}" points="{_points(xs, [scale.y(v) for v in series.mean])}"/>')
+    if series.fan_low:
+        fan_x = [scale.x(n) for n in series.fit_x]
+        upper = list(zip(fan_x, [scale.y(v) for v in series.fan_high]))
+        lower = list(zip(fan_x, [scale.y(v) for v in series.fan_low]))[::-1]
+        parts.append(f'<polygon class="fan" points="{_points(*zip(*(upper + lower)))}"><title>{escape(name)}: '
+                     'the forecast\'s 95% predictive band beyond the largest size</title></polygon>')
     if series.fit_x:
+        what = "forecast" if series.fan_low else "fitted curve"
         parts.append(f'<polyline class="fit" data-x-start="{series.fit_x[0]!r}" data-x-end="{series.fit_x[-1]!r}" '
                      f'points="{_points([scale.x(n) for n in series.fit_x], [scale.y(v) for v in series.fit_y])}">'
-                     f'<title>{escape(name)}: fitted curve beyond the largest size (extrapolated)</title></polyline>')
+                     f'<title>{escape(name)}: {what} beyond the largest size (extrapolated)</title></polyline>')
     for n, x, mean, lo, hi, seeds in zip(series.x, xs, series.mean, series.low, series.high, series.n_seeds):
         ci = f" [{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) and math.isfinite(hi) else ""
         parts.append(f'<circle class="point" cx="{x:.1f}" cy="{scale.y(mean):.1f}" r="3.5">'
