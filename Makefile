@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs install browser clean llama-cmake-args
+.PHONY: demo test docs install browser postgres clean llama-cmake-args
 
 # llama.cpp (llama-cpp-python builds it from source) for this CPU's instruction sets, as its
 # default -march=native build would, but without AMX: on an AMX CPU (Sapphire Rapids and later)
@@ -66,8 +66,18 @@ browser:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' (the report's browser test needs it)"; \
 	  fi; }
 
+# The database tests start their own server from Debian's PostgreSQL (never one started by hand).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's postgresql for the database tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "postgresql is missing: run 'sudo apt-get install postgresql' (the database tests need it)"; \
+	  fi; }
+
 # The whole suite, slow end-to-end tests included.
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest
 
 # The docs site, offline, into site/ (strict: a broken link or a missing page fails). The

@@ -124,12 +124,15 @@ class DataSettings(Section):
     """[data]: where the rows come from and which column is the label."""
 
     INTERNAL: ClassVar[frozenset[str]] = frozenset({"flattening"})
-    source: Any = Field(DEFAULT_DATA, description="Built-in name or file (CSV, Parquet, JSONL, SQLite, DuckDB); "
-                        "a DataFrame from Python. Default: churn.")
+    source: Any = Field(DEFAULT_DATA, description="Built-in name, file (CSV, Parquet, JSONL, Excel, SQLite, "
+                        "DuckDB) or database URL (postgresql://USER@HOST:PORT/DB, with table or query); a pandas, "
+                        "Polars or Arrow table from Python. Default: churn.")
     label: Text = Field(None, description="The label column, the class each row belongs to (built-ins know "
                         "theirs).")
-    table: Text = Field(None, description="Table to read from a SQLite/DuckDB file.")
-    query: Text = Field(None, description="SQL query to read from a SQLite/DuckDB file.")
+    table: Text = Field(None, description="Table to read from a database (a SQLite/DuckDB file, or a URL; "
+                        "schema.table too).")
+    query: Text = Field(None, description="SQL query to read from a database (a SQLite/DuckDB file, or a URL).")
+    sheet: Text = Field(None, description="Sheet to read from an Excel workbook (default: the first).")
     # related tables flattened into features (see data/relations.py); load_config parses
     # entity .. relations into ``flattening``
     entity: Text = Field(None, description="Related tables: the entity table (a file, or a table of the "
@@ -477,7 +480,10 @@ def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] 
         data["flattening"] = parse_declaration(relational, base)
         data["source"] = Path(data["flattening"].entity).name
     source = data.get("source")
-    if isinstance(source, str) and ("/" in source or Path(source).suffix) and not Path(source).is_absolute():
+    from dataeff.data.source import is_database_url, looks_like_path  # the one place a source's form is read
+
+    if isinstance(source, str) and not is_database_url(source) and looks_like_path(source) \
+            and not Path(source).is_absolute():
         data["source"] = str(base / source)
     sections = {**raw, "data": data}
     if variants:  # [learners.NAME] tables run next to (or, alone, instead of) [study] learners

@@ -14,6 +14,7 @@ from typing import Any
 from dataeff.config import Settings
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
+from dataeff.data.source import source_for
 from dataeff.errors import DataError, RunFolderError
 from dataeff.experiment.acquire import MIN_SEEDS, random_twin, with_random_twins
 from dataeff.experiment.diagnose import data_problem
@@ -199,14 +200,13 @@ class Study:
         return usage
 
     def _source(self) -> dict | None:
-        """The data settings that read the table again (a file made absolute, or a built-in name)."""
+        """The data settings that read the table again (a file made absolute, a built-in name, a
+        database URL without its password), or None (a table in memory, related tables)."""
         data = self.settings.data
-        if data.flattening is not None or not isinstance(data.source, (str, Path)):
+        if data.flattening is not None or isinstance(data.source, Dataset):
             return None
-        source = str(data.source)
-        if Path(source).exists():
-            source = str(Path(source).resolve())
-        return {"source": source, "label": data.label, "table": data.table, "query": data.query, "bins": data.bins}
+        stored = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet).stored()
+        return {**stored, "label": data.label, "bins": data.bins} if stored is not None else None
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> RunFacts:
         from importlib.metadata import PackageNotFoundError, version

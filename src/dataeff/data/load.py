@@ -1,5 +1,6 @@
-"""One door for data: the [data] settings -> a Dataset (built-in, file, database, DataFrame or
-related tables flattened), reading a long Parquet file only as far as the study can use it."""
+"""One door for data: the [data] settings -> a Dataset from the Source they name (data/source.py:
+built-in, file, database by URL, a table in memory) or related tables flattened, reading a long
+Parquet file only as far as the study can use it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from dataeff.config import MAX_DEFAULT_TEST_ROWS, DataSettings, StudySettings
-from dataeff.data.builtin import is_builtin, load_builtin
+from dataeff.data.builtin import load_builtin
 from dataeff.data.dataset import Dataset, prepare_dataset
-from dataeff.data.sources import looks_like_path, parquet_rows, read_parquet_sample, read_source
+from dataeff.data.source import BuiltinSource, FileSource, source_for
+from dataeff.data.sources import parquet_rows, read_parquet_sample
 from dataeff.errors import DataError
 from dataeff.terms import setting_name
 
@@ -37,46 +39,33 @@ def load(data: DataSettings, study: StudySettings) -> Dataset:
 
 
 def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
-    source = data.source
     if data.flattening is not None:
         from dataeff.data.relations import flatten
 
         decl = data.flattening
         return prepare_dataset(flatten(decl), data.label, Path(decl.entity).stem, drop=(decl.key,), bins=data.bins)
-    if isinstance(source, Dataset):
-        return source
-    if isinstance(source, pd.DataFrame):
-        return prepare_dataset(source, data.label, "dataframe", bins=data.bins)
-    if isinstance(source, Path):
-        source = str(source)
-    if not isinstance(source, str) or not source:
-        raise DataError(f"{setting_name('source')} must be a built-in name, a file path or a DataFrame; "
-                        f"got {source!r}.")
-    if is_builtin(source) and not Path(source).exists():
-        if data.table or data.query:
-            raise DataError(f"{setting_name('table')} and {setting_name('query')} apply to database files, not to "
-                            "built-in datasets; drop them.")
+    if isinstance(data.source, Dataset):
+        return data.source
+    source = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet)
+    if isinstance(source, BuiltinSource):
         if data.bins is not None:
-            raise DataError(f"Built-in '{source}' has labels already; {setting_name('bins')} is for a numeric "
+            raise DataError(f"Built-in '{source.dataset}' has labels already; {setting_name('bins')} is for a numeric "
                             "label column of your own table: drop it.")
-        dataset = load_builtin(source)
+        dataset = load_builtin(source.dataset)
         if data.label and data.label != dataset.label:
-            raise DataError(f"Built-in '{source}' has the label column '{dataset.label}'; drop "
+            raise DataError(f"Built-in '{source.dataset}' has the label column '{dataset.label}'; drop "
                             f"{setting_name('label')} or give {setting_name('label', dataset.label)}.")
         return dataset
-    if not looks_like_path(source) and not Path(source).exists():
-        return load_builtin(source)  # raises 'Unknown dataset' with a suggestion
-    name = Path(source).name + (f":{data.table}" if data.table else "")
-    needed = rows_needed(study)
-    total = parquet_rows(source) if needed else None
-    if total and data.label and total > 2 * needed:
-        # A wide, long table: read only the rows a study this size can use.
-        frame, note = read_parquet_sample(source, data.label, needed)
-        dataset = prepare_dataset(frame, data.label, name, bins=data.bins)
-        dataset.notes.insert(0, note)
-        return dataset
-    frame = read_source(source, table=data.table, query=data.query)
-    return prepare_dataset(frame, data.label, name, bins=data.bins)
+    if isinstance(source, FileSource):
+        needed = rows_needed(study)
+        total = parquet_rows(source.path) if needed else None
+        if total and data.label and total > 2 * needed:
+            # A wide, long table: read only the rows a study this size can use.
+            frame, note = read_parquet_sample(source.path, data.label, needed)
+            dataset = prepare_dataset(frame, data.label, source.name, bins=data.bins)
+            dataset.notes.insert(0, note)
+            return dataset
+    return prepare_dataset(source.read(), data.label, source.name, bins=data.bins)
 
 
 def rows_needed(study: StudySettings) -> int | None:

@@ -1,4 +1,5 @@
-"""Read a user's table from CSV, TSV, Parquet, JSON Lines, a SQLite file or a DuckDB file."""
+"""Read a user's table from CSV, TSV, Parquet, JSON Lines, an Excel workbook, a SQLite file or a
+DuckDB file."""
 
 from __future__ import annotations
 
@@ -15,18 +16,15 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
 DUCKDB_SUFFIXES = {".duckdb", ".ddb"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 
 
-def looks_like_path(source: str) -> bool:
-    """True when ``source`` names a file rather than a built-in dataset."""
-    return any(sep in source for sep in ("/", "\\")) or Path(source).suffix != ""
-
-
-def read_source(path: str | Path, *, table: str | None = None, query: str | None = None) -> pd.DataFrame:
+def read_source(path: str | Path, *, table: str | None = None, query: str | None = None,
+                sheet: str | None = None) -> pd.DataFrame:
     """Read one table from a file, choosing the reader from the file's content and suffix.
 
-    ``table`` or ``query`` picks what to read from a database file; a file with one table
-    needs neither.
+    ``table`` or ``query`` picks what to read from a database file (a file with one table
+    needs neither); ``sheet`` a sheet of a workbook (the first by default).
     """
     path = Path(path)
     if not path.exists():
@@ -35,6 +33,9 @@ def read_source(path: str | Path, *, table: str | None = None, query: str | None
         raise DataError(f"{path} is a folder; point {setting_name('source')} at a file (CSV, Parquet, JSONL, SQLite "
                         "or DuckDB).")
     kind = _kind(path)
+    if sheet and kind != "excel":
+        raise DataError(f"{setting_name('sheet')} picks a sheet of an Excel workbook, and {path.name} is {kind}; "
+                        "drop it.")
     if kind in ("sqlite", "duckdb"):
         return _read_database(path, kind, table, query)
     if table or query:
@@ -48,6 +49,8 @@ def read_source(path: str | Path, *, table: str | None = None, query: str | None
             return pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
         if kind == "jsonl":
             return pd.read_json(path, lines=path.suffix.lower() != ".json" or _is_json_lines(path))
+        if kind == "excel":
+            return _read_excel(path, sheet)
         return _read_text(path)
     except DataError:
         raise
@@ -119,6 +122,10 @@ def _kind(path: Path) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        if not head.startswith(b"PK"):
+            raise DataError(f"{path} is not an Excel workbook (.xlsx is a zip file); check the file.")
+        return "excel"
     if suffix in SQLITE_SUFFIXES:
         if not head:
             raise DataError(f"{path} is empty; it holds no SQLite database.")
@@ -130,6 +137,22 @@ def _kind(path: Path) -> str:
     if suffix in JSONL_SUFFIXES:
         return "jsonl"
     return "csv"
+
+
+def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
+    """The first sheet of a workbook, or the one named ``sheet``; a missing one is one line
+    naming the sheets there."""
+    from openpyxl import load_workbook
+
+    names = load_workbook(path, read_only=True).sheetnames
+    if sheet is not None and sheet not in names:
+        raise DataError(f"Sheet '{sheet}' is not in {path.name}.{did_you_mean(sheet, names)} Sheets: "
+                        f"{', '.join(names)}.")
+    frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
+    if len(frame) == 0:
+        raise DataError(f"{path.name}'s sheet {sheet or names[0]!r} has no data rows; add rows or pick another "
+                        f"sheet with {setting_name('sheet', Placeholder('NAME'))}.")
+    return frame
 
 
 def _is_json_lines(path: Path) -> bool:

@@ -28,6 +28,8 @@ from typing import Any
 from dataeff.config import (SECTIONS, Settings, load_config, parse_target, read_toml, renamed_note,
                             settings_from_tables)
 from dataeff.data.builtin import BUILTINS, is_builtin
+from dataeff.data.database import without_password
+from dataeff.data.source import is_database_url
 from dataeff.errors import ConfigError, did_you_mean
 from dataeff.terms import Placeholder, setting_name
 from dataeff.variants import variants_from_toml
@@ -35,7 +37,7 @@ from dataeff.variants import variants_from_toml
 #: the keys of [suite]
 SUITE_KEYS = ("datasets", "score")
 #: the keys a dataset entry written as a table may hold
-ENTRY_KEYS = ("source", "label", "name", "table", "query", "bins")
+ENTRY_KEYS = ("source", "label", "name", "table", "query", "sheet", "bins")
 #: settings a suite decides itself: the dataset of each folder, and the folder
 NOT_OVERRIDABLE = ("source", "out")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -136,6 +138,15 @@ def make_suite(datasets: Any, settings: Settings | None = None, *, score: Any = 
     return Suite(tuple(built), settings, None if score is None else float(score))
 
 
+def _shown(item: dict) -> dict:
+    """The entry as messages and files show it: a database URL's password left out (kept under
+    '_source' for reading)."""
+    source = item.get("source")
+    if not is_database_url(source):
+        return dict(item)
+    return {**item, "source": without_password(source), "_source": source}
+
+
 def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Settings]:
     """(name, as listed, its settings) for one entry of [suite] datasets."""
     if isinstance(item, str):
@@ -146,6 +157,8 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
     if "target" in item and "label" not in item:  # the label column's old name
         renamed_note("'target' in a dataset of [suite] datasets", "'label'")
         item = {("label" if key == "target" else key): value for key, value in item.items()}
+    item = _shown(item)  # what messages and the suite's files show: a database URL without its password
+    secret = item.pop("_source", item.get("source"))
     for key in item:
         if key not in ENTRY_KEYS:
             raise ConfigError(f"Unknown key '{key}' in the suite's dataset {item}.{did_you_mean(key, ENTRY_KEYS)} "
@@ -153,8 +166,13 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
     source = item.get("source")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"The suite's dataset {item} has no source; add source = \"NAME or PATH\".")
-    data = {k: item[k] for k in ("label", "table", "query", "bins") if k in item}
-    if is_builtin(source) and not (base / source).exists():
+    data = {k: item[k] for k in ("label", "table", "query", "sheet", "bins") if k in item}
+    if is_database_url(secret):
+        if "label" not in data:
+            raise ConfigError(f"The suite's dataset {source} needs its label column: write {{ source = "
+                              f"\"{source}\", label = \"COLUMN\" }} in [suite] datasets.")
+        own, stem = settings.with_overrides(source=secret, **data), item.get("table") or "query"
+    elif is_builtin(source) and not (base / source).exists():
         own, stem = settings.with_overrides(source=source, **data), source
     else:
         path = Path(source) if Path(source).is_absolute() else base / source
