@@ -56,25 +56,25 @@ demo: $(STAMP)
 	$(BIN)/dataeff run --data fine-foods --learners llm-zero,llm-few,llm-embed,logreg --seeds 2 \
 	  --sizes 8,32,128 --test-rows 60 --out runs/demo-llm
 
+# A Debian package a test needs, installed where its check fails: as root (CI), with apt-get;
+# otherwise the line to run. $(1): the check, $(2): the package, $(3): who needs it.
+define debian_package
+	@$(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's $(2) for $(3)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "$(2) is missing: run 'sudo apt-get install $(2)' ($(3) need it)"; \
+	  fi; }
+endef
+
 # The report's browser test drives Debian's Chromium (never a downloaded browser build).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium for the browser test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "chromium is missing: run 'sudo apt-get install chromium' (the report's browser test needs it)"; \
-	  fi; }
+	$(call debian_package,command -v chromium,chromium,the browser tests)
 
 # The database tests start their own server from Debian's PostgreSQL (never one started by hand).
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's postgresql for the database tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else \
-	    echo "postgresql is missing: run 'sudo apt-get install postgresql' (the database tests need it)"; \
-	  fi; }
+	$(call debian_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,the database tests)
 
 # The whole suite, slow end-to-end tests included.
 test: $(STAMP) browser postgres

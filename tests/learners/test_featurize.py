@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 
 from dataeff.learners.featurize import features_for
 from dataeff.learners.registry import REGISTRY, resolve_learners
+from tests.learners.dirty_tables import table_vectorizer_alone
 
 N = 240
 COLOURS = ["red", "green", "blue"]
@@ -91,27 +92,6 @@ def test_tree_learners_get_the_tree_features(table, name):
     assert np.array_equal(Z, expected, equal_nan=True)
 
 
-class _TableVectorizerAlone:
-    """Today's features made the way they were before the numeric block: every column through
-    skrub's TableVectorizer (the same settings)."""
-
-    @staticmethod
-    def featurizer(kind: str):
-        from dataeff.learners.featurize import TextAwareVectorizer
-
-        class Alone(TextAwareVectorizer):
-            def fit_transform(self, X, y=None):
-                self.alone_ = self._vectorizer(X)
-                return self.alone_.fit_transform(X, y)
-
-            def transform(self, X):
-                return self.alone_.transform(X)
-
-        pipeline = features_for(kind, None, 0)
-        pipeline.steps[0] = ("alone", Alone(kind, 0))
-        return pipeline
-
-
 def _wide_table(rows: int = 300) -> pd.DataFrame:
     """Numbers of every kind the block must treat as skrub does: gaps, a constant, all missing,
     one value with gaps, integers, pandas' nullable integers, booleans, and strings between."""
@@ -152,7 +132,7 @@ def test_the_numeric_and_category_blocks_give_the_table_vectorizers_features(kin
     X = (make_messy_frame().drop(columns="churned") if data == "messy" else _wide_table() if data == "wide"
          else load_builtin(data).X).reset_index(drop=True)
     train, test = X.iloc[:64], X.iloc[64:300]
-    ours, alone = features_for(kind, None, 0), _TableVectorizerAlone.featurizer(kind)
+    ours, alone = features_for(kind, None, 0), table_vectorizer_alone(kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown categories in the test rows: expected, both ways
         pairs = [(ours.fit_transform(train), alone.fit_transform(train)), (ours.transform(test), alone.transform(test))]
