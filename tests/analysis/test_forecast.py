@@ -72,3 +72,19 @@ def test_the_calibration_reaches_every_multiple_and_widens_with_it():
     assert all(np.diff(CALIBRATION.high) > 0) and all(np.diff(CALIBRATION.low) < 0)
     fitted, recent, low, high = CALIBRATION.at(np.array([1.0]))
     assert fitted[0] == recent[0] == low[0] == high[0] == 0.0  # at the largest size: the measured point
+
+
+def test_each_learner_answer_carries_its_forecast_and_the_sentence_says_it():
+    from dataeff.analysis.summary import summarize
+    from dataeff.report.answers import sentences
+    from tests.analysis.test_curves import cells, pow3
+
+    results = cells({"rising": lambda n: pow3(n, a=0.92, c=0.5)}, np.random.default_rng(3), seeds=5, sigma=0.005,
+                    sizes=np.array([16, 32, 64, 128, 256]))
+    analysis = summarize(results, "roc_auc", score_target=0.9, n_boot=20)
+    entries = analysis.learners["rising"].forecast
+    assert [e.n for e in entries] == [512, 1024, 2048, 4096]
+    assert all(e.ci[0] <= e.score <= e.ci[1] for e in entries)
+    assert entries[0].score < entries[-1].score  # a rising curve's forecast rises
+    said = [t for t in sentences(analysis, {}) if t.startswith("What more labels would buy")]
+    assert said and "rising" in said[0] and "at 4,096" in said[0]

@@ -88,17 +88,20 @@ def _forecast_needed(need: LabelsNeeded) -> str:
 
 
 def forecast_sentences(analysis: Analysis) -> list[str]:
-    """What more labels buy, per learner: the forecast score at 2x and 16x the largest size."""
-    out = []
+    """What more labels buy, in one sentence: each learner's forecast at 2x and 16x its largest
+    size measured."""
+    parts = []
     for name, answer in analysis.learners.items():
         entries = [e for e in answer.forecast if e.score is not None]
         if answer.family == "baseline" or len(entries) < 2:
             continue
         first, last = entries[0], entries[-1]
-        out.append(f"With {size(answer.sizes[-1])} labels measured, {name} would score about {score(first.score)} "
-                   f"{interval(first.ci, score)} with {size(first.n)} and about {score(last.score)} "
-                   f"{interval(last.ci, score)} with {size(last.n)} (forecast, 95% predictive band).")
-    return out
+        parts.append(f"{name} {score(first.score)} {interval(first.ci, score)} at {size(first.n)}, "
+                     f"{score(last.score)} {interval(last.ci, score)} at {size(last.n)}")
+    if not parts:
+        return []
+    return ["What more labels would buy (forecast past the sizes measured, 95% predictive band): "
+            + "; ".join(parts) + "."]
 
 
 def _needed_cell(need: LabelsNeeded | None) -> str:
