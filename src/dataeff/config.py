@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from dataeff import terms
 from dataeff.errors import ConfigError, RenamedSetting, did_you_mean, one_line
-from dataeff.experiment.metrics import DEFAULT_METRIC, METRICS
+from dataeff.experiment.metrics import DEFAULT_METRIC, METRICS, metric_range
 from dataeff.terms import setting_name
 from dataeff.variants import parse_learner_list, parse_variant, variants_from_toml
 
@@ -513,6 +513,17 @@ def parse_target(spec) -> tuple[str, float]:
     except ValueError:
         raise ConfigError(f"{setting_name('score_target')} must be a score like 0.85 or a share of the ceiling "
                           f"like 95%. Got '{spec}'.") from None
+
+
+def check_score_target(spec, metric: str) -> None:
+    """A score target (not a share of the ceiling) within ``metric``'s range, or one line: a
+    roc_auc of 1.5 is no question to answer."""
+    kind, value = parse_target(spec)
+    low, high = metric_range(metric)
+    if kind == "absolute" and not low <= value <= high:
+        span = f"[{low:g}, {high:g}]" if high < float("inf") else f"{low:g} or more"
+        raise ConfigError(f"{setting_name('score_target', spec)} is outside {metric}'s range {span}; give a score "
+                          "in it (e.g. 0.85), or a share of the way to the ceiling like 95%.")
 
 
 def check_endpoint_url(url: str, flat: str = "llm_url") -> str:

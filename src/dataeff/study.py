@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dataeff.config import Settings
+from dataeff.config import Settings, check_score_target
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.data.source import source_for
@@ -82,6 +82,8 @@ class Study:
 
     def _prepare(self) -> tuple[Dataset, Plan, list[LearnerSpec]]:
         study = self.settings.study
+        if self.settings.analysis.score_target is not None:  # before the run, not after it
+            check_score_target(self.settings.analysis.score_target, study.metric)
         specs = with_route_partners(with_random_twins(resolve_learners(list(study.learners))))
         dataset = self.load_data()
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)

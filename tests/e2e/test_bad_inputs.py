@@ -107,6 +107,8 @@ def _cases(tmp):
         ("jobs zero", ["--jobs", "0"], "must be a positive integer"),
         ("test rows fewer than classes", ["--test-rows", "1"], "cannot hold all 2 classes"),
         ("score target nonsense", ["--score-target", "ninety"], "--score-target must be a score like 0.85"),
+        ("score target past the metric's range", ["--score-target", "1.5"],
+         "--score-target 1.5 is outside roc_auc's range [0, 1]"),
         ("negative price", ["--label-cost", "-1"], "--label-cost must be 0 or more"),
         ("unknown engine", ["--engine", "spark"], "--engine must be local or dask. Got 'spark'"),
         ("scheduler without the dask engine", ["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --engine dask"),

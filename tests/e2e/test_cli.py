@@ -171,3 +171,18 @@ def _cells_with_timestamps(out):
 
     with sqlite3.connect(out / "store.sqlite") as conn:
         return conn.execute("SELECT * FROM cells ORDER BY learner, n_train, seed").fetchall()
+
+
+def test_analyze_refuses_a_score_target_outside_the_metric_in_one_line(tmp_path, messy_csv):
+    from typer.testing import CliRunner
+
+    from dataeff.cli import app
+
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, ["run", "--data", str(messy_csv), "--label", "churned", "--learners",
+                                    "majority,logreg", "--seeds", "2", "--sizes", "16", "--out", str(out)]).exit_code == 0
+    for target in ("1.5", "-3"):
+        result = CliRunner().invoke(app, ["analyze", str(out), "--score-target", target])
+        assert result.exit_code == 2 and result.stderr.strip() == (
+            f"error: --score-target {target} is outside roc_auc's range [0, 1]; give a score in it (e.g. 0.85), "
+            "or a share of the way to the ceiling like 95%."), result.stderr

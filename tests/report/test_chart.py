@@ -150,3 +150,16 @@ def test_the_plotted_points_are_the_curve_means_of_the_cells(chart):
     # up to cy's rounding to 0.1 px
     slope, intercept = np.polyfit(means, cys, 1)
     assert slope < 0 and np.abs(slope * np.array(means) + intercept - np.array(cys)).max() <= 0.06
+
+
+def test_bands_stay_within_the_metrics_range_with_two_seeds():
+    """Two seeds' t interval (1 degree of freedom) spans far past [0, 1]; the chart does not."""
+    rng = np.random.default_rng(5)
+    results = cells({"x": lambda n: pow3(n, a=0.9, c=0.5)}, rng, seeds=2, sigma=0.15,
+                    sizes=np.array([8, 16, 32, 64]))
+    table = curve_table(results, "roc_auc")
+    assert (table["ci_high"] > 1).any() or (table["ci_low"] < 0).any()  # the case: bands past the range
+    chart = Chart.from_curves(table, "roc_auc", None, summarize(results, "roc_auc", score_target=0.8, n_boot=20))
+    (series,) = chart.series
+    assert 0 <= min(series.low) and max(series.high) <= 1
+    assert chart.y_range[0] >= -0.1 and chart.y_range[1] <= 1.1

@@ -17,7 +17,7 @@ from dataeff.analysis.fits import fit_learners
 from dataeff.analysis.forecast import forecast_curve, forecast_entries
 from dataeff.analysis.signal import CHANCE, baseline_values, signal_test
 from dataeff.analysis.types import Analysis, Ceiling, LearnerAnswer, Signal, Target, num, pair
-from dataeff.config import DEFAULT_SCORE_TARGET, parse_target
+from dataeff.config import DEFAULT_SCORE_TARGET, check_score_target, parse_target
 from dataeff.experiment.metrics import METRICS
 
 
@@ -117,6 +117,7 @@ def _target(target, ceil: Ceiling | None, curves: dict[str, Curve], baselines: s
     """The target's value. A share ('95%') is of the way from the baseline's score to the
     ceiling: 95% of the ceiling itself would sit at or below chance on data with little signal
     (0.95 x 0.52 roc_auc is 0.494), a score any coin reaches. None when there is no signal."""
+    check_score_target(target, metric)
     kind, amount = parse_target(target)
     higher = METRICS[metric]
     base, base_from = baseline_score(curves, baselines, metric)

@@ -17,6 +17,11 @@ METRICS: dict[str, bool] = {
 DEFAULT_METRIC = "roc_auc"
 
 
+def metric_range(name: str) -> tuple[float, float]:
+    """The values a metric can take: [0, 1] for the scores, [0, inf) for log_loss."""
+    return (0.0, 1.0) if METRICS[name] else (0.0, float("inf"))
+
+
 def check_metric(name: str) -> str:
     if name not in METRICS:
         raise ConfigError(f"Unknown metric '{name}'.{did_you_mean(name, METRICS)} Choose one of: {', '.join(METRICS)}.")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dataeff.analysis.types import Analysis, LabelsNeeded
+from dataeff.experiment.metrics import metric_range
 from dataeff.report.tables import learner_order
 
 # matplotlib's default cycle (tab10), so a chart drawn on a notebook's Axes matches the files.
@@ -127,10 +128,13 @@ class Chart:
             group = curves[curves["learner"] == learner].sort_values("n_train")
             fit_x, fit_y, fan = _extrapolation(analysis, learner, float(group["n_train"].max()),
                                                float(group["mean"].iloc[-1]) if len(group) else float("nan"))
+            # a band is drawn within the metric's range: two seeds' t interval spans roc_auc -0.5 to 2.2
+            low, high = metric_range(metric)
             series.append(Series(
                 learner, colors[learner], tuple(int(n) for n in group["n_train"]),
-                tuple(map(float, group["mean"])), tuple(map(float, group["ci_low"])),
-                tuple(map(float, group["ci_high"])), tuple(int(n) for n in group["n_seeds"]), fit_x, fit_y,
+                tuple(map(float, group["mean"])), tuple(float(v) for v in group["ci_low"].clip(lower=low)),
+                tuple(float(v) for v in group["ci_high"].clip(upper=high)), tuple(int(n) for n in group["n_seeds"]),
+                fit_x, fit_y,
                 twins.get(learner) if twins.get(learner) in colors else None, *fan))
         ceiling = None
         if analysis is not None and analysis.ceiling is not None and analysis.ceiling.value is not None:
