@@ -43,6 +43,8 @@ def is_frame(value: Any) -> bool:
     """A table in memory: a pandas, Polars or PyArrow table, or anything narwhals reads."""
     if isinstance(value, pd.DataFrame):
         return True
+    if isinstance(value, (str, Path)) or value is None:
+        return False  # the common case, without importing narwhals
     import narwhals as nw
 
     try:
