@@ -12,7 +12,7 @@ a run's data again (``next-labels``) takes it from the driver's own places (``PG
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ class FileSource(Source):
 class DatabaseSource(Source):
     """A table or a query of a database reached by URL (``postgresql://user@host:5432/db``)."""
 
-    url: str
+    url: str = field(repr=False)  # it may hold the password: left out of the repr
     table: str | None = None
     query: str | None = None
 
