@@ -155,8 +155,9 @@ def test_analyze_rewrites_the_answers_without_refitting(tmp_path):
     assert _cells_with_timestamps(out) == cells_before  # nothing refitted: every cell as it was
     loaded = load_run(out)
     assert len(loaded.results) == 3 * 7 * 3
-    bad = dataeff("analyze", out, "--score-target", "95")
-    assert bad.returncode == 0  # 95 is an absolute score: nothing reaches it, which is an answer
+    bad = dataeff("analyze", out, "--score-target", "95")  # meant 95%: no roc_auc is 95, so one line says so
+    assert bad.returncode == 2 and "--score-target 95 is outside roc_auc's range [0, 1]" in bad.stderr
+    assert "a share of the way to the ceiling like 95%" in bad.stderr
     wrong = dataeff("analyze", out, "--score-target", "ninety")
     assert wrong.returncode == 2 and wrong.stderr.startswith("error: --score-target must be a score like 0.85")
     old_name = dataeff("analyze", out, "--target", "0.7")  # the deprecated spelling still works, and says so
