@@ -391,14 +391,27 @@ def _match_text(match, reference: str, largest: int | None) -> str:
     return f"what {reference} reaches with about {labels(match.n)} labels {interval(match.ci)}".strip()
 
 
+def _sizes_text(sizes: list[int]) -> str:
+    """'8', '8 or 32', '0, 8, 32 or 128'."""
+    shown = [size(n) for n in sizes]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
 def worth_sentences(analysis: Analysis) -> list[str]:
     """Per LLM learner and size: 'llm-few with 8 labels scores what logreg reaches with about N labels'."""
     out = []
     ref = analysis.learners.get(analysis.reference) if analysis.reference else None
     largest = max(ref.sizes) if ref is not None and ref.sizes else None
     for w in analysis.prompt_worth:
-        parts = [f"with {size(p.n)} labels it scores {score(p.score)}, {_match_text(p.match, w.reference, largest)}"
-                 for p in w.per_size]
+        # sizes that say the same (a learner that does not learn from labels) share one clause
+        said: list[tuple[list[int], str]] = []
+        for p in w.per_size:
+            text = f"it scores {score(p.score)}, {_match_text(p.match, w.reference, largest)}"
+            if said and said[-1][1] == text:
+                said[-1][0].append(p.n)
+            else:
+                said.append(([p.n], text))
+        parts = [f"with {_sizes_text(sizes)} labels {text}" for sizes, text in said]
         if parts:
             out.append(f"What {w.learner} is worth in labels of {w.reference}: " + "; ".join(parts) + ".")
     if not analysis.prompt_worth and analysis.reference and analysis.data_advantage:
