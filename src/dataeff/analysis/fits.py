@@ -168,20 +168,28 @@ def fit_curve(sizes: np.ndarray, means: np.ndarray, top: float) -> Fit | None:
         return None
     best_name, best_error = "pow3", np.inf
     if len(n) >= 6:
-        hold = 2
-        for name, spec in FAMILIES.items():
-            if len(n) - hold < spec.n_params:
-                continue
-            fit = fit_family(name, n[:-hold], y[:-hold], top, scale=float(np.max(n)))
-            if fit is None:
-                continue
-            error = float(np.mean((fit.predict(n[-hold:]) - y[-hold:]) ** 2))
-            if error < best_error:
+        for name in FAMILIES:
+            error = held_out_error(name, n, y, top)
+            if error is not None and error < best_error:
                 best_name, best_error = name, error
     fit = fit_family(best_name, n, y, top)
     if fit is not None:
         fit.holdout_mse = best_error if np.isfinite(best_error) else float("nan")
     return fit
+
+
+def held_out_error(family: str, n: np.ndarray, y: np.ndarray, top: float, hold: int = 2,
+                   zoom: int = 2) -> float | None:
+    """Mean squared error on the last ``hold`` sizes of ``family`` fitted without them (how
+    LCDB judges extrapolation); None when too few sizes are left for its parameters or it does
+    not fit."""
+    if len(n) - hold < FAMILIES[family].n_params:
+        return None
+    fit = fit_family(family, n[:-hold], y[:-hold], top, scale=float(np.max(n)), zoom=zoom)
+    if fit is None:
+        return None
+    with np.errstate(all="ignore"):
+        return float(np.mean((fit.predict(n[-hold:]) - y[-hold:]) ** 2))
 
 
 # ---------------------------------------------------------------------------------------

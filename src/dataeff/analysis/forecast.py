@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataeff.analysis.curves import Curve, gain, gain_bound, gain_floor, quiet_runtime_warnings
-from dataeff.analysis.fits import FAMILIES, fit_family
+from dataeff.analysis.fits import FAMILIES, fit_family, held_out_error
 from dataeff.analysis.types import ForecastEntry, num, pair
 from dataeff.experiment.metrics import METRICS
 
@@ -137,6 +137,7 @@ def forecast_curve(curve: Curve, metric: str, calibration: Calibration = CALIBRA
         means = np.nanmean(values, axis=1)
         counts = np.isfinite(values).sum(axis=1)
         se_last = float(np.nanstd(values[-1], ddof=1) / np.sqrt(counts[-1])) if counts[-1] > 1 else 0.0
+    se_last = se_last if np.isfinite(se_last) else 0.0
     ok = np.isfinite(means)
     sizes, means = sizes[ok], means[ok]
     if len(sizes) < 3:
@@ -151,11 +152,11 @@ def forecast_curve(curve: Curve, metric: str, calibration: Calibration = CALIBRA
         last_doubling = float(sum(w * (fit.predict(n_max) - fit.predict(n_max / 2)) for w, fit in ensemble))
     best = float(np.max(means))
     drop = best - float(means[-1])  # a curve that peaked and fell: its future is less certain
-    spread = abs(last_doubling) + (se_last if np.isfinite(se_last) else 0.0) + max(drop, 0.0) + 1e-3
+    spread = abs(last_doubling) + se_last + max(drop, 0.0) + 1e-3
     recent = max(float(means[-1] - np.interp(np.log(n_max / 2), np.log(sizes), means)), 0.0) \
         if sizes[0] <= n_max / 2 else 0.0
     peak = int(np.argmax(means))
-    noise = 2 * (se_last if np.isfinite(se_last) else 0.0) + 1e-3
+    noise = 2 * se_last + 1e-3
     fall = drop / np.log2(n_max / sizes[peak]) if drop > noise and sizes[peak] < n_max else 0.0
     return CurveForecast(n_max, best, anchor, recent, spread, tuple(ensemble), floor, top, calibration, fall,
                          float(means[-1]))
@@ -175,12 +176,8 @@ def _ensemble(sizes: np.ndarray, means: np.ndarray, top: float, hold: int = 2) -
             continue
         error = 1.0
         if len(sizes) - hold >= spec.n_params:
-            early = fit_family(name, sizes[:-hold], means[:-hold], top, scale=scale, zoom=1)
-            if early is None:
-                continue
-            with np.errstate(all="ignore"):
-                error = float(np.mean((early.predict(sizes[-hold:]) - means[-hold:]) ** 2))
-            if not np.isfinite(error):
+            error = held_out_error(name, sizes, means, top, hold, zoom=1)
+            if error is None or not np.isfinite(error):
                 continue
         pairs.append((fit, error))
     if not pairs:

@@ -50,11 +50,10 @@ def clean_features(X: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]
                      "runs out of range near such numbers): " + _counted(huge))
     if as_text:
         notes.append("values that are not plain numbers or words read as their text (JSON for lists and dicts): "
-                      + ", ".join(f"'{one_line(c, 40)}' ({kind})" for c, kind in list(as_text.items())[:8])
-                      + (f" and {len(as_text) - 8} more columns" if len(as_text) > 8 else ""))
+                     + listed([f"'{one_line(c, 40)}' ({kind})" for c, kind in as_text.items()], " columns"))
     empty = [c for c in X.columns if X[c].isna().all()]
     if empty:
-        notes.append(f"dropped {len(empty)} column{'s' if len(empty) > 1 else ''} with no value: {_names(empty)}")
+        notes.append(f"dropped {len(empty)} column{'s' if len(empty) > 1 else ''} with no value: {quoted_names(empty)}")
         X = X.drop(columns=empty)
     _refuse_nothing_to_learn(X, empty, name)
     return X, notes
@@ -76,15 +75,17 @@ def _values_cleaned(X: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict, dict]:
     huge: dict = {}
     for column in X.columns:
         values = X[column]
-        if _plain_number(values):
-            count = _count_infinite(values)
-            if count:
-                infinite[column] = count
-                values = changed[column] = values.mask(_infinite(values))
-            count = _count_huge(values)
-            if count:
-                huge[column] = count
-                changed[column] = values.clip(-LARGEST_NUMBER, LARGEST_NUMBER)
+        if plain_number(values):
+            if pd.api.types.is_integer_dtype(values):
+                continue  # no integer is infinite or beyond 1e30
+            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite_rows, huge_rows = np.isinf(numbers), np.isfinite(numbers) & (np.abs(numbers) > LARGEST_NUMBER)
+            if infinite_rows.any():
+                infinite[column] = int(infinite_rows.sum())
+            if huge_rows.any():
+                huge[column] = int(huge_rows.sum())
+            if infinite_rows.any() or huge_rows.any():
+                changed[column] = values.mask(infinite_rows).clip(-LARGEST_NUMBER, LARGEST_NUMBER)
         elif pd.api.types.is_object_dtype(values):
             kind = _odd_kind(values)
             if kind:
@@ -100,26 +101,9 @@ def _replaced(X: pd.DataFrame, changed: dict) -> pd.DataFrame:
     return X
 
 
-def _plain_number(values: pd.Series) -> bool:
+def plain_number(values: pd.Series) -> bool:
+    """A numeric column, not a boolean one: a number an encoder takes as it is."""
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-
-
-def _infinite(values: pd.Series) -> pd.Series:
-    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.Series(np.isinf(numbers), index=values.index)
-
-
-def _count_huge(values: pd.Series) -> int:
-    if pd.api.types.is_integer_dtype(values):
-        return 0  # no integer goes beyond 1e30
-    numbers = np.abs(values.to_numpy(dtype=np.float64, na_value=np.nan))
-    return int((numbers > LARGEST_NUMBER).sum())
-
-
-def _count_infinite(values: pd.Series) -> int:
-    if pd.api.types.is_integer_dtype(values):
-        return 0  # integers hold no infinity
-    return int(np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
 
 
 def _odd_kind(values: pd.Series) -> str | None:
@@ -189,10 +173,10 @@ def _jsonable(value):
 def _refuse_nothing_to_learn(X: pd.DataFrame, empty: list, name: str) -> None:
     """One line before any work when no feature column can tell one row from another."""
     if X.shape[1] == 0:
-        raise DataError(f"{name} has no feature column with a value ({_names(empty)} "
+        raise DataError(f"{name} has no feature column with a value ({quoted_names(empty)} "
                         f"{'are' if len(empty) > 1 else 'is'} empty); give columns that hold data.")
     if all(_single_value(X[c]) for c in X.columns):
-        raise DataError(f"Every feature column of {name} holds one value ({_names(list(X.columns))}): there is "
+        raise DataError(f"Every feature column of {name} holds one value ({quoted_names(list(X.columns))}): there is "
                         "nothing to learn from; give columns whose values differ between rows.")
 
 
@@ -202,16 +186,20 @@ def _single_value(values: pd.Series) -> bool:
         return False
     try:
         return values.nunique(dropna=False) <= 1
-    except TypeError:  # unhashable values left in a frame given as a Dataset
+    except TypeError:  # an unhashable value no kind above caught: the column is no single value
         return False
 
 
 def _counted(counts: dict) -> str:
-    items = list(counts.items())
-    shown = ", ".join(f"'{one_line(c, 40)}' ({n:,})" for c, n in items[:8])
-    return shown + (f" and {len(items) - 8} more columns" if len(items) > 8 else "")
+    return listed([f"'{one_line(c, 40)}' ({n:,})" for c, n in counts.items()], " columns")
 
 
-def _names(columns: list, limit: int = 8) -> str:
-    shown = ", ".join(f"'{one_line(c, 40)}'" for c in columns[:limit])
-    return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+def quoted_names(columns: list) -> str:
+    """'a', 'b' and 3 more: column names as notes and errors show them."""
+    return listed([f"'{one_line(c, 40)}'" for c in columns])
+
+
+def listed(texts: list[str], what: str = "", limit: int = 8) -> str:
+    """The first ``limit`` of ``texts``, and how many more ('and 3 more columns')."""
+    shown = ", ".join(texts[:limit])
+    return shown + (f" and {len(texts) - limit} more{what}" if len(texts) > limit else "")

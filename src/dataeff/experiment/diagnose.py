@@ -9,6 +9,7 @@ import warnings
 
 import pandas as pd
 
+from dataeff.data.cleaning import quoted_names
 from dataeff.errors import one_line
 
 #: Looking for the columns to blame stops after this many seconds or columns (a wide table).
@@ -37,8 +38,7 @@ def data_problem(results: pd.DataFrame, X: pd.DataFrame, y: pd.Series, specs) ->
     if not columns:
         return None  # no evidence in the data: the usual line, which offers a rerun
     spread = f"every cell of {len(learners)} learner{'s' if len(learners) > 1 else ''} failed with the same error"
-    blamed = ", ".join(f"'{one_line(c, 40)}'" for c in columns[:8]) + (f" and {len(columns) - 8} more"
-                                                                       if len(columns) > 8 else "")
+    blamed = quoted_names(columns)
     where = f"column{'s' if len(columns) > 1 else ''} {blamed} fail{'' if len(columns) > 1 else 's'} the same way alone"
     return (f"The data, not the learners: {spread} ({one_line(error, 200)}); {where}. A rerun will fail the same "
             "way: clean or drop those values, then run again.")

@@ -16,6 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
+from dataeff.data.cleaning import plain_number
 from dataeff.learners.scaling import InColumnChunks, WholeSquashingScaler
 
 
@@ -64,7 +65,7 @@ class TextAwareVectorizer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None):
         X = _with_string_names(X)
-        numbers = [c for c in X.columns if _plain_number(X[c])]
+        numbers = [c for c in X.columns if plain_number(X[c])]
         block = _float32_block(X, numbers)
         missing = np.isnan(block)
         informative = ~missing.all(axis=0) & ~((np.nanmax(block, axis=0, initial=-np.inf) ==
@@ -146,11 +147,6 @@ def _with_string_names(X: pd.DataFrame) -> pd.DataFrame:
     if all(isinstance(c, str) for c in X.columns):
         return X
     return X.set_axis([str(c) for c in X.columns], axis=1)
-
-
-def _plain_number(column: pd.Series) -> bool:
-    """A numeric column (not a boolean one) that needs no encoding, only float32."""
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _float32_block(X: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -353,8 +353,7 @@ def _target_sentences(analysis: Analysis) -> list[str]:
         which = ""
     reach = [f"{name} needs {needed_text(answer.labels_to_target)}" for name, answer in learners.items()
              if answer.labels_to_target is not None and answer.labels_to_target.reached]
-    miss = [f"{name} ({needed_text(answer.labels_to_target) if answer.labels_to_target.method == 'forecast' else score(answer.asymptote) if answer.identified else 'asymptote not identified'})"
-            for name, answer in learners.items()
+    miss = [f"{name} ({_missed_text(answer)})" for name, answer in learners.items()
             if answer.labels_to_target is not None and not answer.labels_to_target.reached
             and answer.family != "baseline"]
     text = f"To reach {metric} {score(target.value)} ({which}the target): "
@@ -366,6 +365,13 @@ def _target_sentences(analysis: Analysis) -> list[str]:
             (target.value <= target.baseline) if analysis.higher_is_better else (target.value >= target.baseline)):
         out.append(f"That target is no better than {base}: a learner that ignores every column gets there.")
     return out
+
+
+def _missed_text(answer) -> str:
+    """Why a learner does not get to the target: its forecast's word, or where it levels off."""
+    if answer.labels_to_target.method == "forecast":
+        return needed_text(answer.labels_to_target)
+    return score(answer.asymptote) if answer.identified else "asymptote not identified"
 
 
 def _crossover_sentences(analysis: Analysis) -> list[str]:

@@ -124,12 +124,11 @@ class Chart:
             twin = twins.get(learner)
             colors[learner] = colors[twin] if twin in colors else PALETTE[len(colors) % len(PALETTE)]
         series = []
+        low, high = metric_range(metric)  # bands within it: two seeds' t interval spans roc_auc -0.5 to 2.2
         for learner in learners:
             group = curves[curves["learner"] == learner].sort_values("n_train")
             fit_x, fit_y, fan = _extrapolation(analysis, learner, float(group["n_train"].max()),
                                                float(group["mean"].iloc[-1]) if len(group) else float("nan"))
-            # a band is drawn within the metric's range: two seeds' t interval spans roc_auc -0.5 to 2.2
-            low, high = metric_range(metric)
             series.append(Series(
                 learner, colors[learner], tuple(int(n) for n in group["n_train"]),
                 tuple(map(float, group["mean"])), tuple(float(v) for v in group["ci_low"].clip(lower=low)),

@@ -29,7 +29,7 @@ from dataeff.config import (SECTIONS, Settings, load_config, parse_target, read_
                             settings_from_tables)
 from dataeff.data.builtin import BUILTINS, is_builtin
 from dataeff.data.database import without_password
-from dataeff.data.source import is_database_url
+from dataeff.data.source import is_database_url, looks_like_path
 from dataeff.errors import ConfigError, did_you_mean
 from dataeff.terms import Placeholder, setting_name
 from dataeff.variants import variants_from_toml
@@ -138,15 +138,6 @@ def make_suite(datasets: Any, settings: Settings | None = None, *, score: Any = 
     return Suite(tuple(built), settings, None if score is None else float(score))
 
 
-def _shown(item: dict) -> dict:
-    """The entry as messages and files show it: a database URL's password left out (kept under
-    '_source' for reading)."""
-    source = item.get("source")
-    if not is_database_url(source):
-        return dict(item)
-    return {**item, "source": without_password(source), "_source": source}
-
-
 def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Settings]:
     """(name, as listed, its settings) for one entry of [suite] datasets."""
     if isinstance(item, str):
@@ -157,8 +148,9 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
     if "target" in item and "label" not in item:  # the label column's old name
         renamed_note("'target' in a dataset of [suite] datasets", "'label'")
         item = {("label" if key == "target" else key): value for key, value in item.items()}
-    item = _shown(item)  # what messages and the suite's files show: a database URL without its password
-    secret = item.pop("_source", item.get("source"))
+    secret = item.get("source")
+    if is_database_url(secret):  # messages and the suite's files show the URL without its password
+        item = {**item, "source": without_password(secret)}
     for key in item:
         if key not in ENTRY_KEYS:
             raise ConfigError(f"Unknown key '{key}' in the suite's dataset {item}.{did_you_mean(key, ENTRY_KEYS)} "
@@ -168,16 +160,14 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
         raise ConfigError(f"The suite's dataset {item} has no source; add source = \"NAME or PATH\".")
     data = {k: item[k] for k in ("label", "table", "query", "sheet", "bins") if k in item}
     if is_database_url(secret):
-        if "label" not in data:
-            raise ConfigError(f"The suite's dataset {source} needs its label column: write {{ source = "
-                              f"\"{source}\", label = \"COLUMN\" }} in [suite] datasets.")
+        _check_label(source, data)
         own, stem = settings.with_overrides(source=secret, **data), item.get("table") or "query"
     elif is_builtin(source) and not (base / source).exists():
         own, stem = settings.with_overrides(source=source, **data), source
     else:
         path = Path(source) if Path(source).is_absolute() else base / source
         if not path.is_file():
-            if "/" not in source and not Path(source).suffix:
+            if not looks_like_path(source):
                 raise ConfigError(f"Unknown dataset '{source}' in the suite.{did_you_mean(source, BUILTINS)} "
                                   f"Built-in datasets: {', '.join(BUILTINS)}; or give a file path.")
             raise ConfigError(f"Unknown dataset '{source}' in the suite: no such file {path}; check the path.")
@@ -189,12 +179,17 @@ def _entry(item: Any, settings: Settings, base: Path) -> tuple[str, str, Setting
             study = load_config(path)
             own = Settings(**{**{name: getattr(settings, name) for name in SECTIONS}, "data": study.data})
         else:
-            if "label" not in data:
-                raise ConfigError(f"The suite's dataset {source} needs its label column: write {{ source = "
-                                  f"\"{source}\", label = \"COLUMN\" }} in [suite] datasets.")
+            _check_label(source, data)
             own = settings.with_overrides(source=str(path), **data)
     name = item.get("name", stem)
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"The suite's dataset name {name!r} must be a folder name (letters, digits, '.', '_', "
                           f"'-'); give it one: {{ source = \"{source}\", name = \"...\" }}.")
     return name, source, own
+
+
+def _check_label(source: str, data: dict) -> None:
+    """A table of the user's names its label column (a built-in knows its own)."""
+    if "label" not in data:
+        raise ConfigError(f"The suite's dataset {source} needs its label column: write {{ source = "
+                          f"\"{source}\", label = \"COLUMN\" }} in [suite] datasets.")
