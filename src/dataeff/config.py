@@ -29,6 +29,7 @@ from dataeff.variants import parse_learner_list, parse_variant, variants_from_to
 DEFAULT_DATA = "churn"
 DEFAULT_LEARNERS = ["majority", "logreg", "tree", "xgboost", "mlp"]
 DEFAULT_SHOTS = 8  # demonstrations llm-few puts in its prompt at most
+DEFAULT_SAMPLES = 8  # answers sampled a row with sample scoring (measured: docs/results/any-llm.md)
 # llm-finetune's recipe (learners/llm/finetune.py documents it and its measured cost): optimizer
 # steps, LoRA rank, learning rate, rows per step
 FINETUNE_STEPS = 16
@@ -44,7 +45,9 @@ MAX_DEFAULT_TEST_ROWS = 1000  # test rows per seed when not told: 20% of the row
 ENGINES = ("local", "dask")
 LLM_BACKENDS = ("llamacpp", "transformers", "openai")
 LLM_DEVICES = ("auto", "cpu", "cuda")
-ENDPOINT_SCORING = ("next-token", "echo")
+# How LLM answers are scored: an endpoint's log-probabilities of the next token or of the
+# whole answer word (echo), or answers the model writes (sampled votes, a stated confidence).
+LLM_SCORINGS = ("next-token", "echo", "sample", "verbal")
 ROW_STYLES = ("list", "text")
 PROBE_POOLINGS = ("last", "mean")  # llm-probe: the last token's hidden state, or the mean over tokens
 
@@ -189,6 +192,8 @@ class RunSettings(Section):
     scheduler: Text = Field(None, description="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                             "(with engine dask; without it, a local cluster of jobs workers).")
     cache_dir: Text = Field(None, description="Where LLM answers are cached (default ~/.cache/dataeff).")
+    max_cost: Price | None = Field(None, description="Dollars the LLM endpoint may cost at most: a run estimated "
+                                   "to cost more is refused before any request.")
     no_cache: Flag = Field(default_factory=lambda: bool(os.environ.get("DATAEFF_NO_CACHE")),
                            description="Ask the LLM again even for prompts it has answered.")
 
@@ -229,9 +234,13 @@ class LLMSettings(Section):
         "auto", description="Where the transformers backend runs: auto (CUDA when there is one), cpu or cuda.")
     url: Annotated[str | None, BeforeValidator(_url)] = Field(
         None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-    scoring: Literal[ENDPOINT_SCORING] = Field(
-        "next-token", description="Endpoint scoring: next-token (answer words must start differently) or echo "
-        "(multi-token answers, where the server returns prompt log-probabilities).")
+    scoring: Literal[LLM_SCORINGS] = Field(
+        "next-token", description="How answers are scored: from log-probabilities, next-token (endpoint: answer "
+        "words must start differently) or echo (endpoint: whole answer words, where the server returns prompt "
+        "log-probabilities); or from written answers, for models without log-probabilities: sample (vote "
+        "shares of llm_samples answers) or verbal (one answer stating its confidence).")
+    samples: PositiveInt = Field(DEFAULT_SAMPLES, description="Answers sampled a row with sample scoring (k votes "
+                                 "rank rows in at most k + 1 steps).")
     shots: PositiveInt = Field(DEFAULT_SHOTS, description="Demonstrations llm-few puts in its prompt at most.")
     steps: PositiveInt = Field(FINETUNE_STEPS, description="llm-finetune: optimizer steps of its LoRA training.")
     rank: PositiveInt = Field(LORA_RANK, description="llm-finetune: the LoRA adapters' rank.")
@@ -267,12 +276,19 @@ class LLMSettings(Section):
     retries: Annotated[int, Field(strict=True, ge=0)] = Field(
         6, description="Endpoint: retries of a failed request (backoff with jitter, Retry-After honoured).")
     concurrency: PositiveInt = Field(4, description="Endpoint: requests in flight at most.")
+    input_price: Price | None = Field(None, description="Endpoint: dollars per million input tokens (default: the "
+                                      "model's list price, where genai-prices knows it).")
+    output_price: Price | None = Field(None, description="Endpoint: dollars per million output tokens (default: the "
+                                       "model's list price).")
 
     @model_validator(mode="after")
     def _endpoint_complete(self) -> LLMSettings:
         if self.backend == "openai" and not (self.url and self.model):
             raise ConfigError(f"The openai backend needs {setting_name('llm_url', 'http://127.0.0.1:8000/v1')} (the "
                               f"server's base URL) and {setting_name('llm_model')} (the served model's name).")
+        if (self.input_price is None) != (self.output_price is None):
+            raise ConfigError(f"A price needs both {setting_name('llm_input_price')} and "
+                              f"{setting_name('llm_output_price')} (dollars per million tokens).")
         if bool(self.embed_url) != bool(self.embed_model):
             raise ConfigError(f"An embedding endpoint needs both {setting_name('llm_embed_url')} and "
                               f"{setting_name('llm_embed_model')}.")

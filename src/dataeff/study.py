@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dataeff.config import Settings, check_score_target
+from dataeff.config import DEFAULT_SAMPLES, Settings, check_score_target
 from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.data.source import source_for
@@ -25,8 +25,9 @@ from dataeff.experiment.plan import PLAN_PROTOCOL, Plan, make_plan
 from dataeff.experiment.runner import default_jobs, results_frame, run_cells
 from dataeff.experiment.store import STORE_NAME, Store
 from dataeff.experiment.workers import start_fork_server
-from dataeff.learners.registry import LearnerSpec, resolve_learners
+from dataeff.learners.registry import REGISTRY, LearnerSpec, resolve_learners
 from dataeff.learners.wiring import preflight_llms, wire_learners
+from dataeff.learners.llm.spend import check_max_cost, estimate_bills, price_of, spend_note
 from dataeff.learners.llm.workload import llm_workload
 from dataeff.results import RunResult, analyze
 from dataeff.terms import Placeholder, setting_name
@@ -144,6 +145,10 @@ class Study:
         llm_note = llm_workload(dataset, plan, specs)
         if llm_note:
             log(llm_note)
+        bills = estimate_bills(dataset, plan, specs, settings.llm.input_price, settings.llm.output_price)
+        check_max_cost(bills, settings.run.max_cost)  # before the folder, before any request
+        if spend_note(bills):
+            log(spend_note(bills))
         log(f"{dataset.name}: {dataset.n_rows} rows, {dataset.X.shape[1]} feature columns, "
             f"classes {', '.join(plan.classes)}; {plan.n_test} test rows, pool {plan.pool_size}; "
             f"{len(specs)} learners × {len(plan.sizes)} sizes × {len(plan.seeds)} seeds = {len(cells)} cells "
@@ -174,7 +179,7 @@ class Study:
                 facts.data_problem = data_problem(results, dataset.X, dataset.y, specs)
             usage = store.llm_usage()
             if usage["llm_cells"]:
-                facts.llm_usage = self._usage(usage, specs)
+                facts.llm_usage = self._usage(usage, specs, store.billed_by_learner())
                 from dataeff.report.answers import llm_traffic
 
                 log(f"{llm_traffic(facts)} Cache: {settings.run.cache_folder()} "
@@ -189,12 +194,29 @@ class Study:
             return analyze(RunResult(results, out_path, metric, facts), score_target=settings.analysis.score_target,
                            prices=Prices(**settings.analysis.prices()), store=store)
 
-    @staticmethod
-    def _usage(usage: dict, specs: list[LearnerSpec]) -> dict:
-        """The store's LLM traffic, with the endpoints the rows went to (each variant's own)."""
+    def _usage(self, usage: dict, specs: list[LearnerSpec], billed: dict[str, dict[str, int]]) -> dict:
+        """The store's LLM traffic, with the endpoints the rows went to (each variant's own), and
+        per learner the tokens an endpoint billed and what they cost (``spend``; dollars None
+        where no price is known)."""
+        from dataeff.learners.llm.backends import runs_locally
+
+        llm = self.settings.llm
+        by_name = {s.name: s for s in specs}
+        spend = {}
+        for name, tokens in billed.items():
+            spec = by_name.get(name)
+            asking = spec.params.get("labeller", spec) if spec is not None else None
+            priced = asking is not None and "model" in asking.params
+            price = price_of(asking, llm.input_price, llm.output_price) if priced else None
+            dollars = price.cost(tokens["input_tokens"], tokens["output_tokens"]) if price else None
+            spend[name] = {**tokens, "dollars": None if dollars is None else round(dollars, 6),
+                           "price": price.source if price else None}
+        if spend:
+            usage["spend"] = spend
+
         endpoints = []
         for spec in specs:
-            if spec.params.get("backend") in ("openai", "openai-embed"):
+            if spec.params.get("backend") and not runs_locally(spec.params["backend"]):
                 endpoint = spec.params["model"]
                 endpoints.append(f"{endpoint.url} (model {endpoint.model})")
         if endpoints:
@@ -280,6 +302,15 @@ def _settings(spec: LearnerSpec) -> str:
         task = spec.params["task"]
         params["question"] = task.question
         params["answers"] = ", ".join(f"{label} → {word}" for label, word in task.verbalizers.items())
+    written = spec.params.get("scoring")
+    if written == "sample":
+        k = spec.params.get("samples", DEFAULT_SAMPLES)
+        params["scoring"] = (f"vote shares of {k} answers sampled a row (no log-probabilities: a row's probability "
+                             f"takes at most {k + 1} values, so roc_auc ranks rows in at most {k + 1} steps)")
+    elif written == "verbal":
+        params["scoring"] = "the confidence one written answer states (0-100; none stated counts as sure)"
+    elif spec.kind in REGISTRY and REGISTRY[spec.kind].workload in ("zero", "few", "few_similar", "prior"):
+        params["scoring"] = "the answer words' log-probabilities"
     extra = "; ".join(f"{k}: {v}" for k, v in params.items())
     kind = f"{spec.kind}: " if spec.kind and spec.kind != spec.name else ""
     return f"{kind}{spec.summary}{' (' + extra + ')' if extra else ''}"

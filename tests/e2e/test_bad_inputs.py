@@ -147,7 +147,7 @@ def _cases(tmp):
                                            "--llm-model", "x"], "must not carry credentials"),
         ("endpoint URL not http", ["--llm-backend", "openai", "--llm-url", "localhost:8000", "--llm-model", "x"],
          "must be an http(s) URL"),
-        ("unknown endpoint scoring", ["--llm-scoring", "logits"], "--llm-scoring must be next-token or echo"),
+        ("unknown LLM scoring", ["--llm-scoring", "logits"], "--llm-scoring must be next-token, echo, sample or verbal"),
         ("embedding endpoint without a model", ["--llm-embed-url", "http://127.0.0.1:9/v1"],
          "needs both --llm-embed-url and --llm-embed-model"),
         ("endpoint unreachable", ["--data", "fine-foods", "--learners", "llm-zero", "--llm-backend", "openai",

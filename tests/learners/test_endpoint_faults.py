@@ -60,8 +60,12 @@ def test_every_kind_of_fault_is_retried_and_the_answers_are_unchanged(proxy, cle
     # urllib client before httpx did the same) is one more try; on an idle machine there is none.
     slow = seen.pop("ok") - len(PROMPTS)
     assert seen == {"429": 1, "drop": 1, "500": 1, "stall": 1, "malformed": 1} and slow >= 0
-    assert client.stats == {"prompts": len(PROMPTS), "sent": len(PROMPTS) + 5 + slow, "retried": 5 + slow,
-                            "failed": 0, "unlisted": 0}  # Gemma's top 20 holds " Yes" and " No"
+    stats = dict(client.stats)
+    billed = {key: stats.pop(key) for key in ("input_tokens", "output_tokens")}
+    assert stats == {"prompts": len(PROMPTS), "sent": len(PROMPTS) + 5 + slow, "retried": 5 + slow,
+                     "failed": 0, "unlisted": 0}  # Gemma's top 20 holds " Yes" and " No"
+    # Billed as the answers' usage said: the faulted tries billed nothing, each prompt one output token
+    assert billed["output_tokens"] == len(PROMPTS) and billed["input_tokens"] > 0
     # Retry-After: 2 was honoured (the backoff alone would have waited 0-1 s)
     after_429 = proxy.seen[1]["time"] - proxy.seen[0]["time"]
     assert after_429 >= 2.0, after_429

@@ -8,7 +8,7 @@ import pytest
 
 import dataeff
 from dataeff.errors import ConfigError
-from dataeff.learners.llm.backends import LlamaCpp, get_backend
+from dataeff.learners.llm.backends import Backend, LlamaCpp, get_backend
 from dataeff.learners.llm.cache import AnswerCache
 from dataeff.learners.llm.prompting import Task
 
@@ -291,7 +291,7 @@ def test_minilm_fingerprint_is_a_hash_of_its_bytes_not_its_name(tmp_path, llm_ca
     assert changed != packaged and changed.startswith("st:") and changed.endswith(":384")
 
 
-class _HashLM:
+class _HashLM(Backend):
     """A deterministic stand-in for a model: each (prompt, answer) gets a fixed log-likelihood
     from its hash, so every prompt (with or without a prefix) scores differently. ``fail_after``:
     raise once asked about more than that many distinct prompts in all."""

@@ -46,7 +46,8 @@ def test_unreachable_endpoint_is_one_clear_error():
     remote = OpenAICompletions(f"http://127.0.0.1:{_free_port()}/v1::gemma", retries=1, timeout=2)
     with pytest.raises(ConfigError, match="failed after 2 tries"):
         remote.loglikelihood([(PROMPTS[0], " Yes")])
-    assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1, "unlisted": 0}
+    assert remote.stats == {"prompts": 0, "sent": 2, "retried": 1, "failed": 1, "unlisted": 0, "input_tokens": 0,
+                            "output_tokens": 0}
 
 
 def test_scoring_and_embeddings_are_two_uses_of_one_http_client(monkeypatch):
@@ -68,13 +69,14 @@ def test_scoring_and_embeddings_are_two_uses_of_one_http_client(monkeypatch):
         scorer.embed(["good tea"])
     with pytest.raises(ConfigError, match="failed after 3 tries"):
         embedder.embed(["good tea"])
-    assert embedder.stats == {"prompts": 0, "sent": 3, "retried": 2, "failed": 1, "unlisted": 0}
+    assert embedder.stats == {"prompts": 0, "sent": 3, "retried": 2, "failed": 1, "unlisted": 0, "input_tokens": 0, "output_tokens": 0}
 
 
 def test_a_study_runs_llm_zero_through_the_endpoint(server, tmp_path):
     import dataeff
+    from dataeff.data.builtin import load_builtin
 
-    frame = dataeff.data.builtin.load_builtin("fine-foods")
+    frame = load_builtin("fine-foods")
     common = dict(learners=["llm-zero"], seeds=1, sizes=[8], test_rows=12, jobs=1)
     remote = dataeff.Study(frame, llm_backend="openai", llm_url=server, llm_model="gemma", **common)
     local = dataeff.Study(frame, **common)
@@ -200,7 +202,7 @@ def test_answer_words_outside_the_top_20_are_counted_per_cell_and_reported(tmp_p
         remote = OpenAICompletions(f"{crafted.base}::crafted")
         scores = remote.loglikelihood([(p, a) for p in PROMPTS for a in (" Yes", " No")])
         assert scores == [-0.5, -4.0] * len(PROMPTS)
-        assert remote.stats == {"prompts": 3, "sent": 3, "retried": 0, "failed": 0, "unlisted": 3}
+        assert remote.stats == {"prompts": 3, "sent": 3, "retried": 0, "failed": 0, "unlisted": 3, "input_tokens": 0, "output_tokens": 0}
         frame = dataeff.data.builtin.load_builtin("fine-foods")
         said: list[str] = []
         run = dataeff.Study(frame, learners=["llm-zero"], seeds=1, sizes=[8], test_rows=12, jobs=1, no_cache=True,

@@ -66,7 +66,7 @@ class _Biased:
 
     def __init__(self, shift=0.0, tilt="Answer: Yes"):
         self.shift, self.tilt = shift, tilt
-        self.cache, self.inner, self.requests = self._Cache(), self, []
+        self.cache, self.requests, self.stats = self._Cache(), [], {}  # what Cached offers a learner
 
     def count_tokens(self, texts):
         return [len(t) // 4 for t in texts]
@@ -86,15 +86,16 @@ def test_each_retrieved_prompt_is_calibrated_after_its_own_demonstrations(monkey
     model = _Biased(shift=2.0)
     monkeypatch.setattr(FewShot, "_lm", lambda self, *args: model)
     learner = FewShot(TASK, k_max=8)
-    learner._traffic, learner._tokens = dict.fromkeys(["llm_calls", "llm_cached", "endpoint_prompts",
-                                                       "endpoint_requests", "endpoint_retries",
-                                                       "endpoint_failures", "endpoint_unlisted"], 0), 0
+    from dataeff.learners.llm.learners import TRAFFIC
+
+    # What fit() sets before any scoring: the counters, and the task as asked (log-probabilities)
+    learner._traffic, learner._tokens, learner._task = dict.fromkeys(TRAFFIC, 0), 0, TASK
     X, _ = _reviews(2)
     row = X.iloc[[0, 0]]
     tilted, plain = "Review: x\nQuestion: q\nAnswer: Yes\n\n" * 8, "Review: x\nQuestion: q\nAnswer: No\n\n" * 8
     prompts = [tilted + TASK.query(row.iloc[0]), plain + TASK.query(row.iloc[1])]
     raw = FewShot(TASK, k_max=8, calibrate=False)
-    raw._traffic, raw._tokens = learner._traffic, 0
+    raw._traffic, raw._tokens, raw._task = learner._traffic, 0, TASK
     uncalibrated = raw._score(prompts, columns=list(X.columns), prefixes=[tilted, plain])
     assert uncalibrated[0, TASK.classes.index("great")] > uncalibrated[1, TASK.classes.index("great")] + 0.3
     calibrated = learner._score(prompts, columns=list(X.columns), prefixes=[tilted, plain])

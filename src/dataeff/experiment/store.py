@@ -64,10 +64,18 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN pool_labels TEXT")
 
 
+def _v8(conn: sqlite3.Connection) -> None:
+    # Written answers (sample and verbal scoring): how many, and how many named no label; the
+    # tokens an endpoint billed (input, output).
+    for column in ANSWER_COLUMNS:
+        conn.execute(f"ALTER TABLE cells ADD COLUMN {column} INTEGER")
+
+
+ANSWER_COLUMNS = ["llm_answers", "llm_unparsed", "endpoint_input_tokens", "endpoint_output_tokens"]
 ENDPOINT_COLUMNS = ["endpoint_prompts", "endpoint_requests", "endpoint_retries", "endpoint_failures",
                     "endpoint_unlisted"]
 # Ordered schema changes; the database records how many it has applied (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 
@@ -143,7 +151,8 @@ class Store:
     # -- cells ------------------------------------------------------------------------
     def write_cell(self, row: dict) -> None:
         """Record one finished cell (ok or failed) atomically, replacing an earlier attempt."""
-        columns = [c for c in [*CELL_COLUMNS, "traceback", "llm_calls", "llm_cached", *ENDPOINT_COLUMNS] if c in row]
+        columns = [c for c in [*CELL_COLUMNS, "traceback", "llm_calls", "llm_cached", *ENDPOINT_COLUMNS,
+                               *ANSWER_COLUMNS] if c in row]
         placeholders = ", ".join("?" for _ in columns)
         with self._conn:
             self._conn.execute("BEGIN")
@@ -163,11 +172,19 @@ class Store:
     def llm_usage(self) -> dict[str, int]:
         """Model calls, cached answers and endpoint traffic over the run's LLM cells (each
         cell as last run; a failed attempt's traffic is replaced by its retry's)."""
-        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in ["llm_calls", "llm_cached", *ENDPOINT_COLUMNS])
+        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in ["llm_calls", "llm_cached", *ENDPOINT_COLUMNS,
+                                                            *ANSWER_COLUMNS])
         row = self._conn.execute(f"SELECT {sums}, COUNT(llm_calls) FROM cells").fetchone()
         names = ["model_calls", "cached_answers", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
-                 "endpoint_failures", "endpoint_unlisted", "llm_cells"]
+                 "endpoint_failures", "endpoint_unlisted", "written_answers", "unparsed_answers", "input_tokens",
+                 "output_tokens", "llm_cells"]
         return dict(zip(names, map(int, row)))
+
+    def billed_by_learner(self) -> dict[str, dict[str, int]]:
+        """Tokens an endpoint billed per learner (input, output), for learners it billed any."""
+        rows = self._conn.execute("SELECT learner, COALESCE(SUM(endpoint_input_tokens), 0), "
+                                  "COALESCE(SUM(endpoint_output_tokens), 0) FROM cells GROUP BY learner")
+        return {learner: {"input_tokens": int(i), "output_tokens": int(o)} for learner, i, o in rows if i or o}
 
     def cells(self, with_traceback: bool = False) -> pd.DataFrame:
         columns = CELL_COLUMNS + (["traceback"] if with_traceback else [])

@@ -15,7 +15,7 @@ from dataeff.variants import Variant
 FAMILIES = ("baseline", "classic", "llm")
 
 # What an LLM variant may set: the [llm] keys (config.LLMSettings) that make sense per row.
-_LLM_COMMON = ("backend", "model", "device", "url", "scoring", "question", "answers", "style", "template",
+_LLM_COMMON = ("backend", "model", "device", "url", "scoring", "samples", "question", "answers", "style", "template",
                "dictionary", "api_key_env", "timeout", "retries", "concurrency")
 _SEARCH = ("tune",)  # a cross-validated search over the kind's documented space (learners/tuning.py)
 # Taken by every kind: the largest training size the learner runs at (the study's sizes above

@@ -119,13 +119,15 @@ def _learner_params(kind: str, llm: LLMSettings) -> dict:
 
 def backend_params(llm: LLMSettings) -> dict:
     """What LLM learners get: the backend alias, the model (a GGUF path or model folder, or
-    an Endpoint) and the backend's options."""
+    an Endpoint) and the backend's options; with written answers (sample, verbal scoring),
+    the learner's scoring and samples."""
+    written = {"scoring": llm.scoring, "samples": llm.samples} if llm.scoring in ("sample", "verbal") else {}
     if llm.backend == "openai":
-        options = {**llm.endpoint_options(), "scoring": llm.scoring}
-        return {"backend": "openai", "model": Endpoint(llm.url, llm.model), "backend_options": options}
+        options = {**llm.endpoint_options(), **({} if written else {"scoring": llm.scoring})}
+        return {"backend": "openai", "model": Endpoint(llm.url, llm.model), "backend_options": options, **written}
     if llm.backend == "transformers":
-        return {"backend": "transformers", "model": llm.model, "backend_options": {"device": llm.device}}
-    return {"backend": "llamacpp", "model": llm.model}
+        return {"backend": "transformers", "model": llm.model, "backend_options": {"device": llm.device}, **written}
+    return {"backend": "llamacpp", "model": llm.model, **written}
 
 
 def finetune_params(llm: LLMSettings, own_backend: str | None) -> dict:
@@ -149,7 +151,8 @@ def probe_params(llm: LLMSettings) -> dict:
         check_endpoint_probe(llm.layer, llm.pooling)
         return {"backend": "openai-embed", "model": Endpoint(llm.url, llm.model),
                 "backend_options": llm.endpoint_options(), "pooling": None}
-    params = {k: v for k, v in backend_params(llm).items() if v is not None}
+    # A probe reads hidden states, never answers: a study-wide scoring is not its own.
+    params = {k: v for k, v in backend_params(llm).items() if v is not None and k not in ("scoring", "samples")}
     return {**params, "layer": llm.layer, **({"pooling": llm.pooling} if llm.pooling else {})}
 
 
@@ -164,13 +167,13 @@ def embed_params(llm: LLMSettings) -> dict:
 def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> None:
     """Inputs checked before the run folder is touched: each model file or endpoint, and (for a
     local model, whose trained context is known) that the prompts fit."""
-    from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter, preflight
+    from dataeff.learners.llm.backends import local_token_counter, preflight, runs_locally
     from dataeff.learners.llm.backends.preflight import check_probe_layer
     from dataeff.learners.llm.prompting import check_prompts_fit
 
     asking = [s for s in [*specs, *(s.acquirer for s in specs if s.acquirer is not None)]
               if "backend" in s.params and "task" in s.params]
-    on_cluster = [s.name for s in asking if engine == "dask" and s.params["backend"] in LOCAL_BACKENDS]
+    on_cluster = [s.name for s in asking if engine == "dask" and runs_locally(s.params["backend"])]
     if on_cluster:
         # A model copy per worker would multiply memory and load time; a cluster shares a server.
         raise ConfigError(f"On a Dask cluster, {', '.join(on_cluster)} talk to an LLM endpoint, not a model per "
@@ -182,7 +185,7 @@ def preflight_llms(specs: list[LearnerSpec], dataset: Dataset, engine: str) -> N
     counters: dict[tuple, tuple] = {}
     for spec in asking:
         params = spec.params
-        if params["backend"] not in LOCAL_BACKENDS:
+        if not runs_locally(params["backend"]):
             continue
         model = (params["backend"], params.get("model"))
         if model not in counters:

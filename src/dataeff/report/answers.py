@@ -126,14 +126,36 @@ def llm_traffic(facts: RunFacts) -> str | None:
     if not usage:
         return None
     text = (f"LLM: {usage.get('model_calls', 0):,} model calls, {usage.get('cached_answers', 0):,} answers "
-            "from the cache.")
+            f"from the cache.{_written(usage.get('written_answers', 0), usage.get('unparsed_answers', 0))}")
     endpoint = usage.get("endpoint")
     if endpoint:
         return (f"{text} Row data sent off this machine: {usage.get('endpoint_prompts', 0):,} prompts to "
                 f"{endpoint}, in {usage.get('endpoint_requests', 0):,} HTTP requests "
                 f"({usage.get('endpoint_retries', 0):,} retried, {usage.get('endpoint_failures', 0):,} failed "
-                f"for good).{_unlisted(usage.get('endpoint_unlisted', 0))}")
+                f"for good).{_unlisted(usage.get('endpoint_unlisted', 0))}{_billed(usage.get('spend', {}))}")
     return f"{text} No row data left this machine: the LLM ran locally."
+
+
+def _billed(spend: dict) -> str:
+    """The tokens the endpoint billed and what they cost, per learner (as its answers' usage said)."""
+    if not spend:
+        return ""
+    inputs = sum(s["input_tokens"] for s in spend.values())
+    outputs = sum(s["output_tokens"] for s in spend.values())
+    text = f" Billed: {inputs:,} input and {outputs:,} output tokens"
+    if any(s["dollars"] is None for s in spend.values()):
+        return f"{text} (no price known for the model: {setting_name('llm_input_price')} and " \
+               f"{setting_name('llm_output_price')} give one)."
+    each = ", ".join(f"{name} ${s['dollars']:,.4f}" for name, s in spend.items())
+    return f"{text}, ${sum(s['dollars'] for s in spend.values()):,.4f} at {next(iter(spend.values()))['price']} ({each})."
+
+
+def _written(answers: int, unparsed: int) -> str:
+    """Answers the model wrote (sample, verbal scoring), and those that named no label."""
+    if not answers:
+        return ""
+    return (f" {answers:,} answers written (sample or verbal scoring); {unparsed:,} ({unparsed / answers:.1%}) named "
+            "no label and counted for no class.")
 
 
 def _unlisted(count: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,19 +12,27 @@ from dataeff.learners.base import Learner, align_proba
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.learners.llm.prompting import (DEFAULT_K_MAX, Task, balanced_demonstrations, probabilities,
                                            similar_demonstrations)
+from dataeff.learners.llm.voting import (ANSWER_FORMS, DEFAULT_SAMPLES, EXTRA_TOKENS, check_scoring, confidence_shares,
+                                        vote_shares)
 
 
 class _LLMLearner(Learner):
     """Shared parts: the task (question, verbalizers, classes), the backend and the answer cache
     (``cache``: its folder and whether it is used; None is ``CacheSettings.default()``), all
-    set per cell."""
+    set per cell. ``scoring``: how a prompt becomes class probabilities (voting.py):
+    ``logprobs`` (the default), each answer word's log-probability; ``sample``, the vote
+    shares of ``samples`` answers written at temperature 1; ``verbal``, one answer at
+    temperature 0 naming the label and a confidence. Written answers are told the answer words,
+    and one naming none is counted (``traffic()["llm_unparsed"]``); contextual calibration
+    applies to ``logprobs`` only.
+    """
 
     family = "llm"
     needs_task = True  # a study hands it the dataset's question and answer words
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  calibrate: bool = True, random_state: int = 0, backend_options: dict | None = None,
-                 cache: CacheSettings | None = None):
+                 cache: CacheSettings | None = None, scoring: str = "logprobs", samples: int = DEFAULT_SAMPLES):
         self.task = task
         self.backend = backend
         self.model = model
@@ -31,6 +40,8 @@ class _LLMLearner(Learner):
         self.random_state = random_state
         self.backend_options = backend_options
         self.cache = cache
+        self.scoring = scoring
+        self.samples = samples
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Learner:
         self._traffic = dict.fromkeys(TRAFFIC, 0)
@@ -38,6 +49,9 @@ class _LLMLearner(Learner):
             from dataeff.errors import ConfigError
 
             raise ConfigError("An LLM learner needs the task (question and verbalizers); run it through a Study.")
+        check_scoring(self.scoring, self.samples)
+        # A model that writes its answer is told the answer words (and, verbal, to add a confidence).
+        self._task = replace(self.task, answer_form=ANSWER_FORMS[self.scoring])
         start = time.perf_counter()
         # The answer set is the task's labels, whatever the (possibly empty) training rows hold.
         self.classes_ = np.array(self.task.classes)
@@ -86,12 +100,14 @@ class _LLMLearner(Learner):
         each prompt has demonstrations of its own, and its bias is measured after them (one
         "N/A" row each: a bias that varies from row to row would otherwise reorder the rows).
         """
+        if self.scoring != "logprobs":
+            return self._from_answers(prompts)
         lm = self._lm()
-        endings = self.task.continuations()
+        endings = self._task.continuations()
         content_free = []
         if self.calibrate and columns is not None:
             def blank(value):
-                return self.task.query(pd.Series({c: value for c in columns}))
+                return self._task.query(pd.Series({c: value for c in columns}))
 
             content_free = ([p + blank("N/A") for p in prefixes] if prefixes is not None
                             else [prefix + blank(v) for v in ("N/A", "", "[MASK]")])
@@ -112,19 +128,50 @@ class _LLMLearner(Learner):
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
+    def _from_answers(self, prompts: list[str]) -> np.ndarray:
+        """Class probabilities from answers the model writes (``sample``: vote shares of
+        ``samples`` answers; ``verbal``: one answer's stated confidence), and the count of
+        answers that named no label."""
+        from dataeff.errors import ConfigError
+        from dataeff.learners.llm.backends.base import Generation
+
+        lm = self._lm()
+        if "generate" not in lm.serves:
+            raise ConfigError(f"The {self.backend} backend does not write answers, so {self.scoring} scoring cannot "
+                              "run on it; use logprobs scoring or a backend that generates (llamacpp, openai).")
+        lengths = lm.count_tokens(prompts)
+        most = max(lm.count_tokens(self._task.continuations())) + EXTRA_TOKENS[self.scoring]
+        lm = self._lm(max(lengths, default=0) + most)
+        verbal = self.scoring == "verbal"
+        requests = [Generation(p, max_tokens=most, temperature=0.0 if verbal else 1.0, n=1 if verbal else self.samples)
+                    for p in prompts]
+        answers = self._counted(lm, lm.generate, requests)
+        read = confidence_shares if verbal else vote_shares
+        proba, unparsed = read(answers, self._task.verbalizers, list(self.classes_))
+        written = [text for row in answers for text in row]
+        self._traffic["llm_answers"] += len(written)
+        self._traffic["llm_unparsed"] += unparsed
+        # What serving would cost: each prompt once (a server samples its answers together) and
+        # every answer written.
+        self._tokens += int(sum(lengths)) + int(sum(lm.count_tokens(written)))
+        return proba
+
 
 # Per-cell counters of LLM traffic, stored with the cell (see experiment/store.py).
 TRAFFIC = ("llm_calls", "llm_cached", "endpoint_prompts", "endpoint_requests", "endpoint_retries",
-           "endpoint_failures", "endpoint_unlisted")
+           "endpoint_failures", "endpoint_unlisted", "llm_answers", "llm_unparsed", "endpoint_input_tokens",
+           "endpoint_output_tokens")
 
 
 def _counters(lm) -> dict[str, int]:
-    stats = getattr(lm.inner, "stats", {})
+    stats = lm.stats  # the backend's own: an endpoint's requests, retries, billed tokens
     return {"llm_calls": lm.cache.misses, "llm_cached": lm.cache.hits,
             "endpoint_prompts": stats.get("prompts", 0), "endpoint_requests": stats.get("sent", 0),
             "endpoint_retries": stats.get("retried", 0), "endpoint_failures": stats.get("failed", 0),
             # answer words outside the server's top log-probabilities: scored min(top) - 1
-            "endpoint_unlisted": stats.get("unlisted", 0)}
+            "endpoint_unlisted": stats.get("unlisted", 0),
+            "endpoint_input_tokens": stats.get("input_tokens", 0),
+            "endpoint_output_tokens": stats.get("output_tokens", 0)}
 
 
 class ZeroShot(_LLMLearner):
@@ -136,7 +183,7 @@ class ZeroShot(_LLMLearner):
         pass
 
     def _predict_proba(self, X):
-        return self._score([self.task.query(row) for _, row in X.iterrows()], "", list(X.columns))
+        return self._score([self._task.query(row) for _, row in X.iterrows()], "", list(X.columns))
 
 
 class FewShot(_LLMLearner):
@@ -168,15 +215,16 @@ class FewShot(_LLMLearner):
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  k_max: int = DEFAULT_K_MAX, calibrate: bool = True, random_state: int = 0,
-                 backend_options: dict | None = None, select: str = "balanced", cache: CacheSettings | None = None):
-        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache)
+                 backend_options: dict | None = None, select: str = "balanced", cache: CacheSettings | None = None,
+                 scoring: str = "logprobs", samples: int = DEFAULT_SAMPLES):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache, scoring, samples)
         self.k_max = k_max
         self.select = select
 
     def _fit(self, X, y):
         rng = np.random.default_rng(self.random_state)
         picked = balanced_demonstrations(y, min(self.k_max, len(y)), rng) if len(y) else []
-        self._prefix = "".join(self.task.demonstration(X.iloc[i], y.iloc[i]) for i in picked)
+        self._prefix = "".join(self._task.demonstration(X.iloc[i], y.iloc[i]) for i in picked)
         self.n_demonstrations_ = len(picked)
         self._pool, self.retrieval_, self.notes = None, None, []
         if self.select == "similar" and len(y) > self.k_max:
@@ -203,7 +251,7 @@ class FewShot(_LLMLearner):
         rest = np.setdiff1d(np.arange(len(y)), held)
         rest_X, rest_y = X.iloc[rest].reset_index(drop=True), y.iloc[rest].reset_index(drop=True)
         held_X, held_y = X.iloc[held], y.iloc[held].to_numpy()
-        balanced = self._score([self._prefix + self.task.query(row) for _, row in held_X.iterrows()], self._prefix,
+        balanced = self._score([self._prefix + self._task.query(row) for _, row in held_X.iterrows()], self._prefix,
                                list(X.columns))
         retrieved = self._retrieved_proba(held_X, vectors[held], (rest_X, rest_y, vectors[rest]))
         truth = np.searchsorted(self.classes_, held_y)
@@ -237,15 +285,15 @@ class FewShot(_LLMLearner):
         """Each row's prompt with its nearest labelled rows of ``pool``, calibrated on its own
         demonstrations (a content-free row after them)."""
         pool_X, pool_y, pool_vectors = pool
-        demonstrations = ["".join(self.task.demonstration(pool_X.iloc[j], pool_y.iloc[j])
+        demonstrations = ["".join(self._task.demonstration(pool_X.iloc[j], pool_y.iloc[j])
                                   for j in similar_demonstrations(near, pool_y, self.k_max, self._class_order))
                           for near in vectors @ pool_vectors.T]
-        prompts = [d + self.task.query(row) for d, (_, row) in zip(demonstrations, X.iterrows())]
+        prompts = [d + self._task.query(row) for d, (_, row) in zip(demonstrations, X.iterrows())]
         return self._score(prompts, columns=list(X.columns), prefixes=demonstrations)
 
     def _predict_proba(self, X):
         if self._pool is None:
-            prompts = [self._prefix + self.task.query(row) for _, row in X.iterrows()]
+            prompts = [self._prefix + self._task.query(row) for _, row in X.iterrows()]
             return self._score(prompts, self._prefix, list(X.columns))
         return self._retrieved_proba(X, self._embed(X), self._pool)
 
@@ -253,7 +301,7 @@ class FewShot(_LLMLearner):
         from dataeff.learners.llm.backends import get_backend
 
         embedder = get_backend("minilm", cache=self.cache)
-        return self._counted(embedder, embedder.embed, [self.task.row_text(row) for _, row in X.iterrows()])
+        return self._counted(embedder, embedder.embed, [self._task.row_text(row) for _, row in X.iterrows()])
 
 
 class LinearHead(_LLMLearner):
@@ -290,7 +338,7 @@ class EmbedLinear(LinearHead):
         return self._embed(X)
 
     def _embed(self, X) -> np.ndarray:
-        texts = [self.task.row_text(row) for _, row in X.iterrows()]
+        texts = [self._task.row_text(row) for _, row in X.iterrows()]
         self._tokens += sum(len(t) // 4 for t in texts)  # embedding models bill by tokens too (approx.)
         lm = self._lm()
         return self._counted(lm, lm.embed, texts)
@@ -302,12 +350,13 @@ class LLMPrior(_LLMLearner):
 
     def __init__(self, task: Task | None = None, backend: str = "llamacpp", model: str | None = None,
                  head: str = "logreg", calibrate: bool = False, random_state: int = 0,
-                 backend_options: dict | None = None, cache: CacheSettings | None = None):
-        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache)
+                 backend_options: dict | None = None, cache: CacheSettings | None = None, scoring: str = "logprobs",
+                 samples: int = DEFAULT_SAMPLES):
+        super().__init__(task, backend, model, calibrate, random_state, backend_options, cache, scoring, samples)
         self.head = head
 
     def _llm_features(self, X) -> np.ndarray:
-        proba = self._score([self.task.query(row) for _, row in X.iterrows()], "", list(X.columns))
+        proba = self._score([self._task.query(row) for _, row in X.iterrows()], "", list(X.columns))
         logs = np.log(np.clip(proba, 1e-9, 1))
         return logs - logs.mean(axis=1, keepdims=True)  # centred log-probabilities (log-odds for two classes)
 

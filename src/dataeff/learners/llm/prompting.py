@@ -27,6 +27,9 @@ class Task:
     classes: list[str] = field(default_factory=list)
     descriptions: dict[str, str] | None = None  # the data dictionary: column -> meaning
     template: str | None = None  # a Jinja row template (replaces style)
+    # How the question asks for its answer: "word" (scored by its log-probability: nothing
+    # said), "choice" (written answers: the answer words listed), "confidence" (also a 0-100).
+    answer_form: str = "word"
 
     @classmethod
     def for_dataset(cls, name: str, target: str, classes: list[str], question: str | None = None,
@@ -51,7 +54,17 @@ class Task:
         return serialize_row(row, self.style, self.descriptions, self.template)
 
     def query(self, row: pd.Series) -> str:
-        return f"{self.row_text(row)}\nQuestion: {self.question}\nAnswer:"
+        return f"{self.row_text(row)}\nQuestion: {self.question}{self._asking()}\nAnswer:"
+
+    def _asking(self) -> str:
+        """What the question adds for a model that writes its answer: which words to use."""
+        if self.answer_form == "word":
+            return ""
+        words = " or ".join(self.verbalizers[c] for c in self.classes)
+        if self.answer_form == "choice":
+            return f" ({words})"
+        example = self.verbalizers[self.classes[0]]
+        return f" Reply {words}, then how sure you are from 0 to 100 (e.g. {example} 80)."
 
     def demonstration(self, row: pd.Series, label: str) -> str:
         return f"{self.query(row)} {self.verbalizers[label]}\n\n"

@@ -52,8 +52,8 @@ def llm_workload(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> str 
     if work.local_tokens:
         parts.append(f"about {work.local_tokens:,.0f} prompt tokens for local models before the cache, roughly "
                      f"{work.local_seconds / 60:,.0f} minutes of one core")
-    if work.endpoint_tokens:
-        parts.append(f"about {work.endpoint_tokens:,.0f} prompt tokens (before the cache) go to the endpoint")
+    # An endpoint's share is said by the spend line (spend.py), in the tokens it bills: each
+    # request's whole prompt, not the tokens a local model evaluates once and reuses.
     if work.train_tokens:
         parts.append(f"about {work.train_tokens:,.0f} training tokens (llm-finetune), included in the minutes")
     if not parts:
@@ -96,7 +96,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         workload = REGISTRY[spec.kind].workload if spec.kind in REGISTRY else None
         if workload == "labels":  # the labeller's prompts of the pool rows, in the labeller's terms
             tokens_, seconds_ = _pool_labelling(spec, plan, sample, lengths, counters)
-            tokens["local" if spec.params["labeller"].params.get("backend") != "openai" else "endpoint"] += tokens_
+            tokens["local" if _local(spec.params["labeller"]) else "endpoint"] += tokens_
             weighted += seconds_
             continue
         if workload is None or "task" not in spec.params:
@@ -105,7 +105,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
         # the pool rows an acquiring learner reads: its training rows and the candidates it scores
         read = min(pool, max(sizes, default=0) + (MAX_CANDIDATES if spec.acquire in ("margin", "entropy", "llm-zero")
                                                      else 0))
-        task, local = spec.params["task"], spec.params.get("backend") != "openai"  # the only endpoint that scores
+        task, local = spec.params["task"], _local(spec)
         # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
         same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))
         if same_prompts not in lengths:
@@ -139,7 +139,7 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
                 if size > k_max and held:  # the labels decide: both ways on the held-out rows
                     parts.append(((held * 2 * (prefix + query) + prefix + held * query) * seeds, (prefix + query) / 2))
         elif workload == "probe":  # a state per distinct row, cached across sizes and seeds
-            local = spec.params.get("backend") in ("llamacpp", "transformers")  # else an endpoint's /embeddings
+            local = _local(spec)  # else an endpoint's /embeddings
             rows: set[int] = set()
             for split in plan.splits.values():
                 rows.update(split.test_index.tolist(), split.train_order[:read].tolist())
@@ -182,8 +182,15 @@ def _pool_labelling(spec: LearnerSpec, plan: Plan, sample, lengths: dict, counte
             parts.append(((prefix + rows * (query + (REREAD_TOKENS if prefix >= 64 else prefix))) * seeds,
                           prefix + query / 2))
     count = sum(t for t, _ in parts)
-    local = labeller.params.get("backend") != "openai"
+    local = _local(labeller)
     return count, (sum(t * attention_weight(p) for t, p in parts) if local else 0.0)
+
+
+def _local(spec: LearnerSpec) -> bool:
+    """Whether the learner's LLM runs on this machine (its backend's own fact; the default llamacpp)."""
+    from dataeff.learners.llm.backends import runs_locally
+
+    return runs_locally(spec.params.get("backend") or "llamacpp")
 
 
 def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
@@ -191,11 +198,11 @@ def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
     weights; loaded once per model into ``counters``), else about four characters a token."""
     if not texts:
         return 0.0
-    from dataeff.learners.llm.backends import LOCAL_BACKENDS, local_token_counter
+    from dataeff.learners.llm.backends import local_token_counter, runs_locally
 
     params = spec.params
     model = (params.get("backend"), params.get("model"), params.get("cache"))
-    if model[0] in LOCAL_BACKENDS and model not in counters:
+    if model[0] and runs_locally(model[0]) and model not in counters:
         try:
             counters[model] = local_token_counter(*model)[0]
         except Exception:  # noqa: BLE001 - an estimate: a model not in place yet falls back to characters

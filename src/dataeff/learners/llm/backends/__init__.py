@@ -21,13 +21,13 @@ from dataeff.learners.llm.backends.endpoint import EndpointClient, OpenAIComplet
 from dataeff.learners.llm.backends.llamacpp import LOCAL_CONTEXT, LlamaCpp
 from dataeff.learners.llm.backends.models import (default_gguf, default_minilm, file_fingerprint, is_gguf,
                                                   local_model_path)
-from dataeff.learners.llm.backends.preflight import LOCAL_BACKENDS, local_token_counter, preflight
-from dataeff.learners.llm.backends.registry import ALIASES, backend_class, get_backend
+from dataeff.learners.llm.backends.preflight import local_token_counter, preflight
+from dataeff.learners.llm.backends.registry import ALIASES, backend_class, get_backend, runs_locally
 from dataeff.learners.llm.backends.sentence import SentenceEmbedder
 from dataeff.learners.llm.backends.transformers import Transformers
 from dataeff.learners.llm.cache import AnswerCache, CacheSettings
 
-__all__ = ["ALIASES", "LOCAL_BACKENDS", "LOCAL_CONTEXT", "AnswerCache", "Backend", "CacheSettings", "Cached",
+__all__ = ["ALIASES", "LOCAL_CONTEXT", "AnswerCache", "Backend", "CacheSettings", "Cached",
            "EndpointClient", "LlamaCpp", "OpenAICompletions", "OpenAIEmbeddings", "SentenceEmbedder", "Transformers",
            "backend_class", "default_gguf", "default_minilm", "file_fingerprint", "get_backend", "is_gguf",
-           "local_model_path", "local_token_counter", "preflight"]
+           "local_model_path", "local_token_counter", "preflight", "runs_locally"]

@@ -1,10 +1,12 @@
-"""The backend contract (``loglikelihood``, ``embed``, ``hidden_states``, ``count_tokens``,
-``fingerprint``) and the answer cache in front of any backend."""
+"""The backend contract (three request kinds: ``loglikelihood``, ``generate``, vectors from
+``embed`` and ``hidden_states``; and ``count_tokens``, ``fingerprint``, the backend's facts) and
+the answer cache in front of any backend."""
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,18 +14,42 @@ from dataeff.errors import ConfigError
 from dataeff.learners.llm.cache import AnswerCache
 
 
-class Backend:
-    """Scores continuations and/or embeds texts. ``fingerprint`` names the exact model.
+@dataclass(frozen=True)
+class Generation:
+    """One text-generation request: ``n`` answers sampled after ``prompt`` at ``temperature``,
+    each at most ``max_tokens`` long and cut at the first of ``stop``."""
 
-    ``model_files``: whether the backend reads model files (and keeps their hashes and
-    conversions) in the cache folder, so the registry hands it ``cache_folder``.
+    prompt: str
+    max_tokens: int = 8
+    temperature: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ("\n",)
+
+    def payload(self) -> list:
+        return [self.prompt, self.max_tokens, self.temperature, self.n, list(self.stop)]
+
+
+class Backend:
+    """Scores continuations, generates text and/or embeds texts. ``fingerprint`` names the exact model.
+
+    Each backend declares its facts, and nothing outside the backends package asks its name:
+    ``serves`` (the request kinds it answers: loglikelihood, generate, embed, hidden_states),
+    ``runs_locally`` (False: rows leave this machine for a server), ``model_files`` (it reads
+    model files, and keeps their hashes and conversions, in the cache folder, so the registry
+    hands it ``cache_folder``).
     """
 
     fingerprint: str = ""
     model_files: bool = False
+    runs_locally: bool = True
+    serves: frozenset[str] = frozenset()
 
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[float]:
         raise ConfigError(f"{type(self).__name__} cannot score text; use an LLM backend such as llamacpp.")
+
+    def generate(self, requests: list[Generation]) -> list[list[str]]:
+        """Each request's ``n`` sampled answers (texts), in order."""
+        raise ConfigError(f"{type(self).__name__} cannot generate text; use an LLM backend such as llamacpp.")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         raise ConfigError(f"{type(self).__name__} cannot embed text; use an embedding backend such as minilm.")
@@ -46,6 +72,19 @@ class Cached(Backend):
 
     def __init__(self, inner: Backend, cache: AnswerCache):
         self.inner, self.cache, self.fingerprint = inner, cache, inner.fingerprint
+        self.runs_locally, self.serves = inner.runs_locally, inner.serves
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """The backend's own traffic counters (an endpoint's requests, retries, ...), if any."""
+        return dict(getattr(self.inner, "stats", {}))
+
+    def generate(self, requests):
+        # A sampled answer is cached like any other: a resumed run must not pay for it again,
+        # and the cell it belongs to reads the same votes.
+        return self._through_cache("generate", [r.payload() for r in requests],
+                                   lambda todo: self.inner.generate([Generation(p[0], p[1], p[2], p[3], tuple(p[4]))
+                                                                     for p in todo]))
 
     def loglikelihood(self, requests):
         return self._through_cache("loglikelihood", [list(r) for r in requests],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends.base import Backend
+from dataeff.learners.llm.backends.base import Backend, Generation
 from dataeff.terms import setting_name
 
 
@@ -54,6 +54,14 @@ class Endpoint:
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
+class Refused(ConfigError):
+    """The server refused a request for good (an HTTP error not worth retrying), with its status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 class _Retryable(Exception):
     """A failed try worth another: why (for the final error), and the server's Retry-After."""
 
@@ -86,7 +94,8 @@ class EndpointClient:
         self.base_url, self.model_name = self.endpoint.url, self.endpoint.model
         self.concurrency, self.timeout, self.retries, self.max_wait = concurrency, timeout, retries, max_wait
         self.api_key_env = api_key_env
-        self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0, "unlisted": 0}
+        self.stats = {"prompts": 0, "sent": 0, "retried": 0, "failed": 0, "unlisted": 0, "input_tokens": 0,
+                      "output_tokens": 0}
         self._lock = threading.Lock()
         import httpx
         import tenacity
@@ -103,6 +112,12 @@ class EndpointClient:
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.stats[key] += n
+
+    def count_usage(self, answer: dict) -> None:
+        """Add an answer's billed tokens (its ``usage``, where the server reports one)."""
+        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        for ours, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
+            self.count(ours, usage[theirs] if isinstance(usage.get(theirs), int) and usage[theirs] >= 0 else 0)
 
     def map(self, call: Callable, items: Iterable) -> list:
         """``call`` on each item, at most ``concurrency`` at once, results in order."""
@@ -139,8 +154,8 @@ class EndpointClient:
             raise _Retryable(f"HTTP {response.status_code}", _seconds(response.headers.get("Retry-After")))
         if not response.is_success:
             detail = _redacted(one_line(response.text, 200), api_key)
-            raise ConfigError(f"{self.base_url} refused the request (HTTP {response.status_code}: {detail}); "
-                              f"check {setting_name('llm_model')} and the API key's variable.")
+            raise Refused(f"{self.base_url} refused the request (HTTP {response.status_code}: {detail}); "
+                          f"check {setting_name('llm_model')} and the API key's variable.", response.status_code)
         try:
             answer = response.json()
         except ValueError:  # json.JSONDecodeError, a body cut short
@@ -166,6 +181,7 @@ class EndpointBackend(Backend):
     counters as ``stats``, and a fingerprint naming the use, server and model."""
 
     use = "openai"
+    runs_locally = False
 
     def __init__(self, model: str | None = None, **client_options):
         self.client = EndpointClient(model, **client_options)
@@ -181,7 +197,10 @@ class EndpointBackend(Backend):
 
 
 class OpenAICompletions(EndpointBackend):
-    """Scores continuations with a server's ``/completions`` (alias ``openai``).
+    """Scores continuations, or samples answers, with a server's ``/completions`` (alias ``openai``).
+
+    ``generate``: each request's answers in one completion of ``n`` choices, asked again for
+    the rest where a server gives fewer (llama.cpp's gives one); no log-probabilities asked.
 
     ``scoring="next-token"``: one completion per prompt with ``max_tokens=1`` and the top
     log-probabilities of the next token; each answer word is scored by its first token, so
@@ -193,6 +212,8 @@ class OpenAICompletions(EndpointBackend):
     """
 
     TOP_LOGPROBS = 20
+    serves = frozenset({"loglikelihood", "generate"})
+    provider = "openai"  # genai-prices' provider: a model it does not know (your own server's) has no price
 
     def __init__(self, model: str | None = None, scoring: str = "next-token", **client_options):
         if scoring not in ("next-token", "echo"):
@@ -229,6 +250,36 @@ class OpenAICompletions(EndpointBackend):
                 scores[(context, continuation)] = float(top[token])
         return [scores[r] for r in requests]
 
+    def generate(self, requests):
+        return self.client.map(self._sampled, requests)
+
+    # Choices one request may ask for: servers cap n (llama.cpp's at its parallel slots, 4 by
+    # default), and one that refuses a larger n (HTTP 400) is asked for half as many from then on.
+    max_choices = 128
+
+    def _sampled(self, request: Generation) -> list[str]:
+        answers: list[str] = []
+        while len(answers) < request.n:
+            n = min(request.n - len(answers), self.max_choices)
+            body = {"model": self.model_name, "prompt": request.prompt, "max_tokens": request.max_tokens,
+                    "temperature": request.temperature, "n": n, "stop": list(request.stop)}
+            try:
+                answer = self.client.post("/completions", body)
+            except Refused as refused:
+                if refused.status != 400 or n == 1:
+                    raise
+                self.max_choices = n // 2
+                continue
+            choices = answer.get("choices")
+            texts = [str(c["text"]) for c in choices if isinstance(c, dict) and "text" in c] if isinstance(choices, list) else []
+            if not texts:
+                raise ConfigError(f"{self.base_url} answered /completions without a text choice; use an "
+                                  "OpenAI-compatible server.")
+            self.client.count_usage(answer)
+            answers += texts[: request.n - len(answers)]
+        self.client.count("prompts")
+        return answers
+
     def _echo_score(self, context: str, continuation: str) -> float:
         """The continuation's log-probability from the server's own scores of the prompt
         tokens (``echo``): every answer word, however many tokens, scored whole. Slow on some
@@ -255,6 +306,8 @@ class OpenAICompletions(EndpointBackend):
                 "logprobs": self.TOP_LOGPROBS}
 
         def read(logprobs):
+            if "top_logprobs" not in logprobs and "content" in logprobs:  # llama.cpp's own server: chat's form
+                logprobs = {"top_logprobs": [logprobs["content"][0]["top_logprobs"]]}
             top = logprobs["top_logprobs"][0]
             if isinstance(top, list):  # some servers send [{"token": ..., "logprob": ...}]
                 top = {item["token"]: item["logprob"] for item in top}
@@ -272,6 +325,7 @@ class OpenAICompletions(EndpointBackend):
         """POST a completion and ``read`` its ``logprobs``; an answer without them is one
         clear error ("answered without <missing>")."""
         answer = self.client.post("/completions", body)
+        self.client.count_usage(answer)
         try:
             return read(answer["choices"][0]["logprobs"])
         except (KeyError, IndexError, TypeError, AttributeError, ValueError):
@@ -283,6 +337,7 @@ class OpenAIEmbeddings(EndpointBackend):
     request, L2-normalized like the local embedder's; options go to ``EndpointClient``."""
 
     use = "openai-embed"
+    serves = frozenset({"embed", "hidden_states"})
     BATCH = 64
 
     def embed(self, texts):

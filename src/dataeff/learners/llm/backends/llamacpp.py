@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dataeff.errors import ConfigError, one_line
-from dataeff.learners.llm.backends.base import Backend, common_prefix
+from dataeff.learners.llm.backends.base import Backend, Generation, common_prefix
 from dataeff.learners.llm.backends.llamabuild import check_runs_here, load_llama
 from dataeff.learners.llm.backends.models import file_fingerprint, local_model_path
 from dataeff.learners.llm.cache import CacheSettings
@@ -45,6 +45,7 @@ class LlamaCpp(Backend):
     """
 
     model_files = True
+    serves = frozenset({"loglikelihood", "generate", "hidden_states"})
 
     def __init__(self, model: str | None = None, n_ctx: int = LOCAL_CONTEXT, n_threads: int = 1,
                  cache_folder: Path | None = None):
@@ -168,6 +169,53 @@ class LlamaCpp(Backend):
                 self.llm.n_tokens = len(ctx_tokens)
         return total
 
+    def generate(self, requests):
+        """Each request's ``n`` answers, sampled token by token from the logits after one
+        evaluation of its prompt (the KV cache rolled back to the prompt between answers). The
+        draws are seeded by the prompt, so a prompt's answers are a function of it alone."""
+        order = sorted(range(len(requests)), key=lambda i: requests[i].prompt)
+        answers: list[list[str]] = [[] for _ in requests]
+        for i in order:
+            answers[i] = self._sample(requests[i])
+        return answers
+
+    def _sample(self, request: Generation) -> list[str]:
+        import zlib
+
+        import llama_cpp
+
+        tokens = self.llm.tokenize(request.prompt.encode(), add_bos=True, special=False)
+        if len(tokens) + request.max_tokens > self.n_ctx:
+            raise ConfigError(f"A prompt of {len(tokens)} tokens and its answer exceed the model's context of "
+                              f"{self.n_ctx}; use fewer demonstrations or shorter rows.")
+        if tokens != self._held_context:
+            self._prefill(tokens)
+        rng = np.random.default_rng(zlib.crc32(request.prompt.encode()))
+        vocab = self.llm._model.vocab
+        answers = []
+        for _ in range(request.n):
+            drawn: list[int] = []
+            fed = False  # whether a drawn token went into the KV cache
+            logits = self._context_logits
+            try:
+                while len(drawn) < request.max_tokens:
+                    token = _draw(logits, request.temperature, rng)
+                    if llama_cpp.llama_vocab_is_eog(vocab, token):
+                        break
+                    drawn.append(token)
+                    text = self.llm.detokenize(drawn).decode("utf-8", errors="ignore")
+                    if any(stop in text for stop in request.stop) or len(drawn) == request.max_tokens:
+                        break
+                    fed = True
+                    self.llm.eval([token])
+                    logits = self._last_logits()
+            finally:
+                if fed:  # back to the bare prompt for the next answer
+                    self.llm._ctx.kv_cache_seq_rm(-1, len(tokens), -1)
+                    self.llm.n_tokens = len(tokens)
+            answers.append(_cut(self.llm.detokenize(drawn).decode("utf-8", errors="ignore"), request.stop))
+        return answers
+
     # Scores must be a function of the prompt alone (the cache and a resumed run rely on it),
     # yet llama.cpp's numbers shift by up to ~0.1 nats with how tokens are batched. So the
     # context is evaluated in blocks aligned at multiples of BLOCK tokens and the KV cache is
@@ -227,6 +275,24 @@ def check_llamacpp_layer(layer: int | None, n_layers: int) -> None:
     if layer is not None and layer != n_layers:
         raise ConfigError(f"The llamacpp backend gives only the last layer's state ({n_layers}); for layer {layer} "
                           f"use the transformers backend, e.g. llm-probe(layer={layer}, backend=transformers).")
+
+
+def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator, top: int = 256) -> int:
+    """A token drawn from the softmax of ``logits / temperature`` over the ``top`` most likely
+    (the rest of a 262k vocabulary holds a negligible share, and a full draw costs ~10x more);
+    the most likely at temperature 0."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    candidates = np.argpartition(logits, -top)[-top:] if len(logits) > top else np.arange(len(logits))
+    scaled = logits[candidates].astype(np.float64) / temperature
+    weights = np.exp(scaled - scaled.max())
+    return int(candidates[rng.choice(len(candidates), p=weights / weights.sum())])
+
+
+def _cut(text: str, stops: tuple[str, ...]) -> str:
+    """``text`` up to the first of ``stops`` it holds."""
+    ends = [text.index(stop) for stop in stops if stop in text]
+    return text[: min(ends)] if ends else text
 
 
 def _logprob(logits: np.ndarray, token: int) -> float:

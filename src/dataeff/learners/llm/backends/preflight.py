@@ -9,8 +9,6 @@ from dataeff.learners.llm.backends.models import default_gguf, is_gguf, local_mo
 from dataeff.learners.llm.cache import CacheSettings
 from dataeff.terms import setting_name
 
-LOCAL_BACKENDS = ("llamacpp", "transformers")  # a model in this process, whose context is known
-
 
 def preflight(alias: str, model: str | None, options: dict | None = None, cache: CacheSettings | None = None) -> None:
     """Cheap checks before a run folder is made: the model file is a GGUF file (or model

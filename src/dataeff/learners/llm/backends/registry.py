@@ -28,6 +28,12 @@ def backend_class(alias: str) -> type[Backend]:
     return getattr(importlib.import_module(module), attr)
 
 
+def runs_locally(alias: str) -> bool:
+    """Whether the backend behind ``alias`` runs on this machine (its model in this process, its
+    context known): False sends rows to a server. The backend class's own fact."""
+    return backend_class(alias).runs_locally
+
+
 def get_backend(alias: str, model: str | None = None, options: dict | None = None,
                 cache: CacheSettings | None = None) -> Cached:
     """The process's backend for ``alias`` (loaded once per alias, model, options and cache),

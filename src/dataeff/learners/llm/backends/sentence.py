@@ -18,6 +18,7 @@ class SentenceEmbedder(Backend):
     cached embeddings follow the weights, not the folder's name."""
 
     model_files = True
+    serves = frozenset({"embed"})
 
     def __init__(self, model: str | None = None, cache_folder: Path | None = None):
         cache_folder = cache_folder or CacheSettings.default().folder

@@ -6,9 +6,8 @@ and the converted copy is kept under the cache folder, so later runs load it in 
 On a machine with CUDA the model runs on the GPU: this is the route from the laptop study to a
 big model on a GPU server, with the same prompts and the same answer cache.
 
-Scoring batches prompts of similar length. Prompts that share a long token prefix (a few-shot
-block) have that prefix evaluated once and its KV cache reused for every row, as the llamacpp
-backend does.
+Scoring batches prompts of similar length; a long shared token prefix (a few-shot block) is
+evaluated once and its KV cache reused for every row, as the llamacpp backend does.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ class Transformers(Backend):
     converted once into ``cache_folder`` (None: ``CacheSettings.default()``'s folder)."""
 
     model_files = True
+    serves = frozenset({"loglikelihood", "hidden_states"})
 
     # A shared prefix shorter than this is recomputed per row: copying its cache costs more.
     MIN_PREFIX = 32
