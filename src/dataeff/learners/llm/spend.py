@@ -20,6 +20,7 @@ from dataeff.data.dataset import Dataset
 from dataeff.errors import ConfigError
 from dataeff.experiment.plan import Plan
 from dataeff.learners.llm.voting import ANSWER_FORMS
+from dataeff.learners.llm.workload import approximate_tokens
 from dataeff.learners.registry import REGISTRY, LearnerSpec
 from dataeff.terms import setting_name
 
@@ -109,7 +110,7 @@ def estimate_bills(dataset: Dataset, plan: Plan, specs: list[LearnerSpec], input
         k_max = params.get("k_max", 0)
         sizes = [s for s in plan.sizes_up_to(spec.max_size) if s > 0]
         calibrated = scoring == "logprobs" and params.get("calibrate", workload != "prior")
-        blank = _tokens([task.query(pd.Series({c: "N/A" for c in dataset.X.columns}))])
+        blank = approximate_tokens([task.query(pd.Series({c: "N/A" for c in dataset.X.columns}))])
         prompts: list[tuple[float, float]] = []  # (prompts, tokens each)
         first = (params.get("backend"), str(params.get("model")), repr(task)) not in asked
         asked.add((params.get("backend"), str(params.get("model")), repr(task)))
@@ -142,7 +143,7 @@ class _RowTokens:
             return 0.0
         todo = [p for p in positions if p not in self.known]
         for p in todo:
-            self.known[p] = _tokens([self.task.query(self.X.iloc[p])])
+            self.known[p] = approximate_tokens([self.task.query(self.X.iloc[p])])
         return float(np.mean([self.known[p] for p in positions]))
 
 
@@ -204,9 +205,3 @@ def spent(usage: dict, price: Price | None) -> float | None:
     if price is None:
         return None
     return price.cost(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
-
-
-def _tokens(texts: list[str]) -> float:
-    """About four characters a token (an endpoint's tokenizer is not here to ask), and the
-    chat or completion's few framing tokens."""
-    return float(np.mean([len(t) for t in texts])) / 4 + 4 if texts else 0.0

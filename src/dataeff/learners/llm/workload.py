@@ -209,7 +209,13 @@ def _mean_tokens(spec: LearnerSpec, texts: list[str], counters: dict) -> float:
             counters[model] = None
     if counters.get(model) is not None:
         return float(np.mean(counters[model](texts)))
-    return float(np.mean([len(t) for t in texts])) / 4 + 4
+    return approximate_tokens(texts)
+
+
+def approximate_tokens(texts: list[str]) -> float:
+    """Mean tokens of ``texts`` where no tokenizer is at hand (an endpoint's): about four
+    characters a token, and the few tokens that frame a prompt."""
+    return float(np.mean([len(t) for t in texts])) / 4 + 4 if texts else 0.0
 
 
 def attention_weight(position: float) -> float:
