@@ -221,12 +221,12 @@ def features(
     from dataeff.data.relations import flatten
     from dataeff.errors import ConfigError
 
-    flattening = load_config(config).data.flattening
-    if flattening is None:
+    data = load_config(config).data
+    if (flattening := data.flattening) is None:
         raise ConfigError(f"{config} declares no relations: [data] needs 'entity', 'key' and [[data.relations]].")
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise ConfigError(f"--out must end in .parquet or .csv; got {out.name}.")
-    wide = flatten(flattening)
+    wide = flatten(flattening, password_env=data.password_env)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     wide.to_parquet(tmp, index=False) if out.suffix.lower() == ".parquet" else wide.to_csv(tmp, index=False)
@@ -304,8 +304,9 @@ def analyze_command(
 @_friendly
 def next_labels_command(
     run_dir: Annotated[Path, typer.Option("--run", help="A run folder written by 'dataeff run'.")],
-    unlabelled: Annotated[Path, typer.Option("--from", help="Unlabelled rows with the run's feature columns "
-                                                            "(CSV, Parquet, JSONL, SQLite, DuckDB).")],
+    unlabelled: Annotated[str, typer.Option("--from", help="Unlabelled rows with the run's feature columns: a file "
+                                                           "(CSV, Parquet, JSONL, Excel, SQLite, DuckDB) or a "
+                                                           "database URL with --table or --query.")],
     k: Annotated[int, typer.Option("--k", help="How many rows to label next.")] = 100,
     learner: Annotated[str | None, typer.Option("--learner", "-l", help="The run's learner that ranks them "
                                                 "(default: the acquiring learner whose choosing paid most, else the "
@@ -314,11 +315,14 @@ def next_labels_command(
                                                       "else margin).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write them (default: "
                                              "RUN/next-labels.csv).")] = None,
+    table: Annotated[str | None, typer.Option(help="The table of --from (a database file or URL).")] = None,
+    query: Annotated[str | None, typer.Option(help="The SQL query to read from --from.")] = None,
+    password_env: Annotated[str | None, typer.Option(help="The variable holding --from's database password.")] = None,
 ) -> None:
     """Rank unlabelled rows by how unsure a run's learner is of each: the rows to label next."""
     from dataeff.labelling import next_labels
 
-    path = next_labels(run_dir, unlabelled, k, learner=learner, strategy=strategy, out=out)
+    path = next_labels(run_dir, unlabelled, k, learner, strategy, out, table=table, query=query, password_env=password_env)
     print(f"{path}: the {k:,} rows to label next, most uncertain first")
 
 

@@ -12,6 +12,7 @@ declared here together, so that one file answers "what can I set, and what does 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
@@ -72,6 +73,16 @@ Flag = Annotated[bool, Field(strict=True)]
 ExistingFile = Annotated[FilePath | None, AfterValidator(lambda path: None if path is None else str(path))]
 
 
+def _environment_name(value: Any) -> Any:
+    """A variable's name (DB_PASSWORD), not its value: a password given here would be stored."""
+    if value is not None and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)):
+        raise _invalid("must be the name of an environment variable (like DB_PASSWORD), not the password")
+    return value
+
+
+EnvironmentName = Annotated[str | None, AfterValidator(_environment_name)]
+
+
 def _learners(value: Any) -> Any:
     """Names, 'name=kind(setting=value)' texts and objects; texts become Variants."""
     if isinstance(value, str):
@@ -92,6 +103,16 @@ def _answers(value: Any) -> Any:
                               or not all(isinstance(w, str) and w.strip() for w in value.values())):
         raise _invalid("must give each label an answer word, like 0=No,1=Yes")
     return None if value is None else {str(k): v.strip() for k, v in value.items()}
+
+
+def _names(value: Any) -> Any:
+    """Names, or the text 'a,b'."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if value is not None and (not isinstance(value, (list, tuple)) or not value
+                              or not all(isinstance(v, str) and v for v in value)):
+        raise _invalid("must name one column group or more, like tickets,purchases")
+    return None if value is None else list(value)
 
 
 def _score_target(value: Any) -> Any:
@@ -136,6 +157,10 @@ class DataSettings(Section):
                         "schema.table too).")
     query: Text = Field(None, description="SQL query to read from a database (a SQLite/DuckDB file, or a URL).")
     sheet: Text = Field(None, description="Sheet to read from an Excel workbook (default: the first).")
+    password_env: EnvironmentName = Field(None, description="The environment variable holding the database's "
+                                          "password, for a URL without one (kept by name, so the run can be read "
+                                          "again; PGPASSWORD and ~/.pgpass work too).",
+                                          json_schema_extra={"secret": True})
     # related tables flattened into features (see data/relations.py); load_config parses
     # entity .. relations into ``flattening``
     entity: Text = Field(None, description="Related tables: the entity table (a file, or a table of the "
@@ -151,6 +176,9 @@ class DataSettings(Section):
     unlabelled: ExistingFile = Field(None, description="A file of unlabelled rows with the study's feature "
                                      "columns: the pool an llm-labels learner's LLM labels (default: rows of the "
                                      "data's own, their labels hidden).")
+    groups: dict | None = Field(None, description="Column groups, the sources a study can value: name -> column "
+                                "names or patterns (clickstream = [\"page_*\"]), in the study TOML only; related "
+                                "tables make one group per relation.", json_schema_extra={"flag": False})
     # a numeric target cut into this many quantile classes (None: the target is a label already)
     bins: Annotated[int, Field(strict=True, ge=2)] | None = Field(
         None, description="Cut a numeric label column (a price, a score) into N quantile classes (N of 2 or "
@@ -171,6 +199,10 @@ class StudySettings(Section):
                                            "rows, at most 1000.")
     metric: Literal[tuple(METRICS)] = Field(
         DEFAULT_METRIC, description="Headline metric: roc_auc, accuracy, balanced_accuracy, log_loss, f1_macro.")
+    worth_of: Annotated[list[str], BeforeValidator(_names)] | None = Field(
+        None, description="Column groups to value: each learner also runs without each group "
+                          "(NAME-without-GROUP), and the answers say what the group is worth in labels and to the "
+                          "ceiling.")
 
 
 def default_cache_dir() -> Path:
@@ -386,7 +418,8 @@ def _one_line_error(section: type[Section], exc: ValidationError) -> ConfigError
     else:
         what = _PHRASES.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
     hint = ((field.json_schema_extra or {}).get("hint") if field is not None else None)
-    got = "" if kind == "missing" else f" Got {error['input']!r}."
+    secret = field is not None and (field.json_schema_extra or {}).get("secret")  # a misplaced password
+    got = "" if kind == "missing" or secret else f" Got {error['input']!r}."
     return ConfigError(f"{name}{entry} {what}{': ' + hint if hint else ''}.{got}")
 
 
@@ -494,7 +527,7 @@ def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] 
             raise ConfigError(f"[data] in {path.name} has both 'source' and 'entity'; an entity table with "
                               "relations replaces 'source': keep one.")
         data["flattening"] = parse_declaration(relational, base)
-        data["source"] = Path(data["flattening"].entity).name
+        data["source"] = data["flattening"].name
     source = data.get("source")
     from dataeff.data.source import is_database_url, looks_like_path  # the one place a source's form is read
 

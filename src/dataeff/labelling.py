@@ -11,6 +11,7 @@ fingerprint), so the model that ranks is the model the run measured.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +23,16 @@ STRATEGIES = ("margin", "entropy")
 RANK, UNCERTAINTY = "dataeff_rank", "dataeff_uncertainty"
 
 
-def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | None = None,
-                strategy: str | None = None, out: str | Path | None = None) -> Path:
+def next_labels(run: str | Path, unlabelled: Any, k: int, learner: str | None = None,
+                strategy: str | None = None, out: str | Path | None = None, *, table: str | None = None,
+                query: str | None = None, password_env: str | None = None, data: Any = None) -> Path:
     """Write the ``k`` rows of ``unlabelled`` to label next (most uncertain first) and return the
     file: the rows as given, their rank, their uncertainty and the learner's class probabilities.
+
+    ``unlabelled`` is anything a study reads (a file, a database URL with ``table`` or ``query``,
+    a table in memory); ``password_env`` names the variable holding a database URL's password.
+    ``data`` hands the run's own rows again where the run read them from memory (a pandas,
+    Polars or Arrow table); they must be the rows it measured.
 
     Examples
     --------
@@ -34,7 +41,8 @@ def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | 
     from dataeff.config import DataSettings, StudySettings
     from dataeff.data.dataset import conform_columns
     from dataeff.data.load import load
-    from dataeff.data.sources import read_source
+    from dataeff.data.source import source_for
+    from dataeff.experiment.sources import with_dropped_columns
     from dataeff.learners.registry import resolve_learners
     from dataeff.report.files import atomic_write
     from dataeff.variants import Variant
@@ -49,29 +57,34 @@ def next_labels(run: str | Path, unlabelled: str | Path, k: int, learner: str | 
                           f"Got {strategy!r}.")
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
         raise ConfigError(f"k must be a positive number of rows to label; got {k!r}.")
-    rows = read_source(unlabelled)
+    given = source_for(unlabelled, table=table, query=query, password_env=password_env)
+    rows, given_name = given.read(), given.name
     missing = [c for c in result.facts.feature_columns if c not in rows.columns]
     if missing:
-        raise DataError(f"{Path(unlabelled).name} lacks {len(missing)} of the run's feature columns "
+        raise DataError(f"{given_name} lacks {len(missing)} of the run's feature columns "
                         f"({', '.join(map(repr, missing[:5]))}{', ...' if len(missing) > 5 else ''}); give rows with "
                         "the columns the run was measured on.")
     if k > len(rows):
-        raise ConfigError(f"k = {k} is more than the {len(rows):,} rows of {Path(unlabelled).name}; ask for at most "
+        raise ConfigError(f"k = {k} is more than the {len(rows):,} rows of {given_name}; ask for at most "
                           f"{len(rows):,}.")
-    source = result.facts.data_source
-    if not source:
-        raise RunFolderError(f"{result.out} does not say how to read its data again (a DataFrame from Python, or "
-                             "related tables): call dataeff.next_labels from the same Python session's data, "
-                             "or run the study from a file.")
+    source = result.facts.data_source or {}
+    if data is not None:  # the run's rows, handed again (a table in memory has no path to store)
+        source = {"label": result.facts.label, "bins": source.get("bins"), "source": data}
+    elif source.get("source") is None:
+        raise RunFolderError(f"{result.out} does not say how to read its data again (a table from Python, or related "
+                             "tables): pass the run's rows again, dataeff.next_labels(..., data=TABLE), or run the "
+                             "study from a file.")
     dataset = load(DataSettings(**source), StudySettings())
     if dataset.fingerprint() != result.facts.data_fingerprint:
-        raise DataError(f"{source['source']} has changed since {result.out} was run (another fingerprint); rank with "
+        what = "The data given" if data is not None else source["source"]
+        raise DataError(f"{what} has changed since {result.out} was run (another fingerprint); rank with "
                         "the data the run measured, or run the study again.")
     spec = resolve_learners([Variant(name, info.kind, dict(info.given))])[0]
-    spec = _wired(spec, dataset)
+    spec = with_dropped_columns([_wired(spec, dataset)], dataset.groups)[0]
     model = spec.build(random_state=0)
-    model.fit(dataset.X, dataset.y)
-    features = conform_columns(rows[list(result.facts.feature_columns)], dataset.X, Path(unlabelled).name)
+    model.fit(dataset.X.drop(columns=list(spec.dropped)), dataset.y)
+    features = conform_columns(rows[list(result.facts.feature_columns)], dataset.X, given_name)
+    features = features.drop(columns=list(spec.dropped))  # a learner without column groups never sees them
     proba = np.asarray(model.predict_proba(features), float)
     scores = uncertainty(proba, strategy)
     order = np.argsort(-scores, kind="stable")[:k]

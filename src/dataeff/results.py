@@ -159,7 +159,9 @@ def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TA
                               twins={name: (info.twin, info.acquire) for name, info in result.facts.learner_info.items()
                                      if info.acquire and info.twin},
                               routes={name: (info.labeller, info.student)
-                                      for name, info in result.facts.learner_info.items() if info.labeller})
+                                      for name, info in result.facts.learner_info.items() if info.labeller},
+                              sources={name: (info.full, tuple(info.without))
+                                       for name, info in result.facts.learner_info.items() if info.full})
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
         values = {"analysis": json.dumps(result.analysis.to_json()), "metric": metric}

@@ -16,7 +16,9 @@ from dataeff.data.dataset import Dataset
 from dataeff.data.load import load
 from dataeff.data.source import source_for
 from dataeff.errors import DataError, RunFolderError
+from dataeff.data.groups import dropped_columns
 from dataeff.experiment.acquire import MIN_SEEDS, random_twin, with_random_twins
+from dataeff.experiment.sources import full_twin, with_dropped_columns, with_source_variants
 from dataeff.experiment.diagnose import data_problem
 from dataeff.learners.llm.labels import labeller_of, student_of, with_route_partners
 from dataeff.experiment.facts import LearnerInfo, RunFacts
@@ -86,7 +88,11 @@ class Study:
         if self.settings.analysis.score_target is not None:  # before the run, not after it
             check_score_target(self.settings.analysis.score_target, study.metric)
         specs = with_route_partners(with_random_twins(resolve_learners(list(study.learners))))
+        specs = with_source_variants(specs, study.worth_of)
         dataset = self.load_data()
+        for group in study.worth_of or ():
+            dropped_columns((group,), dataset.groups, setting_name("worth_of"))
+        specs = with_dropped_columns(specs, dataset.groups)
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)
         acquiring = [s.name for s in specs if s.acquire is not None]
         if acquiring and len(plan.seeds) < MIN_SEEDS:
@@ -225,12 +231,15 @@ class Study:
 
     def _source(self) -> dict | None:
         """The data settings that read the table again (a file made absolute, a built-in name, a
-        database URL without its password), or None (a table in memory, related tables)."""
+        database URL without its password; a table in memory as source None, with its label and
+        bins), or None (related tables)."""
         data = self.settings.data
         if data.flattening is not None or isinstance(data.source, Dataset):
             return None
-        stored = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet).stored()
-        return {**stored, "label": data.label, "bins": data.bins} if stored is not None else None
+        stored = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet,
+                            password_env=data.password_env).stored()
+        groups = {"groups": data.groups} if data.groups else {}
+        return {**(stored or {"source": None}), "label": data.label, "bins": data.bins, **groups}  # None: in memory
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> RunFacts:
         from importlib.metadata import PackageNotFoundError, version
@@ -268,9 +277,11 @@ class Study:
                                                  twin=random_twin(s, specs) if s.acquire else None,
                                                  labeller=labeller_of(s) if s.kind == "llm-labels" else None,
                                                  student=student_of(s, specs) if s.kind == "llm-labels" else None,
-                                                 given=_json_settings(s.settings))
+                                                 given=_json_settings(s.settings), without=list(s.without),
+                                                 full=full_twin(s, specs))
                              for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
+            "groups": {name: list(columns) for name, columns in dataset.groups.items()},
             "data_source": self._source(),
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],

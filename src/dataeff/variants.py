@@ -82,6 +82,8 @@ def _value(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
+        if text.startswith("[") and text.endswith("]"):  # a list of bare words: without=[tickets, purchases]
+            return [_value(part.strip()) for part in _split_top_level(text[1:-1], ",") if part.strip()]
         if any(ch in text for ch in "{}[]\"'="):
             raise ConfigError(f"Cannot read the value {text!r}; write a number, true/false, \"text\" or an inline "
                               "table like {\"0\" = \"No\", \"1\" = \"Yes\"}.") from None

@@ -29,7 +29,7 @@ def test_to_json_has_the_documented_keys_and_reads_back_unchanged():
     data = json.loads(json.dumps(analysis.to_json(), allow_nan=False))  # valid JSON: no NaN, no inf
     assert set(data) == {"metric", "higher_is_better", "n_seeds", "prices", "learners", "crossovers",
                          "data_advantage", "prompt_worth", "ceiling", "target", "reference", "cheapest",
-                         "signal", "schema_version", "acquisition", "label_routes"}
+                         "signal", "schema_version", "acquisition", "label_routes", "sources"}
     assert data["schema_version"] == ANALYSIS_SCHEMA
     assert set(data["learners"]["logreg"]) == LEARNER_KEYS
     assert set(data["ceiling"]) == {"value", "ci", "learner", "from", "best_measured", "best_measured_learner",

@@ -124,12 +124,12 @@ def test_bad_declarations_name_the_fix(tmp_path, features, message):
         load_config(tmp_path / "study.toml")
 
 
-def test_postgres_sources_are_refused_with_a_way_out(tmp_path):
+def test_a_database_entity_without_its_table_is_one_line(tmp_path):
     (tmp_path / "study.toml").write_text(
-        '[data]\nentity = "postgresql://db/crm"\nkey = "id"\nlabel = "y"\n'
+        '[data]\nentity = "postgresql://u@db/crm"\nkey = "id"\nlabel = "y"\n'
         '[[data.relations]]\ntable = "p.parquet"\nkey = "id"\nfeatures = [{ name = "n", agg = "count" }]\n')
-    with pytest.raises(ConfigError, match="export the tables to Parquet or SQLite"):
-        load_config(tmp_path / "study.toml")
+    with pytest.raises(ConfigError, match="entity is a database URL: name the entity's table with entity_table"):
+        flatten(load_config(tmp_path / "study.toml").data.flattening)
 
 
 def test_unknown_columns_and_bad_sql_are_data_errors():

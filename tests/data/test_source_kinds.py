@@ -33,6 +33,15 @@ def test_a_polars_or_arrow_table_runs_and_resumes_like_a_dataframe(tmp_path, con
     again = dataeff.run(data=table, **settings)  # the same fingerprint: every cell resumed
     assert again.facts.cells.get("skipped") == 8
     pd.testing.assert_frame_equal(first.results, again.results)
+    # the rows to label next: the pool is a table too, and the run's rows are handed again
+    pool = convert(make_messy_frame(40, seed=5).drop(columns=["signup_date", "churned"]))
+    with pytest.raises(dataeff.DataEffError, match=r"pass the run's rows again, dataeff.next_labels\(..., data=TABLE\)"):
+        dataeff.next_labels(tmp_path / "r", pool, k=3, learner="logreg")
+    ranked = pd.read_csv(dataeff.next_labels(tmp_path / "r", pool, k=3, learner="logreg", data=table))
+    assert ranked["dataeff_rank"].tolist() == [1, 2, 3]
+    other = convert(make_messy_frame(160, seed=9).drop(columns=["signup_date"]))
+    with pytest.raises(dataeff.DataEffError, match="The data given has changed since"):
+        dataeff.next_labels(tmp_path / "r", pool, k=3, learner="logreg", data=other)
 
 
 def test_an_excel_workbook_first_or_named_sheet_from_the_command_line(tmp_path):

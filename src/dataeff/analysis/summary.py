@@ -16,6 +16,7 @@ from dataeff.analysis.efficiency import RULE_OF_THUMB, Prices
 from dataeff.analysis.fits import fit_learners
 from dataeff.analysis.forecast import forecast_curve, forecast_entries
 from dataeff.analysis.signal import CHANCE, baseline_values, signal_test
+from dataeff.analysis.sources import source_answers
 from dataeff.analysis.types import Analysis, Ceiling, LearnerAnswer, Signal, Target, num, pair
 from dataeff.config import DEFAULT_SCORE_TARGET, check_score_target, parse_target
 from dataeff.experiment.metrics import METRICS
@@ -24,7 +25,8 @@ from dataeff.experiment.metrics import METRICS
 def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TARGET, prices: Prices | None = None,
             n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
             kinds: dict[str, str] | None = None, twins: dict[str, tuple[str, str]] | None = None,
-            routes: dict[str, tuple[str, str]] | None = None) -> Analysis:
+            routes: dict[str, tuple[str, str]] | None = None,
+            sources: dict[str, tuple[str, tuple]] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
     'at_most', 'extrapolated', 'unreachable') saying where it comes from.
 
@@ -46,10 +48,11 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
         # slice" and "Degrees of freedom <= 0" are expected, and the NaN they return is handled.
         warnings.simplefilter("ignore", RuntimeWarning)
         return _summarize(results, metric, score_target, prices, n_boot, order, families, kinds, twins or {},
-                          routes or {})
+                          routes or {}, sources or {})
 
 
-def _summarize(results, metric, target, prices, n_boot, order, families, kinds, twins, routes) -> Analysis:
+def _summarize(results, metric, target, prices, n_boot, order, families, kinds, twins, routes,
+               sources) -> Analysis:
     prices = prices or Prices()
     families, kinds = families or {}, kinds or {}
     curves, seeds = curves_from_results(results, metric)
@@ -82,20 +85,25 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
             cost=costs.get(name), family=family[name], kind=kinds.get(name),
             identified=bool(lf.fit is not None and lf.identified), rising=bool(lf.fit is not None and lf.rising),
             forecast=forecast_entries(forecasts[name], metric))
-    ref = reference({n: c for n, c in curves.items() if family[n] == "classic"})
+    # A learner without a column group is read against its full twin (analysis/sources.py), not
+    # raced against the others: its crossovers and routes would only restate what the group is worth.
+    variants = set(sources)
+    ref = reference({n: c for n, c in curves.items() if family[n] == "classic" and n not in variants})
     advantage = []
     if ref and not signal.absent:  # what a learner is worth is moot where nothing beats the baseline
         for name, curve in curves.items():
-            if name == ref or name in baselines:
+            if name == ref or name in baselines or name in variants:
                 continue
             advantage.append(worth(name, curve, ref, curves[ref], metric, fits[ref], resamples,
                                    llm=family[name] == "llm"))
-    crossed = crossovers({n: c for n, c in curves.items() if n not in baselines}, resamples,
+    crossed = crossovers({n: c for n, c in curves.items() if n not in baselines and n not in variants}, resamples,
                          signal=not signal.absent)
     chosen = acquisition_answers(curves, twins, metric, value, resamples, signal=not signal.absent)
     labelled = label_route_answers(curves, fits, results, routes, metric, resamples, signal=not signal.absent)
+    valued = source_answers(curves, fits, sources, metric, resamples, signal=not signal.absent)
     return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossed),
-                    tuple(advantage), ref, cheapest(costs), signal, chosen, labelled)
+                    tuple(advantage), ref, cheapest({k: v for k, v in costs.items() if k not in variants}), signal,
+                    chosen, labelled, valued)
 
 
 def baseline_score(curves: dict[str, Curve], baselines: set[str], metric: str) -> tuple[float | None, str | None]:

@@ -32,7 +32,7 @@ from dataeff.errors import RunFolderError
 
 #: The stored analysis's shape; a change to its keys is a new version (1: before it was stored
 #: with one, 2026-12-04, and the same keys since).
-ANALYSIS_SCHEMA = 2  # 2: label_routes
+ANALYSIS_SCHEMA = 3  # 2: label_routes; 3: sources
 
 
 def num(value) -> float | None:
@@ -334,6 +334,27 @@ class AcquisitionAnswer(_Json):
 
 
 @dataclass
+class SourceAnswer(_Json):
+    """A column group's worth to one learner (analysis/sources.py): ``learner`` with every
+    column against ``variant`` without ``group``. ``per_size``: with n labels the learner scores
+    what the variant reaches with ``labels_to_match`` labels; ``labels_saved``: the average
+    horizontal gap between the curves; the ceilings (cross-fitted best points, metric scale)
+    and the paired drop without the group (gain scale) with its t interval; the verdict:
+    'raises-ceiling', 'saves-labels' or 'none'."""
+
+    learner: str
+    variant: str
+    group: str
+    verdict: str
+    per_size: tuple[SizeWorth, ...]
+    labels_saved: LabelsSaved | None
+    ceiling_with: Num
+    ceiling_without: Num
+    ceiling_drop: Num
+    ceiling_drop_ci: Interval
+
+
+@dataclass
 class LabelRouteAnswer(_Json):
     """An llm-labels learner (analysis/labels.py): the pool's LLM labels alone are worth
     ``exchange`` of its ``student``'s human labels (and ``per_size``: the route with n human
@@ -383,6 +404,7 @@ class Analysis(_Json):
     signal: Signal | None = None  # tested before any other answer
     acquisition: tuple[AcquisitionAnswer, ...] = ()  # choosing rows against random ones
     label_routes: tuple[LabelRouteAnswer, ...] = ()  # an LLM's labels turned into a cheap model
+    sources: tuple[SourceAnswer, ...] = ()  # what each column group is worth to each learner
 
     @computed_field
     @property

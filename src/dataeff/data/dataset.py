@@ -42,6 +42,7 @@ class Dataset:
     description: str = ""
     truth: dict | None = None  # known Bayes-optimal scores (synthetic data only)
     unlabelled: pd.DataFrame | None = None  # the user's own unlabelled rows (llm-labels' pool), X's columns
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column groups (data/groups.py)
 
     @property
     def classes(self) -> list[str]:
@@ -104,6 +105,15 @@ def _labels_as_strings(y: pd.Series) -> pd.Series:
     return y.map(str)
 
 
+def check_label_column(columns, label: str, name: str) -> None:
+    """One line when ``label`` is not among ``columns`` (also asked before a database is sampled)."""
+    if label not in columns:
+        raise DataError(
+            f"Label column '{label}' is not in {name}.{did_you_mean(label, map(str, columns))}"
+            f" Columns: {_preview(columns)}."
+        )
+
+
 def prepare_dataset(
     frame: pd.DataFrame,
     label: str | None,
@@ -133,11 +143,7 @@ def prepare_dataset(
     dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
     if dupes:
         raise DataError(f"{name} has duplicate column names {dupes}; rename them so each column is unique.")
-    if label not in frame.columns:
-        raise DataError(
-            f"Label column '{label}' is not in {name}.{did_you_mean(label, map(str, frame.columns))}"
-            f" Columns: {_preview(frame.columns)}."
-        )
+    check_label_column(frame.columns, label, name)
     notes: list[str] = []
     missing = frame[label].isna().to_numpy()
     if missing.all():

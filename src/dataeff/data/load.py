@@ -1,6 +1,6 @@
 """One door for data: the [data] settings -> a Dataset from the Source they name (data/source.py:
 built-in, file, database by URL, a table in memory) or related tables flattened, reading a long
-Parquet file only as far as the study can use it."""
+Parquet file or database table only as far as the study can use it."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ import pandas as pd
 from dataeff.config import MAX_DEFAULT_TEST_ROWS, DataSettings, StudySettings
 from dataeff.data.builtin import load_builtin
 from dataeff.data.dataset import Dataset, prepare_dataset
-from dataeff.data.source import BuiltinSource, FileSource, source_for
-from dataeff.data.sources import parquet_rows, read_parquet_sample
+from dataeff.data.source import BuiltinSource, source_for
 from dataeff.errors import DataError
 from dataeff.terms import setting_name
 
 
 def load(data: DataSettings, study: StudySettings) -> Dataset:
-    """The study's Dataset, from whatever ``data.source`` names, with the user's own unlabelled
-    rows (``data.unlabelled``) read with its columns' types."""
+    """The study's Dataset, from whatever ``data.source`` names, with its column groups (declared,
+    and one per relation of related tables) and the user's own unlabelled rows
+    (``data.unlabelled``) read with its columns' types."""
     dataset = _labelled(data, study)
+    defaults = data.flattening.groups(list(dataset.X.columns)) if data.flattening is not None else None
+    if data.groups or defaults:
+        from dataeff.data.groups import column_groups
+
+        dataset.groups = column_groups(list(dataset.X.columns), data.groups, defaults)
     if data.unlabelled:
         from dataeff.data.dataset import conform_columns
         from dataeff.data.sources import read_source
@@ -43,10 +48,12 @@ def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
         from dataeff.data.relations import flatten
 
         decl = data.flattening
-        return prepare_dataset(flatten(decl), data.label, Path(decl.entity).stem, drop=(decl.key,), bins=data.bins)
+        return prepare_dataset(flatten(decl, password_env=data.password_env), data.label, decl.name, drop=(decl.key,),
+                               bins=data.bins)
     if isinstance(data.source, Dataset):
         return data.source
-    source = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet)
+    source = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet,
+                        password_env=data.password_env)
     if isinstance(source, BuiltinSource):
         if data.bins is not None:
             raise DataError(f"Built-in '{source.dataset}' has labels already; {setting_name('bins')} is for a numeric "
@@ -56,15 +63,14 @@ def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
             raise DataError(f"Built-in '{source.dataset}' has the label column '{dataset.label}'; drop "
                             f"{setting_name('label')} or give {setting_name('label', dataset.label)}.")
         return dataset
-    if isinstance(source, FileSource):
-        needed = rows_needed(study)
-        total = parquet_rows(source.path) if needed else None
-        if total and data.label and total > 2 * needed:
-            # A wide, long table: read only the rows a study this size can use.
-            frame, note = read_parquet_sample(source.path, data.label, needed)
-            dataset = prepare_dataset(frame, data.label, source.name, bins=data.bins)
-            dataset.notes.insert(0, note)
-            return dataset
+    needed = rows_needed(study)
+    sample = source.read_sample(data.label, needed) if needed and data.label else None
+    if sample is not None:
+        # A long table: read only the rows a study this size can use.
+        frame, note = sample
+        dataset = prepare_dataset(frame, data.label, source.name, bins=data.bins)
+        dataset.notes.insert(0, note)
+        return dataset
     return prepare_dataset(source.read(), data.label, source.name, bins=data.bins)
 
 

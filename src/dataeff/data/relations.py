@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dataeff.data.source import is_database_url, source_for
 from dataeff.errors import ConfigError, DataError, did_you_mean, one_line
 
 AGGREGATIONS = ("count", "exists", "sum", "mean", "min", "max", "last", "first", "n_distinct", "days_since_last")
@@ -36,7 +37,7 @@ class Relation:
     table: str  # a file, or a table name inside ``source``
     key: str
     time: str | None = None
-    source: str | None = None  # a SQLite/DuckDB file holding ``table``
+    source: str | None = None  # a SQLite/DuckDB file or a database URL holding ``table``
     features: list[Feature] = field(default_factory=list)
 
 
@@ -47,8 +48,24 @@ class Flattening:
     entity: str
     key: str
     cutoff: str | None = None
-    entity_table: str | None = None  # for an entity inside a SQLite/DuckDB file
+    entity_table: str | None = None  # for an entity inside a SQLite/DuckDB file or a database
     relations: list[Relation] = field(default_factory=list)
+
+    def groups(self, columns: list[str]) -> dict[str, list[str]]:
+        """The default column groups of the flattened ``columns``: each relation's features
+        under its table's name, and the entity's own columns under the entity's."""
+        groups = {_group_name(rel.table.rsplit(".", 1)[-1] if rel.source else Path(rel.table).stem):
+                  [f.name for f in rel.features] for rel in self.relations}
+        derived = {name for members in groups.values() for name in members}
+        entity = self.entity_table or (Path(self.entity).stem if not is_database_url(self.entity) else "entity")
+        return {_group_name(entity): [c for c in columns if c not in derived], **groups}
+
+    @property
+    def name(self) -> str:
+        """The entity table's name for outputs (a database URL's without its password)."""
+        if is_database_url(self.entity):
+            return source_for(self.entity, table=self.entity_table or "entity").name
+        return Path(self.entity).stem
 
 
 def parse_window(text: str) -> str:
@@ -64,11 +81,8 @@ def parse_declaration(data: dict, base: Path | None = None) -> Flattening:
     base = base or Path(".")
 
     def path_of(value):
-        if value is None:
-            return None
-        if value.startswith(("postgres://", "postgresql://")):
-            raise ConfigError("Postgres sources need DuckDB's postgres extension, which cannot be fetched here; "
-                              "export the tables to Parquet or SQLite and point at those files.")
+        if value is None or is_database_url(value):
+            return value  # a database URL is read as it is given
         p = Path(value)
         return str(p if p.is_absolute() else base / p)
 
@@ -117,24 +131,28 @@ def _feature(raw: Any, table: str, time: str | None, cutoff: str | None) -> Feat
     return Feature(raw["name"], agg, raw.get("column"), raw.get("where"), raw.get("window"))
 
 
-def flatten(decl: Flattening, tables: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def flatten(decl: Flattening, tables: dict[str, pd.DataFrame] | None = None,
+            password_env: str | None = None) -> pd.DataFrame:
     """The entity table with one column per declared feature, in the entity's row order.
 
     ``tables`` may hold DataFrames by the names the declaration uses (tests, the synthetic
-    generator); anything else is read from its file.
+    generator); anything else is read from its file or database (each table pulled once, then
+    flattened here as a file's would be: the same features from either place).
+    ``password_env`` names the environment variable holding a database URL's password.
     """
     import duckdb
-
-    from dataeff.data.sources import read_source
 
     tables = tables or {}
 
     def load(name: str, source: str | None = None) -> pd.DataFrame:
         if name in tables:
             return tables[name]
-        if source:
-            return read_source(source, table=name)
-        return read_source(name, table=decl.entity_table if name == decl.entity else None)
+        if source is None and name == decl.entity:
+            source, name = decl.entity, decl.entity_table
+            if is_database_url(source) and not name:
+                raise ConfigError("[data] entity is a database URL: name the entity's table with entity_table.")
+            return _read(source, name, password_env)
+        return _read(source or name, name if source else None, password_env)
 
     entity = load(decl.entity).reset_index(drop=True)
     for column in filter(None, (decl.key, decl.cutoff)):
@@ -179,6 +197,15 @@ def flatten(decl: Flattening, tables: dict[str, pd.DataFrame] | None = None) -> 
     return pd.concat([entity, features.drop(columns="__row")], axis=1)
 
 
+def _read(where: str, table: str | None, password_env: str | None) -> pd.DataFrame:
+    """A file, a table of a database file, or a table of a database by URL."""
+    if is_database_url(where):
+        return source_for(where, table=table, password_env=password_env).read()
+    from dataeff.data.sources import read_source
+
+    return read_source(where, table=table)
+
+
 def _relation_cte(i: int, rel: Relation) -> str:
     time = f'TRY_CAST("{rel.time}" AS TIMESTAMP)' if rel.time else "NULL::TIMESTAMP"
     flags = ", ".join(f"CASE WHEN ({f.where}) THEN 1 ELSE 0 END AS __w{j}" for j, f in enumerate(rel.features)
@@ -217,6 +244,11 @@ def _aggregate_cte(i: int, rel: Relation, has_cutoff: bool) -> str:
         parts.append(f'{expr} AS "f{i}_{j}"')
     return (f"agg{i} AS (SELECT e.__row, {', '.join(parts)} FROM entity e "
             f"LEFT JOIN child{i} c ON {on} GROUP BY e.__row)")
+
+
+def _group_name(table: str) -> str:
+    """A table's name as a group's name: a plain word."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", table).strip("_.-") or "table"
 
 
 def _safe(name: str) -> str:

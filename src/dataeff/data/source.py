@@ -7,7 +7,8 @@ A database is read through SQLAlchemy (PostgreSQL through psycopg 3; any databas
 has a driver for): one well-kept layer that parses URLs, hides their passwords, and hands
 pandas a connection. The password is left out of everything dataeff keeps or shows; reading
 a run's data again (``next-labels``) takes it from the driver's own places (``PGPASSWORD``,
-``~/.pgpass``) or from the URL given again.
+``~/.pgpass``), from the environment variable the run named (``password_env``, stored by
+name), or from the URL given again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from dataeff.data.database import parse_url, read_database, without_password
+from dataeff.data.database import parse_url, read_database, read_database_sample, without_password
 from dataeff.errors import DataError, one_line
 from dataeff.terms import Placeholder, setting_name
 
@@ -71,6 +72,11 @@ class Source:
         written down (a table in memory)."""
         return None
 
+    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
+        """About ``rows`` rows stratified by ``label`` and a note saying so, read without holding
+        the whole table; None where this kind reads whole (or the table is not long)."""
+        return None
+
 
 @dataclass(frozen=True)
 class BuiltinSource(Source):
@@ -82,6 +88,13 @@ class BuiltinSource(Source):
 
     def stored(self) -> dict:
         return {"source": self.dataset}
+
+    def read(self) -> pd.DataFrame:
+        """The built-in's rows with their label column, as a file of them would hold them."""
+        from dataeff.data.builtin import load_builtin
+
+        dataset = load_builtin(self.dataset)
+        return pd.concat([dataset.X, dataset.y.rename(dataset.label)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,14 @@ class FileSource(Source):
         path = self.path.resolve() if self.path.exists() else self.path
         return {"source": str(path), "table": self.table, "query": self.query, "sheet": self.sheet}
 
+    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
+        from dataeff.data.sources import parquet_rows, read_parquet_sample
+
+        total = parquet_rows(self.path)
+        if not total or total <= 2 * rows:
+            return None
+        return read_parquet_sample(self.path, label, rows)
+
 
 @dataclass(frozen=True)
 class DatabaseSource(Source):
@@ -112,6 +133,7 @@ class DatabaseSource(Source):
     url: str = field(repr=False)  # it may hold the password: left out of the repr
     table: str | None = None
     query: str | None = None
+    password_env: str | None = None  # an environment variable holding the password
 
     @property
     def safe_url(self) -> str:
@@ -125,10 +147,16 @@ class DatabaseSource(Source):
         return f"{where}:{self.table}" if self.table else f"{where}:query"
 
     def stored(self) -> dict:
-        return {"source": self.safe_url, "table": self.table, "query": self.query}
+        stored = {"source": self.safe_url, "table": self.table, "query": self.query}
+        return {**stored, "password_env": self.password_env} if self.password_env else stored
 
     def read(self) -> pd.DataFrame:
-        return read_database(self.url, table=self.table, query=self.query, name=self.name)
+        return read_database(self.url, table=self.table, query=self.query, name=self.name,
+                             password_env=self.password_env)
+
+    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
+        return read_database_sample(self.url, table=self.table, query=self.query, name=self.name, label=label,
+                                    rows=rows, password_env=self.password_env)
 
 
 @dataclass(frozen=True)
@@ -150,9 +178,13 @@ class FrameSource(Source):
 
 
 def source_for(value: Any, *, table: str | None = None, query: str | None = None,
-               sheet: str | None = None) -> Source:
+               sheet: str | None = None, password_env: str | None = None) -> Source:
     """The Source ``value`` names: the one place a data setting's kind is decided."""
     from dataeff.data.builtin import is_builtin
+
+    if password_env and not is_database_url(value):
+        raise DataError(f"{setting_name('password_env')} names the password of a database URL, and the data named "
+                        "is no database URL: drop it.")
 
     if is_frame(value):
         return FrameSource(value)
@@ -169,7 +201,7 @@ def source_for(value: Any, *, table: str | None = None, query: str | None = None
         if not (table or query):
             raise DataError(f"{without_password(value)} is a database: name what to read with "
                             f"{setting_name('table', Placeholder('NAME'))} or {setting_name('query', 'SELECT ...')}.")
-        return DatabaseSource(value, table, query)
+        return DatabaseSource(value, table, query, password_env)
     if "://" in value:
         scheme = value.split("://", 1)[0]
         raise DataError(f"'{one_line(scheme, 30)}://' is no database dataeff reads; give a "

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dataeff.data.dataset import Dataset, prepare_dataset
 from dataeff.data.relations import Feature, Flattening, Relation, flatten
 
 CATEGORIES = ["food", "electronics", "clothing", "home", "toys"]
@@ -201,8 +202,19 @@ def write(data: SyntheticCustomers, out: Path, fmt: str = "parquet") -> list[Pat
             f'{k} = "{v}"' for k, v in (("name", f.name), ("agg", f.agg), ("column", f.column), ("where", f.where),
                                         ("window", f.window)) if v) + "}" for f in rel.features)
         blocks.append(f'[[data.relations]]\n{head}\nkey = "{rel.key}"\ntime = "{rel.time}"\nfeatures = [\n{features},\n]\n')
+    # the columns unrelated to the label, a group of their own: what they are worth is known (nothing)
+    groups = '\n[data.groups]\nirrelevant = ["attr_*"]\n' if data.truth.get("irrelevant") else ""
     toml = (f'# Written by dataeff synth: the flattening the label was drawn from.\n[data]\n{entity_lines}\n'
-            f'key = "customer_id"\nlabel = "{TARGET}"\ncutoff = "snapshot_date"\n\n' + "\n".join(blocks))
+            f'key = "customer_id"\nlabel = "{TARGET}"\ncutoff = "snapshot_date"\n\n' + "\n".join(blocks) + groups)
     (out / "study.toml").write_text(toml, encoding="utf-8")
     written.append(out / "study.toml")
     return written
+
+
+def builtin_dataset(spec) -> Dataset:
+    """The built-in ``synthetic-customers`` (``spec``, its data/builtin.py entry): 10,000
+    customers, seed 0, with the truth they were drawn from."""
+    data = generate(rows=10_000, seed=0)
+    dataset = prepare_dataset(data.flat, spec.label, spec.name, drop=spec.drop, description=spec.description)
+    dataset.truth = data.truth
+    return dataset

@@ -32,6 +32,8 @@ class LearnerInfo(BaseModel):
     labeller: str | None = None  # llm-labels: the learner whose labels of the pool it trains on
     student: str | None = None  # llm-labels: its student on human labels alone, the curve it is read against
     given: dict[str, Any] = Field(default_factory=dict)  # a variant's settings as written (to build it again)
+    without: list[str] = Field(default_factory=list)  # column groups it goes without (data/groups.py)
+    full: str | None = None  # a learner without groups: its twin with every column, the curve it is read against
 
 
 class RunFacts(BaseModel):
@@ -55,9 +57,10 @@ class RunFacts(BaseModel):
     n_seeds: int = 0
     learners: list[str] = Field(default_factory=list)  # in the study's order
     data_source: dict[str, Any] | None = None  # how to read the data again: a file or built-in name, its
-    # label, table, query and bins (None: a DataFrame from Python, or related tables)
+    # label, table, query and bins (source None: a table from Python; None: related tables)
     learner_info: dict[str, LearnerInfo] = Field(default_factory=dict)
     feature_columns: list[str] = Field(default_factory=list)
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # column groups: name -> feature columns
     metric: str = ""
     notes: list[str] = Field(default_factory=list)
     known_ceiling: dict[str, Any] | None = None  # a synthetic table's truth.json

@@ -41,6 +41,9 @@ def run_cell(spec: LearnerSpec, cell: Cell, X_train: pd.DataFrame, y_train: pd.S
     with them (``pool_labels``)."""
     row: dict = {"learner": cell.learner, "n_train": cell.n_train, "seed": cell.seed, "n_test": len(y_test)}
     learner, said = None, []
+    if spec.dropped:  # column groups it goes without: it never sees them (data/groups.py)
+        X_train, X_test = X_train.drop(columns=list(spec.dropped)), X_test.drop(columns=list(spec.dropped))
+        pool = None if pool is None else (pool[0].drop(columns=list(spec.dropped)), pool[1])
     try:
         with _one_thread(), warnings.catch_warnings():
             # Convergence and tiny-sample warnings are expected across a size sweep.
@@ -116,7 +119,7 @@ def _groups(todo: list[Cell], specs: dict[str, LearnerSpec]) -> list[list[Cell]]
 
 def _group_key(cell: Cell, spec: LearnerSpec, kind: str | None) -> tuple:
     if kind in SHARED_KINDS:
-        return cell.seed, cell.n_train, kind
+        return cell.seed, cell.n_train, kind, spec.dropped
     if spec.kind == "llm-labels":
         # Routes with one labeller and pool ask it the same prompts: in one task, the second
         # reads the first one's answers from the cache instead of paying them in another worker.
@@ -158,9 +161,6 @@ def _training_rows(group: list[Cell], plan: Plan, specs: dict[str, LearnerSpec])
     if specs[group[0].learner].acquire is not None:
         return split.train_order, plan.sizes
     return split.train_index(group[0].n_train), None
-
-
-ENGINES = ("local", "dask")
 
 
 def run_cells(cells: list[Cell], dataset: Dataset, plan: Plan, specs: list[LearnerSpec], store: Store,

@@ -25,6 +25,10 @@ MAX_SIZE = "max_size"
 # itself (experiment/acquire.py), llm-zero's first rows by the zero-shot LLM; random is the plain curve.
 ACQUIRE = "acquire"
 ACQUISITIONS = ("random", "margin", "entropy", "llm-zero")
+# Taken by every kind: column groups (data/groups.py) the learner never sees, dropped before its
+# featurization (an LLM's row text lacks them too): what a data source is worth is the learner
+# with it against the learner without it (analysis/sources.py).
+WITHOUT = "without"
 # llm-labels: the classic kinds a student may be (they train on rows and serve without an LLM),
 # and those whose fit takes a weight per row (a human weight other than 1 needs one).
 STUDENTS = ("logreg", "tree", "forest", "xgboost", "knn", "mlp")
@@ -135,6 +139,8 @@ class LearnerSpec:
     max_size: int | None = None  # run only at training sizes up to this (None: every size)
     acquire: str | None = None  # margin, entropy or llm-zero: it chooses its rows (None: the seed's random ones)
     acquirer: LearnerSpec | None = None  # acquire = llm-zero: the zero-shot LLM that picks its first rows
+    without: tuple[str, ...] = ()  # column groups left out (data/groups.py)
+    dropped: tuple[str, ...] = ()  # their columns, once the study knows the data's groups
 
     @property
     def summary(self) -> str:
@@ -215,7 +221,7 @@ def _from_variant(variant: Variant) -> LearnerSpec:
     name, kind_name = variant.name, variant.kind
     if kind_name in REGISTRY:
         kind = REGISTRY[kind_name]
-        takes = (*kind.settings, MAX_SIZE, *((ACQUIRE,) if kind_name in CAN_ACQUIRE else ()))
+        takes = (*kind.settings, MAX_SIZE, WITHOUT, *((ACQUIRE,) if kind_name in CAN_ACQUIRE else ()))
         if ACQUIRE in variant.settings and kind_name not in CAN_ACQUIRE:
             raise LearnerError(f"{kind_name} cannot choose which rows to label ({name}: acquire): it learns no "
                                f"model from labels to rank the unlabelled rows by. Kinds that can: "
@@ -233,20 +239,23 @@ def _from_variant(variant: Variant) -> LearnerSpec:
         # An LLM kind's settings are [llm] settings, merged over that table by the study's
         # LLM wiring; a classic kind's go to its estimator.
         params = {} if kind.llm_settings else {k: v for k, v in variant.settings.items()
-                                               if k not in (MAX_SIZE, ACQUIRE)}
+                                               if k not in (MAX_SIZE, ACQUIRE, WITHOUT)}
         return LearnerSpec(name, kind.factory, params, kind.needs_examples, kind_name, kind.family, kind.needs_task,
-                           dict(variant.settings), _max_size(name, variant.settings), _acquire(name, variant.settings))
+                           dict(variant.settings), _max_size(name, variant.settings), _acquire(name, variant.settings),
+                           without=_without(name, variant.settings))
     if "." in kind_name:
         cls = _import_class(kind_name)
         from sklearn.base import is_classifier
 
+        params = {k: v for k, v in variant.settings.items() if k != WITHOUT}
         try:
-            estimator = cls(**variant.settings)
+            estimator = cls(**params)
         except TypeError as exc:
             raise LearnerError(f"{kind_name} does not take these settings ({one_line(exc)}).") from None
         if not is_classifier(estimator):
             raise LearnerError(f"'{kind_name}' is not a scikit-learn classifier; give a classifier class path.")
-        return LearnerSpec(name, kind_name, dict(variant.settings), settings=dict(variant.settings))
+        return LearnerSpec(name, kind_name, params, settings=dict(variant.settings),
+                           without=_without(name, variant.settings))
     raise LearnerError(
         f"Unknown learner kind '{kind_name}'.{did_you_mean(kind_name, REGISTRY)} Available: {', '.join(REGISTRY)}, "
         "or a scikit-learn classifier by import path (e.g. sklearn.svm.SVC)."
@@ -296,6 +305,17 @@ def _acquire(name: str, settings: dict) -> str | None:
         raise LearnerError(f"The 'acquire' setting of {name} must be {', '.join(ACQUISITIONS[:-1])} or "
                            f"{ACQUISITIONS[-1]}.{did_you_mean(str(value), ACQUISITIONS)} Got {value!r} instead.")
     return None if value == "random" else value
+
+
+def _without(name: str, settings: dict) -> tuple[str, ...]:
+    """The variant's ``without`` groups, checked: a group's name or a list of them."""
+    value = settings.get(WITHOUT, ())
+    groups = (value,) if isinstance(value, str) else value
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) and g for g in groups) \
+            or (WITHOUT in settings and not groups):
+        raise LearnerError(f"The 'without' setting of {name} must name column groups, e.g. "
+                           f"xgboost(without=tickets) or xgboost(without=[tickets, purchases]). Got {value!r}.")
+    return tuple(dict.fromkeys(groups))
 
 
 def _import_class(path: str):

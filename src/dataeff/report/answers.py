@@ -1,7 +1,7 @@
 """The analysis in plain sentences and small tables (shared by summary.md and the HTML report).
 
 Why this module is long: every answer is worded here and only here (the signal, the ceiling,
-targets, forecasts, crossovers, worth, choosing rows, LLM labels, costs) with the number formats they
+targets, forecasts, crossovers, worth, choosing rows, LLM labels, data sources, costs) with the number formats they
 share, so the report, summary.md and the notebook view say the same thing the same way."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 
 from dataeff.analysis.efficiency import EXTRAPOLATION_LIMIT
 from dataeff.analysis.forecast import MULTIPLES
-from dataeff.analysis.types import Analysis, LabelsNeeded
+from dataeff.analysis.types import Analysis, LabelsNeeded, SourceAnswer
 from dataeff.experiment.facts import RunFacts
 from dataeff.experiment.plan import MIN_TEST_ROWS_PER_CLASS
 from dataeff.terms import setting_name
@@ -245,6 +245,7 @@ def sentences(analysis: Analysis | None, facts: RunFacts | dict, with_signal: bo
     out += worth_sentences(analysis)
     out += acquisition_sentences(analysis)
     out += label_route_sentences(analysis)
+    out += source_sentences(analysis)
     out += _cost_sentences(analysis)
     return out
 
@@ -527,3 +528,60 @@ def cost_rows(analysis: Analysis) -> list[list[str]]:
     routes.sort(key=lambda route: math.inf if route[1].total_first_month is None else route[1].total_first_month)
     return [[name, labels(cost.n_labels), money(cost.labels), money(cost.training), money(cost.serving_per_month),
              money(cost.total_first_month)] for name, cost in routes]
+
+
+# -- what a column group is worth (analysis/sources.py) --
+VERDICT_WORDS = {"raises-ceiling": "raises the ceiling", "saves-labels": "saves labels only",
+                 "none": "worth nothing measurable"}
+
+
+def source_sentences(analysis: Analysis) -> list[str]:
+    """One sentence per learner and group: the verdict first, then the labels and the ceiling
+    behind it."""
+    return [f"What the {s.group} columns are worth to {s.learner}: {VERDICT_WORDS[s.verdict]}. {_labels_text(s)}; "
+            f"{_ceiling_text(s)}." for s in analysis.sources]
+
+
+def _labels_text(s: SourceAnswer) -> str:
+    matched = [p for p in s.per_size if p.match.n is not None and p.n > 0]
+    if matched:
+        p = matched[-1]  # the largest size the curve without the group reaches: the most labels said
+        beyond = " by its fitted curve, past the sizes measured" if p.match.how == "extrapolated" else ""
+        text = (f"with {s.group}, {labels(p.n)} labels score {score(p.score)}, what {s.variant} reaches with about "
+                f"{labels(p.match.n)} {interval(p.match.ci)}".rstrip() + beyond)
+    else:
+        largest = max((p.n for p in s.per_size), default=None)
+        text = (f"with {s.group}, {s.learner} scores more than {s.variant} reaches at any size measured"
+                + (f" (up to n = {size(largest)})" if largest else ""))
+    if s.labels_saved is not None and s.labels_saved.labels is not None:
+        saved = s.labels_saved.labels
+        text += (f"; over the scores both reach, {s.group} {'saves' if saved >= 0 else 'costs'} about "
+                 f"{labels(abs(saved))} labels on average {interval(s.labels_saved.ci, _signed_labels)}".rstrip())
+    return text[0].upper() + text[1:]
+
+
+def _ceiling_text(s: SourceAnswer) -> str:
+    if s.ceiling_drop is None:
+        return "the ceilings cannot be compared with fewer than 2 seeds"
+    low, high = s.ceiling_drop_ci
+    change = (f"without it the ceiling falls from {score(s.ceiling_with)} to {score(s.ceiling_without)} "
+              f"({s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}, paired over seeds)")
+    if low is not None and low > 0:
+        return change + ": no number of labels measured here replaces it"
+    return (f"the ceiling is {score(s.ceiling_with)} with it and {score(s.ceiling_without)} without it, the same "
+            f"within noise ({s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}, paired over seeds)")
+
+
+def source_rows(analysis: Analysis) -> list[list[str]]:
+    """A table row per learner and group: verdict, labels saved, ceilings and the drop."""
+    rows = []
+    for s in analysis.sources:
+        saved = s.labels_saved
+        rows.append([s.learner, s.group, VERDICT_WORDS[s.verdict],
+                     f"{_signed_labels(saved.labels)} {interval(saved.ci, _signed_labels)}".strip()
+                     if saved and saved.labels is not None
+                     else "—",
+                     score(s.ceiling_with), score(s.ceiling_without),
+                     f"{s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}".strip()
+                     if s.ceiling_drop is not None else "—"])
+    return rows

@@ -50,7 +50,7 @@ def write_png(out: Path, curves: pd.DataFrame, facts: RunFacts, metric: str, ana
 
 
 ANALYSIS_KEYS = ("signal", "target", "ceiling", "crossovers", "prompt_worth", "data_advantage", "reference", "cheapest",
-                 "prices", "acquisition", "label_routes")
+                 "prices", "acquisition", "label_routes", "sources")
 LEARNER_KEYS = ("fit", "asymptote", "asymptote_ci", "identified", "rising", "labels_to_target", "rule_of_thumb",
                 "cost")
 
