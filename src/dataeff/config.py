@@ -179,6 +179,9 @@ class DataSettings(Section):
     groups: dict | None = Field(None, description="Column groups, the sources a study can value: name -> column "
                                 "names or patterns (clickstream = [\"page_*\"]), in the study TOML only; related "
                                 "tables make one group per relation.", json_schema_extra={"flag": False})
+    group_costs: dict[str, Price] | None = Field(None, description="What each column group's pipeline costs to "
+                                                 "run, in dollars a month (group -> dollars): the answers say whether "
+                                                 "the labels it saves pay for it.", json_schema_extra={"flag": False})
     # a numeric target cut into this many quantile classes (None: the target is a label already)
     bins: Annotated[int, Field(strict=True, ge=2)] | None = Field(
         None, description="Cut a numeric label column (a price, a score) into N quantile classes (N of 2 or "
@@ -527,7 +530,7 @@ def settings_from_tables(raw: dict, path: Path, other_sections: tuple[str, ...] 
             raise ConfigError(f"[data] in {path.name} has both 'source' and 'entity'; an entity table with "
                               "relations replaces 'source': keep one.")
         data["flattening"] = parse_declaration(relational, base)
-        data["source"] = data["flattening"].name
+        data["source"] = data["flattening"].source_name
     source = data.get("source")
     from dataeff.data.source import is_database_url, looks_like_path  # the one place a source's form is read
 

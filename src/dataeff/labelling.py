@@ -74,13 +74,16 @@ def next_labels(run: str | Path, unlabelled: Any, k: int, learner: str | None = 
         raise RunFolderError(f"{result.out} does not say how to read its data again (a table from Python, or related "
                              "tables): pass the run's rows again, dataeff.next_labels(..., data=TABLE), or run the "
                              "study from a file.")
-    dataset = load(DataSettings(**source), StudySettings())
+    source = dict(source)
+    rows_read = source.pop("rows_read", None)  # a long table's sample: the same rows as the run's
+    dataset = load(DataSettings(**source), StudySettings(), rows=rows_read)
     if dataset.fingerprint() != result.facts.data_fingerprint:
         what = "The data given" if data is not None else source["source"]
         raise DataError(f"{what} has changed since {result.out} was run (another fingerprint); rank with "
                         "the data the run measured, or run the study again.")
     spec = resolve_learners([Variant(name, info.kind, dict(info.given))])[0]
-    spec = with_dropped_columns([_wired(spec, dataset)], dataset.groups)[0]
+    groups = {name: tuple(columns) for name, columns in result.facts.groups.items()}  # as the run had them
+    spec = with_dropped_columns([_wired(spec, dataset)], groups)[0]
     model = spec.build(random_state=0)
     model.fit(dataset.X.drop(columns=list(spec.dropped)), dataset.y)
     features = conform_columns(rows[list(result.facts.feature_columns)], dataset.X, given_name)

@@ -160,7 +160,8 @@ def analyze(run_or_dir: RunResult | str | Path, *, score_target=DEFAULT_SCORE_TA
                                      if info.acquire and info.twin},
                               routes={name: (info.labeller, info.student)
                                       for name, info in result.facts.learner_info.items() if info.labeller},
-                              sources={name: (info.full, tuple(info.without))
+                              sources={name: (info.full, tuple(info.without),
+                                              _running_cost(info.without, result.facts.group_costs))
                                        for name, info in result.facts.learner_info.items() if info.full})
     if write:
         # Kept in the store so 'dataeff report' redraws the same answers without recomputing.
@@ -218,3 +219,8 @@ def report(out: str | Path, learners: list[str] | None = None) -> Path:
     write_png(result.out, tables[result.metric], result.facts, result.metric, result.analysis)
     return write_report(result.out / "report.html", result.results, tables, result.facts, result.metric,
                         result.analysis)
+
+
+def _running_cost(groups: list[str], costs: dict[str, float]) -> float | None:
+    """What the pipelines of ``groups`` cost a month, when each has a price (else None)."""
+    return sum(costs[g] for g in groups) if groups and all(g in costs for g in groups) else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from dataeff.config import DEFAULT_SAMPLES, Settings, check_score_target
 from dataeff.data.dataset import Dataset
-from dataeff.data.load import load
+from dataeff.data.load import load, rows_needed
 from dataeff.data.source import source_for
 from dataeff.errors import DataError, RunFolderError
 from dataeff.data.groups import dropped_columns
@@ -90,8 +90,9 @@ class Study:
         specs = with_route_partners(with_random_twins(resolve_learners(list(study.learners))))
         specs = with_source_variants(specs, study.worth_of)
         dataset = self.load_data()
-        for group in study.worth_of or ():
-            dropped_columns((group,), dataset.groups, setting_name("worth_of"))
+        for group in [*(study.worth_of or ()), *(self.settings.data.group_costs or ())]:
+            dropped_columns((group,), dataset.groups, setting_name("worth_of" if group in (study.worth_of or ())
+                                                                   else "group_costs"))
         specs = with_dropped_columns(specs, dataset.groups)
         plan = make_plan(dataset, seeds=study.seeds, sizes=study.sizes, test_rows=study.test_rows)
         acquiring = [s.name for s in specs if s.acquire is not None]
@@ -238,8 +239,10 @@ class Study:
             return None
         stored = source_for(data.source, table=data.table, query=data.query, sheet=data.sheet,
                             password_env=data.password_env).stored()
-        groups = {"groups": data.groups} if data.groups else {}
-        return {**(stored or {"source": None}), "label": data.label, "bins": data.bins, **groups}  # None: in memory
+        extra = {"groups": data.groups} if data.groups else {}
+        if rows_needed(self.settings.study):  # a long table is sampled to this many rows: read again, the same
+            extra["rows_read"] = rows_needed(self.settings.study)
+        return {**(stored or {"source": None}), "label": data.label, "bins": data.bins, **extra}  # None: in memory
 
     def _facts(self, dataset: Dataset, plan: Plan, specs: list[LearnerSpec], fingerprint: str) -> RunFacts:
         from importlib.metadata import PackageNotFoundError, version
@@ -282,6 +285,7 @@ class Study:
                              for s in specs},
             "feature_columns": [str(c) for c in dataset.X.columns],
             "groups": {name: list(columns) for name, columns in dataset.groups.items()},
+            "group_costs": dict(self.settings.data.group_costs or {}),
             "data_source": self._source(),
             "metric": self.settings.study.metric,
             "notes": [*dataset.notes, *plan.notes],

@@ -39,7 +39,8 @@ def customers(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synth")
     write(generate(rows=1500, irrelevant=4, seed=2), folder)
     with (folder / "study.toml").open("a") as toml:
-        toml.write('\n[study]\nlearners = ["majority", "logreg"]\nseeds = 3\nsizes = [50, 200, 800]\ntest_rows = 300\n'
+        toml.write('\n[data.group_costs]\nirrelevant = 40.0\n'
+                   '\n[study]\nlearners = ["majority", "logreg"]\nseeds = 3\nsizes = [50, 200, 800]\ntest_rows = 300\n'
                    'worth_of = ["purchases", "irrelevant"]\n')
     return folder
 
@@ -64,6 +65,11 @@ def test_a_source_that_carries_the_label_raises_the_ceiling_and_an_irrelevant_on
     low, high = worth["irrelevant"]["ceiling_drop_ci"]
     assert worth["irrelevant"]["verdict"] == "none" and low <= 0 <= high
     assert "What the purchases columns are worth to logreg: raises the ceiling." in result.stdout
+    # a running cost given: whether the labels the group saves pay for its pipeline
+    assert worth["irrelevant"]["running_cost"] == 40.0 and worth["purchases"]["running_cost"] is None
+    if worth["irrelevant"]["labels_value"] is not None:
+        assert worth["irrelevant"]["labels_value"] == pytest.approx(worth["irrelevant"]["labels_saved"]["labels"] * 0.5)
+    assert "Its pipeline costs $40.00 a month" in result.stdout
     # the variants are read against their full twin, not raced against the other learners
     assert not any("without" in c["winner"] or "without" in c["loser"] for c in summary["crossovers"])
     # a second run resumes every cell: the variants are learners of the folder like any other
@@ -88,3 +94,10 @@ def test_a_table_without_groups_says_how_to_declare_them(tmp_path):
     result = CliRunner().invoke(app, ["run", "--data", "churn", "--learners", "majority,logreg", "--worth-of",
                                       "usage", "--sizes", "16", "--seeds", "2", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "The data declares no groups: add [data.groups]" in result.stderr
+
+
+def test_the_cost_of_an_unknown_group_is_one_line(customers, tmp_path):
+    bad = customers / "study-bad-cost.toml"  # beside the tables its paths name
+    bad.write_text((customers / "study.toml").read_text().replace("irrelevant = 40.0", "tickts = 40.0"))
+    result = CliRunner().invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "group_costs: no column group 'tickts'. Did you mean 'tickets'?" in result.stderr

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dataeff.cli import app
-from dataeff.data.database import read_database_sample
+from dataeff.data.database import read_database, read_database_sample
 from dataeff.data.relations import flatten
 from dataeff.data.synthetic import declaration, generate
 from dataeff.errors import DataError
@@ -62,14 +62,31 @@ def test_a_long_table_is_sampled_by_the_server_the_same_whatever_its_order(serve
     queried, _ = read_database_sample(server.url(), table=None, query="SELECT * FROM long WHERE tenure > 5;",
                                       name="q", label="churn", rows=300)
     assert (queried["tenure"] > 5).all() and abs(len(queried) - 300) <= 2
+    # a numeric label to be cut into bins: the labelled rows drawn as one (stratified, each value would keep a row)
+    numeric, note = read_database_sample(server.url(), table="long", query=None, name="crm:long", label="tenure",
+                                         rows=500, stratified=False)
+    assert abs(len(numeric) - 500) <= 1 and "a random sample, drawn in the database" in note
+    # a query ending in a comment, sampled and read whole (ADBC wraps a query in COPY (...))
+    commented = "SELECT * FROM long WHERE tenure > 5 -- the customers past their first weeks"
+    assert len(read_database_sample(server.url(), table=None, query=commented, name="q", label="churn",
+                                    rows=300)[0]) == len(queried)
+    assert len(read_database(server.url(), table=None, query=commented, name="q")) == (_customers(LONG, 0)["tenure"]
+                                                                                         > 5).sum()
 
 
-def test_a_study_on_a_long_table_reads_only_its_sample_and_a_missing_label_is_one_line(server, tmp_path):
+def test_a_study_on_a_long_table_reads_only_its_sample_and_a_missing_label_is_one_line(server, tmp_path,
+                                                                                      monkeypatch):
     out = tmp_path / "run"
     result = _run(["--data", server.url(), "--table", "long", "--label", "churn"], out)
     assert result.exit_code == 0, result.stderr
     notes = json.loads((out / "summary.json").read_text())["facts"]["notes"]
     assert any("of 3,000 labelled rows of crm:long" in n and "drawn in the database" in n for n in notes), notes
+    # next-labels reads the same sample again (the same rows: the same fingerprint)
+    import dataeff
+
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)  # the run folder keeps the URL without it
+    ranked = dataeff.next_labels(out, server.url(), k=2, learner="logreg", query="SELECT tenure, plan FROM pool")
+    assert len(pd.read_csv(ranked)) == 2
     bad = _run(["--data", server.url(), "--table", "long", "--label", "churm"], tmp_path / "bad")
     assert bad.exit_code == 2 and "Label column 'churm' is not in crm:long. Did you mean 'churn'?" in bad.stderr
     assert not (tmp_path / "bad").exists()
@@ -99,7 +116,7 @@ def test_the_password_from_a_named_environment_variable_is_stored_by_name_only(s
 
 
 @pytest.mark.parametrize("args, env, said", [
-    (["--password-env", "CRM_PW"], {}, "The environment variable CRM_PW (--password-env) is not set"),
+    (["--password-env", "CRM_PW"], {}, "The environment variable --password-env names is not set"),
     (["--password-env", "CRM_PW"], {"CRM_PW": PASSWORD}, "has a password in its URL and --password-env names another"),
     (["--password-env", PASSWORD], {}, "must be the name of an environment variable (like DB_PASSWORD), not the "
                                        "password."),
@@ -156,7 +173,7 @@ def test_adbc_reads_every_common_type_as_psycopg_does(server):
             "'2024-01-01 10:00+02', '2024-01-02', '{\"a\": [1, 2]}', '1 mon 2 days 03:00:00'), "
             "(-0.5, 3.4e38, 1e300, -3, -7, -1, NULL, 'b', NULL, false, NULL, NULL, NULL, NULL, NULL, NULL), "
             "(NULL, NULL, NULL, 0, 0, 0, 5, NULL, 'y', true, false, '1999-12-31', '2000-01-01 00:00Z', '2000-02-29', "
-            "'[]', '-1 day')")
+            "'[]', '-1 year -2 mons 3 days')")
     engine = create_engine(server.url().replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as connection:
@@ -165,3 +182,12 @@ def test_adbc_reads_every_common_type_as_psycopg_does(server):
     finally:
         engine.dispose()
     pd.testing.assert_frame_equal(through_adbc, through_psycopg)
+
+
+def test_a_password_given_as_the_variable_s_name_is_never_repeated():
+    """next-labels hands --password-env to the source as it is: the source checks it is a name."""
+    from dataeff.data.source import source_for
+
+    with pytest.raises(DataError) as refused:
+        source_for("postgresql://analyst@127.0.0.1:5432/crm", table="pool", password_env=PASSWORD)
+    assert "must be the name of an environment variable" in str(refused.value) and PASSWORD not in str(refused.value)

@@ -120,6 +120,10 @@ def test_a_long_parquet_table_is_sampled_before_it_is_loaded(tmp_path):
     assert (result.results["status"] == "ok").all()
     small = dataeff.Study(path, label="y", learners=["logreg"])  # no sizes: the whole table
     assert small.load_data().n_rows == 30_000
+    # a numeric label cut into bins: the rows drawn at random, not one per distinct value
+    binned = dataeff.Study(path, label="x", bins=4, sizes=[50, 200], seeds=2, test_rows=100, learners=["logreg"])
+    assert binned.load_data().n_rows < 30_000 // 2 and "a random sample of the rows with a 'x'" in \
+        binned.load_data().notes[0]
 
 
 @pytest.mark.parametrize(("seeds", "test_rows", "largest"), [(3, 1000, 3000), (6, 500, 2500)])

@@ -37,23 +37,24 @@ def cross_fit_best(pool: dict[str, Curve], metric: str) -> tuple[float, tuple[fl
     estimate is the average of those held-out scores. Choice and estimate never see the same
     noise, so the estimate is unbiased for what the chosen points really score (at worst a
     little low: a choice made on fewer seeds is sometimes not the very best). The CI is a t
-    interval over the held-out scores (one per seed).
+    interval over the held-out scores (one per seed). The third value holds them seed by seed,
+    NaN for a seed with no usable point (so two curves' scores pair by seed).
     """
     rows = [gain(c.values[i], metric) for c in pool.values() for i in range(len(c.sizes))]
     values = np.vstack(rows)  # points x seeds
     n_seeds = values.shape[1]
-    held = []
+    by_seed = np.full(n_seeds, np.nan)
     for s in range(n_seeds):
         others = np.delete(values, s, axis=1)
         with np.errstate(all="ignore"), quiet_runtime_warnings():
             means = np.nanmean(others, axis=1)
         usable = np.isfinite(means) & np.isfinite(values[:, s])
         if usable.any():
-            held.append(float(values[usable, s][np.argmax(means[usable])]))
-    held_arr = np.array(held)
+            by_seed[s] = float(values[usable, s][np.argmax(means[usable])])
+    held_arr = by_seed[np.isfinite(by_seed)]
     if len(held_arr) < 2:
-        return float("nan"), (float("nan"), float("nan")), held_arr
-    return float(held_arr.mean()), mean_ci(held_arr), held_arr
+        return float("nan"), (float("nan"), float("nan")), by_seed
+    return float(held_arr.mean()), mean_ci(held_arr), by_seed
 
 
 def ceiling(fits: dict[str, LearnerFit], curves: dict[str, Curve], metric: str, n_seeds: int,

@@ -25,11 +25,13 @@ from dataeff.experiment.metrics import METRICS
 VERDICTS = ("raises-ceiling", "saves-labels", "none")
 
 
-def source_answers(curves: dict[str, Curve], fits: dict[str, LearnerFit], sources: dict[str, tuple[str, tuple]],
-                   metric: str, resamples: np.ndarray, signal: bool = True) -> tuple[SourceAnswer, ...]:
-    """``sources``: learner without groups -> (its full twin, the groups it goes without)."""
+def source_answers(curves: dict[str, Curve], fits: dict[str, LearnerFit], sources: dict[str, tuple],
+                   metric: str, resamples: np.ndarray, label_cost: float, signal: bool = True) -> tuple[SourceAnswer, ...]:
+    """``sources``: learner without groups -> (its full twin, the groups it goes without, and
+    what their pipelines cost a month or None); ``label_cost``: dollars a label, what the labels
+    a group saves are worth against its running cost."""
     out = []
-    for variant, (full, groups) in sources.items():
+    for variant, (full, groups, running_cost) in sources.items():
         if variant not in curves or full not in curves:
             continue
         a, b = curves[full], curves[variant]
@@ -41,8 +43,10 @@ def source_answers(curves: dict[str, Curve], fits: dict[str, LearnerFit], source
             verdict = "raises-ceiling"
         elif signal and saved is not None and saved.ci[0] is not None and saved.ci[0] > 0:
             verdict = "saves-labels"
+        value = saved.labels * label_cost if saved is not None and saved.labels is not None else None
         out.append(SourceAnswer(full, variant, "+".join(groups), verdict, labels.per_size, saved,
-                                num(with_it), num(without_it), num(drop), pair(drop_ci)))
+                                num(with_it), num(without_it), num(drop), pair(drop_ci), num(running_cost),
+                                num(value)))
     return tuple(out)
 
 
@@ -53,8 +57,9 @@ def _ceilings(full: Curve, without: Curve, metric: str):
         return None, None, None, (None, None)
     best_with, _, held_with = cross_fit_best({"with": full}, metric)
     best_without, _, held_without = cross_fit_best({"without": without}, metric)
-    if len(held_with) != len(held_without) or len(held_with) < 2:
+    drops = held_with - held_without  # seed by seed: the same test rows on both sides
+    drops = drops[np.isfinite(drops)]
+    if len(drops) < 2 or not np.isfinite(best_with) or not np.isfinite(best_without):
         return None, None, None, (None, None)
-    drops = held_with - held_without
     sign = 1.0 if METRICS[metric] else -1.0
     return sign * best_with, sign * best_without, float(drops.mean()), mean_ci(drops)

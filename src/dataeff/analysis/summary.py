@@ -26,7 +26,7 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
             n_boot: int = N_FIT_BOOTSTRAP, order: list[str] | None = None, families: dict[str, str] | None = None,
             kinds: dict[str, str] | None = None, twins: dict[str, tuple[str, str]] | None = None,
             routes: dict[str, tuple[str, str]] | None = None,
-            sources: dict[str, tuple[str, tuple]] | None = None) -> Analysis:
+            sources: dict[str, tuple] | None = None) -> Analysis:
     """Every answer for the headline ``metric``, each with a 95% CI and a flag ('measured',
     'at_most', 'extrapolated', 'unreachable') saying where it comes from.
 
@@ -39,7 +39,9 @@ def summarize(results: pd.DataFrame, metric: str, score_target=DEFAULT_SCORE_TAR
     and who may be the reference (the best classic learner); ``kinds`` (variant -> kind) which
     rule of thumb a learner meets; ``twins`` (acquiring learner -> its random twin and strategy)
     which curves say whether choosing the rows pays; ``routes`` (llm-labels learner -> its
-    labeller and its student on human labels) what an LLM's labels are worth.
+    labeller and its student on human labels) what an LLM's labels are worth; ``sources``
+    (learner without column groups -> its full twin, the groups, their pipelines' monthly cost
+    or None) what each group is worth.
     """
     import warnings
 
@@ -100,7 +102,7 @@ def _summarize(results, metric, target, prices, n_boot, order, families, kinds, 
                          signal=not signal.absent)
     chosen = acquisition_answers(curves, twins, metric, value, resamples, signal=not signal.absent)
     labelled = label_route_answers(curves, fits, results, routes, metric, resamples, signal=not signal.absent)
-    valued = source_answers(curves, fits, sources, metric, resamples, signal=not signal.absent)
+    valued = source_answers(curves, fits, sources, metric, resamples, prices.label_cost, signal=not signal.absent)
     return Analysis(metric, higher, len(seeds), prices, goal, learners, ceil, tuple(crossed),
                     tuple(advantage), ref, cheapest({k: v for k, v in costs.items() if k not in variants}), signal,
                     chosen, labelled, valued)

@@ -352,6 +352,8 @@ class SourceAnswer(_Json):
     ceiling_without: Num
     ceiling_drop: Num
     ceiling_drop_ci: Interval
+    running_cost: Num = None  # the group's pipelines, dollars a month ([data] group_costs)
+    labels_value: Num = None  # the labels it saves on average, at the study's label cost
 
 
 @dataclass

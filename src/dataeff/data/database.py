@@ -29,18 +29,19 @@ def read_database(url: str, *, table: str | None, query: str | None, name: str,
 
 
 def read_database_sample(url: str, *, table: str | None, query: str | None, name: str, label: str, rows: int,
-                         password_env: str | None = None) -> tuple[pd.DataFrame, str] | None:
+                         password_env: str | None = None, stratified: bool = True) -> tuple[pd.DataFrame, str] | None:
     """About ``rows`` rows stratified by ``label``, drawn by the database itself, so a long table
     never crosses the wire whole; with a note saying so. None where the rows are not worth
     sampling (at most twice ``rows`` labelled) or the database is not PostgreSQL (read whole).
 
-    Each class keeps its share of the labelled rows (at least one row). Within a class, rows are
+    Each class keeps its share of the labelled rows (at least one row; ``stratified`` False: the
+    labelled rows drawn as one, for a numeric label cut into bins later). Within a class, rows are
     ranked by the MD5 of their text, so the same rows give the same sample whatever order the
     server scans them in, and the sample comes back in that order."""
     if not parse_url(url).drivername.startswith(("postgresql", "postgres")):
         return None
     with _connected(url, password_env) as (connection, shown, password):
-        inner = _selected(connection, table, query, shown).rstrip().rstrip(";")
+        inner = _inner(_selected(connection, table, query, shown))
         columns = _read(connection, f"SELECT * FROM ({inner}) AS t LIMIT 0", name, password).columns
         check_label_column(columns, label, name)
         quoted = connection.dialect.identifier_preparer.quote(label)
@@ -49,14 +50,16 @@ def read_database_sample(url: str, *, table: str | None, query: str | None, name
         if total <= 2 * rows:
             return None
         # window functions in the database: only the chosen rows are sent
-        ranked = (f"SELECT t.*, md5(CAST(t AS text)) AS {_HASH}, "
-                  f"row_number() OVER (PARTITION BY {quoted} ORDER BY md5(CAST(t AS text))) AS {_RANK}, "
-                  f"count(*) OVER (PARTITION BY {quoted}) AS {_CLASS} FROM ({inner}) AS t WHERE {quoted} IS NOT NULL")
+        classes = f"PARTITION BY {quoted}" if stratified else ""
+        ranked = (f"SELECT t.*, md5(CAST(ROW(t.*) AS text)) AS {_HASH}, "
+                  f"row_number() OVER ({classes} ORDER BY md5(CAST(ROW(t.*) AS text))) AS {_RANK}, "
+                  f"count(*) OVER ({classes}) AS {_CLASS} FROM ({inner}) AS t WHERE {quoted} IS NOT NULL")
         frame = _rows(connection, f"SELECT * FROM ({ranked}) AS s WHERE {_RANK} <= "
                                   f"GREATEST(1, ROUND({int(rows)} * {_CLASS} / {float(total)!r})) ORDER BY {_HASH}",
                       name, password, drop=(_HASH, _RANK, _CLASS))
-    note = (f"read {len(frame):,} of {total:,} labelled rows of {name} (a stratified sample by '{label}', drawn in "
-            "the database): the study uses at most that many")
+    how = f"a stratified sample by '{label}'" if stratified else "a random sample"
+    note = (f"read {len(frame):,} of {total:,} labelled rows of {name} ({how}, drawn in the database): the study "
+            "uses at most that many")
     return frame, note
 
 
@@ -118,7 +121,7 @@ def _rows(connection, sql: str, name: str, password: str | None, drop: tuple[str
     url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)})
     try:
         with adbc.connect(url.render_as_string(hide_password=False)) as link, link.cursor() as cursor:
-            cursor.execute(sql)
+            cursor.execute(_inner(sql))  # ADBC runs it as COPY (<sql>) TO STDOUT: a -- comment ends on its line
             # handed on unnamed: with no other reference, pandas may free each column as it goes
             return as_psycopg_reads(cursor.fetch_arrow_table(), drop)
     except AdbcError as exc:
@@ -157,7 +160,12 @@ def as_psycopg_reads(table, drop: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def _timedeltas(values: list) -> pd.Series:
-    return pd.Series([None if v is None else pd.Timedelta(days=30 * v.months + v.days, nanoseconds=v.nanoseconds)
+    """Intervals as psycopg reads them: a year 365 days, a leftover month 30."""
+    def days(months: int) -> int:
+        years, rest = divmod(abs(months), 12)
+        return (1 if months >= 0 else -1) * (365 * years + 30 * rest)
+
+    return pd.Series([None if v is None else pd.Timedelta(days=days(v.months) + v.days, nanoseconds=v.nanoseconds)
                       for v in values], dtype="timedelta64[us]")
 
 
@@ -179,6 +187,12 @@ def _as_float64(text):
                                           pa.float64())])
 
 
+def _inner(sql: str) -> str:
+    """A query as a subquery: its trailing ';' dropped, on lines of its own (a trailing -- comment
+    would swallow the closing parenthesis)."""
+    return "\n" + sql.strip().rstrip(";").rstrip() + "\n"
+
+
 def _selected(connection, table: str | None, query: str | None, shown: str) -> str:
     from sqlalchemy import inspect
 
@@ -198,9 +212,9 @@ def _with_password(url, password_env: str | None, shown: str):
         raise DataError(f"{shown} has a password in its URL and {setting_name('password_env')} names another "
                         "place for it; give it in one place (the environment variable keeps it out of files).")
     password = os.environ.get(password_env)
-    if not password:
-        raise DataError(f"The environment variable {password_env} ({setting_name('password_env')}) is not set; "
-                        "export it with the database password, or drop the setting.")
+    if not password:  # its name is not repeated: a password typed in its place would be printed
+        raise DataError(f"The environment variable {setting_name('password_env')} names is not set; export it with "
+                        "the database password, or drop the setting.")
     return url.set(password=password)
 
 

@@ -16,11 +16,12 @@ from dataeff.errors import DataError
 from dataeff.terms import setting_name
 
 
-def load(data: DataSettings, study: StudySettings) -> Dataset:
+def load(data: DataSettings, study: StudySettings, rows: int | None = None) -> Dataset:
     """The study's Dataset, from whatever ``data.source`` names, with its column groups (declared,
     and one per relation of related tables) and the user's own unlabelled rows
-    (``data.unlabelled``) read with its columns' types."""
-    dataset = _labelled(data, study)
+    (``data.unlabelled``) read with its columns' types. ``rows``: the rows a long table is sampled
+    to (default: what the study's sizes can use; a run's data read again passes its own)."""
+    dataset = _labelled(data, study, rows)
     defaults = data.flattening.groups(list(dataset.X.columns)) if data.flattening is not None else None
     if data.groups or defaults:
         from dataeff.data.groups import column_groups
@@ -43,7 +44,7 @@ def load(data: DataSettings, study: StudySettings) -> Dataset:
     return dataset
 
 
-def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
+def _labelled(data: DataSettings, study: StudySettings, rows: int | None) -> Dataset:
     if data.flattening is not None:
         from dataeff.data.relations import flatten
 
@@ -63,8 +64,9 @@ def _labelled(data: DataSettings, study: StudySettings) -> Dataset:
             raise DataError(f"Built-in '{source.dataset}' has the label column '{dataset.label}'; drop "
                             f"{setting_name('label')} or give {setting_name('label', dataset.label)}.")
         return dataset
-    needed = rows_needed(study)
-    sample = source.read_sample(data.label, needed) if needed and data.label else None
+    needed = rows if rows is not None else rows_needed(study)
+    # a numeric label cut into bins is sampled at random: stratified on, each raw value would keep a row
+    sample = source.read_sample(data.label, needed, stratified=data.bins is None) if needed and data.label else None
     if sample is not None:
         # A long table: read only the rows a study this size can use.
         frame, note = sample

@@ -54,11 +54,19 @@ class Flattening:
     def groups(self, columns: list[str]) -> dict[str, list[str]]:
         """The default column groups of the flattened ``columns``: each relation's features
         under its table's name, and the entity's own columns under the entity's."""
-        groups = {_group_name(rel.table.rsplit(".", 1)[-1] if rel.source else Path(rel.table).stem):
-                  [f.name for f in rel.features] for rel in self.relations}
+        groups: dict[str, list[str]] = {}
+        for rel in self.relations:  # two relations of one table name (2024/purchases, 2025/purchases): one group
+            name = _group_name(rel.table.rsplit(".", 1)[-1] if rel.source else Path(rel.table).stem)
+            groups.setdefault(name, []).extend(f.name for f in rel.features)
         derived = {name for members in groups.values() for name in members}
         entity = self.entity_table or (Path(self.entity).stem if not is_database_url(self.entity) else "entity")
         return {_group_name(entity): [c for c in columns if c not in derived], **groups}
+
+    @property
+    def source_name(self) -> str:
+        """What the study's data setting shows: the entity file's name (customers.csv), or a
+        database table's name without the URL's password."""
+        return self.name if is_database_url(self.entity) else Path(self.entity).name
 
     @property
     def name(self) -> str:

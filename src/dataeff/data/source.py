@@ -13,6 +13,7 @@ name), or from the URL given again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from dataeff.data.database import parse_url, read_database, read_database_sample
 from dataeff.errors import DataError, one_line
 from dataeff.terms import Placeholder, setting_name
 
+#: what a password's environment variable may be called (a name, never the password itself)
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: URL schemes read as databases (``postgresql+psycopg://``, ``mysql://``, ...).
 DATABASE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle", "cockroachdb", "snowflake")
 
@@ -72,9 +75,10 @@ class Source:
         written down (a table in memory)."""
         return None
 
-    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
-        """About ``rows`` rows stratified by ``label`` and a note saying so, read without holding
-        the whole table; None where this kind reads whole (or the table is not long)."""
+    def read_sample(self, label: str, rows: int, stratified: bool = True) -> tuple[pd.DataFrame, str] | None:
+        """About ``rows`` labelled rows (stratified by ``label``, or at random) and a note saying
+        so, read without holding the whole table; None where this kind reads whole (or the
+        table is not long)."""
         return None
 
 
@@ -117,13 +121,13 @@ class FileSource(Source):
         path = self.path.resolve() if self.path.exists() else self.path
         return {"source": str(path), "table": self.table, "query": self.query, "sheet": self.sheet}
 
-    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
+    def read_sample(self, label: str, rows: int, stratified: bool = True) -> tuple[pd.DataFrame, str] | None:
         from dataeff.data.sources import parquet_rows, read_parquet_sample
 
         total = parquet_rows(self.path)
         if not total or total <= 2 * rows:
             return None
-        return read_parquet_sample(self.path, label, rows)
+        return read_parquet_sample(self.path, label, rows, stratified=stratified)
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,9 @@ class DatabaseSource(Source):
         return read_database(self.url, table=self.table, query=self.query, name=self.name,
                              password_env=self.password_env)
 
-    def read_sample(self, label: str, rows: int) -> tuple[pd.DataFrame, str] | None:
+    def read_sample(self, label: str, rows: int, stratified: bool = True) -> tuple[pd.DataFrame, str] | None:
         return read_database_sample(self.url, table=self.table, query=self.query, name=self.name, label=label,
-                                    rows=rows, password_env=self.password_env)
+                                    rows=rows, password_env=self.password_env, stratified=stratified)
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,9 @@ def source_for(value: Any, *, table: str | None = None, query: str | None = None
     """The Source ``value`` names: the one place a data setting's kind is decided."""
     from dataeff.data.builtin import is_builtin
 
+    if password_env and not ENVIRONMENT_NAME.fullmatch(password_env):
+        raise DataError(f"{setting_name('password_env')} must be the name of an environment variable (like "
+                        "DB_PASSWORD), not the password.")
     if password_env and not is_database_url(value):
         raise DataError(f"{setting_name('password_env')} names the password of a database URL, and the data named "
                         "is no database URL: drop it.")

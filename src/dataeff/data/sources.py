@@ -75,9 +75,11 @@ def parquet_rows(path: str | Path) -> int | None:
         return None
 
 
-def read_parquet_sample(path: str | Path, target: str, rows: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    """``rows`` rows of a large Parquet file, stratified by ``target``, read batch by batch so
-    the whole table is never in memory; returns the rows (in file order) and a note."""
+def read_parquet_sample(path: str | Path, target: str, rows: int, seed: int = 0,
+                        stratified: bool = True) -> tuple[pd.DataFrame, str]:
+    """``rows`` rows of a large Parquet file, stratified by ``target`` (or at random among the
+    labelled rows), read batch by batch so the whole table is never in memory; returns the rows
+    (in file order) and a note."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -89,7 +91,7 @@ def read_parquet_sample(path: str | Path, target: str, rows: int, seed: int = 0)
     labels = handle.read(columns=[target]).column(0).to_pandas()
     labelled = np.flatnonzero(labels.notna().to_numpy())
     rng = np.random.default_rng(seed)
-    codes = pd.factorize(labels.iloc[labelled])[0]
+    codes = pd.factorize(labels.iloc[labelled])[0] if stratified else np.zeros(len(labelled), dtype=int)
     keep: list[np.ndarray] = []
     for code in range(codes.max() + 1):
         members = labelled[codes == code]
@@ -107,8 +109,8 @@ def read_parquet_sample(path: str | Path, target: str, rows: int, seed: int = 0)
         offset += part.num_rows
         del part
     frame = pa.concat_tables(pieces).to_pandas(self_destruct=True)
-    note = (f"read {len(frame):,} of {handle.metadata.num_rows:,} rows of {path.name} (a stratified sample by "
-            f"'{target}'): the study uses at most that many")
+    how = f"a stratified sample by '{target}'" if stratified else f"a random sample of the rows with a '{target}'"
+    note = f"read {len(frame):,} of {handle.metadata.num_rows:,} rows of {path.name} ({how}): the study uses at most that many"
     return frame, note
 
 

@@ -61,6 +61,7 @@ class RunFacts(BaseModel):
     learner_info: dict[str, LearnerInfo] = Field(default_factory=dict)
     feature_columns: list[str] = Field(default_factory=list)
     groups: dict[str, list[str]] = Field(default_factory=dict)  # column groups: name -> feature columns
+    group_costs: dict[str, float] = Field(default_factory=dict)  # a group's pipeline, dollars a month
     metric: str = ""
     notes: list[str] = Field(default_factory=list)
     known_ceiling: dict[str, Any] | None = None  # a synthetic table's truth.json

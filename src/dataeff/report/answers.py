@@ -539,7 +539,26 @@ def source_sentences(analysis: Analysis) -> list[str]:
     """One sentence per learner and group: the verdict first, then the labels and the ceiling
     behind it."""
     return [f"What the {s.group} columns are worth to {s.learner}: {VERDICT_WORDS[s.verdict]}. {_labels_text(s)}; "
-            f"{_ceiling_text(s)}." for s in analysis.sources]
+            f"{_ceiling_text(s)}.{_running_text(s, analysis.prices.label_cost)}" for s in analysis.sources]
+
+
+def _running_text(s: SourceAnswer, label_cost: float) -> str:
+    """Whether the labels a group saves pay for its pipeline (with a running cost given)."""
+    if s.running_cost is None:
+        return ""
+    cost = f" Its pipeline costs {money(s.running_cost)} a month"
+    if s.verdict == "none":
+        return cost + ", for nothing measurable here."
+    if s.labels_value is None:
+        if s.verdict == "raises-ceiling":
+            return cost + ": no number of labels measured reaches the scores it gives, so it is worth that if they are."
+        return cost + "; the labels it saves cannot be told here."
+    text = f"{cost}; the labels it saves are worth {money(max(s.labels_value, 0.0))} at {money(label_cost)} a label: "
+    text += ("they pay for its first month" if s.labels_value >= s.running_cost
+             else "in labels alone it does not pay for itself")
+    if s.verdict == "raises-ceiling":
+        text += ", but no number of labels measured replaces it"
+    return text + "."
 
 
 def _labels_text(s: SourceAnswer) -> str:
@@ -568,6 +587,9 @@ def _ceiling_text(s: SourceAnswer) -> str:
               f"({s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}, paired over seeds)")
     if low is not None and low > 0:
         return change + ": no number of labels measured here replaces it"
+    if high is not None and high < 0:
+        return (f"without it the ceiling rises from {score(s.ceiling_with)} to {score(s.ceiling_without)} "
+                f"({s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}, paired over seeds): it hurts this learner")
     return (f"the ceiling is {score(s.ceiling_with)} with it and {score(s.ceiling_without)} without it, the same "
             f"within noise ({s.ceiling_drop:+.3f} {interval(s.ceiling_drop_ci, score)}, paired over seeds)")
 

@@ -62,7 +62,7 @@ class Series:
     n_seeds: tuple[int, ...]
     fit_x: tuple[float, ...] = ()  # empty: no fit drawn
     fit_y: tuple[float, ...] = ()
-    twin: str | None = None  # an acquiring learner: its random twin, whose colour it wears, dash-dotted
+    twin: str | None = None  # the curve it is read against (a random twin, a full learner): its colour, dash-dotted
     # the forecast's 95% predictive band along fit_x (a fan from the largest size measured);
     # empty where the dashed line is a fit without one
     fan_low: tuple[float, ...] = ()
@@ -114,11 +114,13 @@ class Chart:
                     analysis: Analysis | None = None, title: str = "") -> Chart:
         """From a curve table (``analysis.curves.curve_table``) and, for the analysed metric, the
         fits and ceiling of ``analysis`` (ignored for any other metric)."""
-        twins = {a.learner: a.twin for a in analysis.acquisition} if analysis is not None else {}
+        # an acquiring learner beside its random twin, a learner without a column group beside itself
+        # with every column: the partner's colour, dash-dotted
+        twins = ({a.learner: a.twin for a in analysis.acquisition} | {s.variant: s.learner for s in analysis.sources}
+                 if analysis is not None else {})
         if analysis is not None and analysis.metric != metric:
             analysis = None
         learners = learner_order(order, curves["learner"])
-        # an acquiring learner is drawn beside its random twin: the twin's colour, dash-dotted
         colors = {}
         for learner in [n for n in learners if n not in twins] + [n for n in learners if n in twins]:
             twin = twins.get(learner)

@@ -60,6 +60,7 @@ def render_report(results: pd.DataFrame, tables: dict[str, pd.DataFrame], facts:
         crossover_rows=answers.crossover_rows(analysis) if analysis else [],
         advantage_rows=answers.advantage_rows(analysis) if analysis else [],
         label_rows=answers.label_quality_rows(analysis) if analysis else [],
+        source_rows=answers.source_rows(analysis) if analysis else [],
         cost_rows=_cost_rows(results, order, analysis),
         prices_note=(f"Prices: ${prices.label_cost} per label, {prices.predictions:,.0f} "
                      f"predictions a month, ${prices.token_price} per million tokens, "

@@ -105,6 +105,10 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: RunFact
                            ["learner", "reference", "with n labels", "it scores",
                             "the reference matches it with [95% CI]", "labels saved over the shared score window"],
                            answers.advantage_rows(analysis))
+        lines += _md_table("What each data source is worth (each learner against itself without the group)",
+                           ["learner", "without", "verdict", "labels it saves on average [95% CI]", "ceiling with it",
+                            "without it", "drop [95% CI]"],
+                           answers.source_rows(analysis))
         prices = analysis.prices
         lines += _md_table(
             f"Cost to reach the target (label ${prices.label_cost}, {prices.predictions:,.0f} "

@@ -150,10 +150,11 @@ def with_route_partners(specs: list) -> list:
 
 def student_of(spec, specs: list) -> str | None:
     """The name of the learner an llm-labels ``spec``'s student is on human labels alone: the
-    plain student kind (no settings of its own)."""
+    plain student kind (no settings of its own but the column groups the route goes without)."""
     kind = spec.settings.get("student", DEFAULT_STUDENT)
+    same_columns = {"without": spec.settings["without"]} if "without" in spec.settings else {}
     for other in specs:
-        if other.kind == kind and not other.settings and other.acquire is None:
+        if other.kind == kind and other.settings == same_columns and other.acquire is None:
             return other.name
     return None
 

@@ -106,14 +106,16 @@ def estimate_bills(dataset: Dataset, plan: Plan, specs: list[LearnerSpec], input
         params = asking.params
         scoring = params.get("scoring", "logprobs")
         task = replace(params["task"], answer_form=ANSWER_FORMS.get(scoring, "word"))
-        tokens = _RowTokens(task, dataset.X)
+        X = dataset.X.drop(columns=list(asking.dropped or spec.dropped))  # a learner without groups sends less
+        tokens = _RowTokens(task, X)
         k_max = params.get("k_max", 0)
         sizes = [s for s in plan.sizes_up_to(spec.max_size) if s > 0]
         calibrated = scoring == "logprobs" and params.get("calibrate", workload != "prior")
-        blank = approximate_tokens([task.query(pd.Series({c: "N/A" for c in dataset.X.columns}))])
+        blank = approximate_tokens([task.query(pd.Series({c: "N/A" for c in X.columns}))])
         prompts: list[tuple[float, float]] = []  # (prompts, tokens each)
-        first = (params.get("backend"), str(params.get("model")), repr(task)) not in asked
-        asked.add((params.get("backend"), str(params.get("model")), repr(task)))
+        prompts_key = (params.get("backend"), str(params.get("model")), repr(task), spec.dropped)
+        first = prompts_key not in asked
+        asked.add(prompts_key)
         for split in plan.splits.values():
             rows = (split.train_order[: spec.params["pool"]] if spec.kind == "llm-labels" else split.test_index)
             if workload == "prior":

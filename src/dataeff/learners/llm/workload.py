@@ -107,9 +107,10 @@ def estimate(dataset: Dataset, plan: Plan, specs: list[LearnerSpec]) -> Workload
                                                      else 0))
         task, local = spec.params["task"], _local(spec)
         # The zero-shot prompts of a seed: asked once per model and task, whoever asks first.
-        same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task))
-        if same_prompts not in lengths:
-            lengths[same_prompts] = _mean_tokens(spec, [task.query(row) for _, row in sample.iterrows()], counters)
+        same_prompts = (spec.params.get("backend"), spec.params.get("model"), repr(task), spec.dropped)
+        if same_prompts not in lengths:  # a learner without column groups: its rows lack them
+            rows = sample.drop(columns=list(spec.dropped))
+            lengths[same_prompts] = _mean_tokens(spec, [task.query(row) for _, row in rows.iterrows()], counters)
         query = lengths[same_prompts]
         shot = query + 3  # a demonstration: the row's prompt, its answer word and a blank line
         k_max = spec.params.get("k_max", 0)
