@@ -126,12 +126,14 @@ def peak_rss_of(command: list[str], server=None) -> tuple[int, float, float, flo
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(process.pid)
-    peak = server_peak = 0
+    peak = server_peak = main_peak = 0
     while process.poll() is None:
         peak = max(peak, rss(tree(root)))
+        main_peak = max(main_peak, rss([root]))  # where the gap between two sources is: main or workers
         if server is not None:
             server_peak = max(server_peak, rss(tree(server)))
         time.sleep(0.1)
+    print(f"  main process alone: peak {main_peak / 2**30:.2f} GiB")
     if process.returncode:
         print(process.stderr.read()[-2000:], file=sys.stderr)
     return process.returncode, peak / 2**30, time.perf_counter() - start, server_peak / 2**30

@@ -181,7 +181,8 @@ class DataSettings(Section):
                                 "tables make one group per relation.", json_schema_extra={"flag": False})
     group_costs: dict[str, Price] | None = Field(None, description="What each column group's pipeline costs to "
                                                  "run, in dollars a month (group -> dollars): the answers say whether "
-                                                 "the labels it saves pay for it.", json_schema_extra={"flag": False})
+                                                 "the labels it saves pay for it (in the study TOML only).",
+                                                 json_schema_extra={"flag": False})
     # a numeric target cut into this many quantile classes (None: the target is a label already)
     bins: Annotated[int, Field(strict=True, ge=2)] | None = Field(
         None, description="Cut a numeric label column (a price, a score) into N quantile classes (N of 2 or "

@@ -354,7 +354,9 @@ class SourceAnswer(_Json):
     ceiling_drop_ci: Interval
     running_cost: Num = None  # the group's pipelines, dollars a month ([data] group_costs)
     labels_value: Num = None  # the labels it saves on average, at the study's label cost
-
+    area: Num = None  # mean paired gain with the group over the sizes both measured (gain scale)
+    area_ci: Interval = (None, None)
+    confidence: float = 0.95  # of the two tests' intervals: 95% corrected for the pairs tested
 
 @dataclass
 class LabelRouteAnswer(_Json):

@@ -539,7 +539,22 @@ def source_sentences(analysis: Analysis) -> list[str]:
     """One sentence per learner and group: the verdict first, then the labels and the ceiling
     behind it."""
     return [f"What the {s.group} columns are worth to {s.learner}: {VERDICT_WORDS[s.verdict]}. {_labels_text(s)}; "
-            f"{_ceiling_text(s)}.{_running_text(s, analysis.prices.label_cost)}" for s in analysis.sources]
+            f"{_area_text(s)}{_ceiling_text(s)}{_level_text(s)}.{_running_text(s, analysis.prices.label_cost)}"
+            for s in analysis.sources]
+
+
+def _area_text(s: SourceAnswer) -> str:
+    if s.area is None:
+        return ""
+    return f"over the sizes measured it scores {s.area:+.3f} {interval(s.area_ci, score)} with it, paired over seeds; "
+
+
+def _level_text(s: SourceAnswer) -> str:
+    """The intervals the verdict rests on, when corrected for several (learner, group) pairs."""
+    if s.confidence is None or s.confidence <= 0.95 + 1e-9:  # one pair: the plain 95%
+        return ""
+    pairs = round(0.05 / (1 - s.confidence))
+    return f" (these two intervals at {s.confidence:.1%}: {pairs} learner-and-group pairs tested)"
 
 
 def _running_text(s: SourceAnswer, label_cost: float) -> str:

@@ -32,9 +32,14 @@ Y_PAD = 0.06  # share of the data's span left free above and below
 
 
 def size_ticks(sizes: list) -> list[int]:
-    """x ticks: 0 and powers of two among the sizes, and the largest size (the whole pool)."""
+    """x ticks: 0 and powers of two among the sizes, and the largest size (the whole pool); sizes
+    of the user's own (50, 100, 200, ...) with fewer than three powers of two: every size, at
+    most eight of them."""
     sizes = sorted(sizes)
     ticks = [s for s in sizes if s == 0 or np.log2(s) == int(np.log2(s))]
+    if len([t for t in ticks if t > 0]) < 3 and len(sizes) > 1:
+        step = -(-len(sizes) // 8)
+        return [int(t) for t in sizes[::step]] + ([int(sizes[-1])] if (len(sizes) - 1) % step else [])
     if sizes and sizes[-1] not in ticks and (not ticks or sizes[-1] > ticks[-1] * 1.3):
         ticks.append(sizes[-1])
     return [int(t) for t in (ticks or sizes)]
@@ -121,10 +126,15 @@ class Chart:
         if analysis is not None and analysis.metric != metric:
             analysis = None
         learners = learner_order(order, curves["learner"])
-        colors = {}
+        colors: dict[str, str] = {}
+        partners: dict[str, int] = {}  # how many curves are drawn beside each one so far
         for learner in [n for n in learners if n not in twins] + [n for n in learners if n in twins]:
             twin = twins.get(learner)
-            colors[learner] = colors[twin] if twin in colors else PALETTE[len(colors) % len(PALETTE)]
+            if twin in colors:  # its partner's colour family: the same, then darker and lighter shades
+                colors[learner] = shade(colors[twin], partners.get(twin, 0))
+                partners[twin] = partners.get(twin, 0) + 1
+            else:
+                colors[learner] = PALETTE[len(colors) % len(PALETTE)]
         series = []
         low, high = metric_range(metric)  # bands within it: two seeds' t interval spans roc_auc -0.5 to 2.2
         for learner in learners:
@@ -148,6 +158,16 @@ class Chart:
             x_max=max([float(max(sizes, default=1))] + [s.fit_x[-1] for s in series if s.fit_x]),
             y_range=_y_range(series, ceiling),
         )
+
+
+def shade(color: str, k: int) -> str:
+    """The ``k``-th shade of a ``#rrggbb`` colour: itself, then darker and lighter by turns."""
+    if k == 0:
+        return color
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    amount = min(0.6, 0.3 * ((k + 1) // 2))
+    target = 0 if k % 2 else 255  # odd: toward black; even: toward white
+    return "#" + "".join(f"{round(c + (target - c) * amount):02x}" for c in rgb)
 
 
 def _extrapolation(analysis: Analysis | None, learner: str, n_max: float, last: float) -> tuple[tuple, tuple, tuple]:
