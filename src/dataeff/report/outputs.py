@@ -107,7 +107,7 @@ def summary_markdown(curves: pd.DataFrame, results: pd.DataFrame, facts: RunFact
                            answers.advantage_rows(analysis))
         lines += _md_table("What each data source is worth (each learner against itself without the group)",
                            ["learner", "without", "verdict", "labels it saves on average [95% CI]", "ceiling with it",
-                            "without it", "drop [95% CI]"],
+                            "without it", "drop [CI corrected for the pairs tested]"],
                            answers.source_rows(analysis))
         prices = analysis.prices
         lines += _md_table(
